@@ -1,0 +1,12 @@
+# Finds Switchyard's dependencies (all from Debian packages; see scripts/install-deps.sh).
+include(GNUInstallDirs)
+find_package(Threads REQUIRED)
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+find_package(xtensor 0.24 REQUIRED)
+find_package(cereal REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+if(NOT TARGET cereal::cereal AND TARGET cereal)
+  add_library(cereal::cereal ALIAS cereal)
+endif()

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Out-of-line part of thread_slot.hpp.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include <switchyard/detail/thread_slot.hpp>
+
+namespace switchyard::detail {
+
+namespace thread_slot_impl {
+struct Registry {
+  std::mutex mu;
+  std::vector<std::size_t> free;  // recycled indices
+  std::size_t next = 0;
+  std::size_t next_hook = 1;
+  std::map<std::size_t, ThreadExitHook> hooks;
+};
+// Leaked on purpose: threads may exit during static destruction.
+SWITCHYARD_INLINE Registry& registry() {
+  static Registry* r = new Registry();
+  return *r;
+}
+
+struct Owner {
+  std::size_t index = kMaxThreadSlots;
+  Owner() {
+    auto& r = registry();
+    std::lock_guard lk(r.mu);
+    if (!r.free.empty()) {
+      index = r.free.back();
+      r.free.pop_back();
+    } else if (r.next < kMaxThreadSlots) {
+      index = r.next++;
+    }
+  }
+  ~Owner() {
+    if (index == kMaxThreadSlots) return;
+    auto& r = registry();
+    std::vector<std::shared_ptr<const void>> released;
+    {
+      std::lock_guard lk(r.mu);
+      for (auto& [id, h] : r.hooks) released.push_back(h(index));
+      r.free.push_back(index);
+    }
+    // `released` dies here, outside the lock: destructors may register or remove hooks.
+  }
+};
+}  // namespace thread_slot_impl
+
+SWITCHYARD_INLINE std::size_t thread_index() noexcept {
+  thread_local thread_slot_impl::Owner owner;
+  return owner.index;
+}
+
+SWITCHYARD_INLINE std::size_t add_thread_exit_hook(ThreadExitHook hook) {
+  auto& r = thread_slot_impl::registry();
+  std::lock_guard lk(r.mu);
+  std::size_t id = r.next_hook++;
+  r.hooks.emplace(id, std::move(hook));
+  return id;
+}
+
+SWITCHYARD_INLINE void remove_thread_exit_hook(std::size_t id) noexcept {
+  auto& r = thread_slot_impl::registry();
+  std::lock_guard lk(r.mu);
+  r.hooks.erase(id);
+}
+
+}  // namespace switchyard::detail

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// RegistryStore: the durable storage interface behind ModelRegistry (SQLite today, PostgreSQL later).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <switchyard/registry/model_version.hpp>
+
+namespace switchyard {
+
+/// An alias row: `model@alias` names `version`.
+struct AliasRecord {
+  std::string model;
+  std::string alias;
+  std::int64_t version = 0;
+  friend bool operator==(const AliasRecord&, const AliasRecord&) = default;
+};
+
+/// A consistent image of (part of) a store.
+struct StoreState {
+  std::vector<ModelVersion> versions;  ///< ordered by (name, version)
+  std::vector<AliasRecord> aliases;
+  std::int64_t last_sequence = 0;      ///< audit sequence the image is current to
+};
+
+/// Filter for audit queries. Empty fields match everything; results are in sequence order.
+struct AuditQuery {
+  std::string model;
+  std::optional<std::int64_t> version;
+  std::optional<TimePoint> from;   ///< inclusive
+  std::optional<TimePoint> until;  ///< inclusive
+  std::int64_t after_sequence = 0;
+  std::size_t limit = 0;           ///< 0: no limit
+};
+
+/// One registry operation against the store: reads see the latest committed state plus this
+/// transaction's own writes, and other writers are excluded until commit or destruction.
+/// commit() returns only once the change is durable; destroying an uncommitted transaction rolls
+/// it back. Errors throw StorageError (or CorruptStore for impossible rows) and leave the store as
+/// it was. Thread-safety: a transaction belongs to the thread that began it.
+class RegistryTransaction {
+ public:
+  virtual ~RegistryTransaction() = default;
+  /// Highest version number ever assigned to `model` (0 when none).
+  virtual std::int64_t max_version(std::string_view model) = 0;
+  virtual std::optional<ModelVersion> find_version(std::string_view model,
+                                                   std::int64_t version) = 0;
+  /// Version numbers of `model` currently in `stage`, ascending.
+  virtual std::vector<std::int64_t> versions_in_stage(std::string_view model, Stage stage) = 0;
+  virtual std::optional<std::int64_t> find_alias(std::string_view model,
+                                                 std::string_view alias) = 0;
+  /// Audit rows of `model`, in sequence order.
+  virtual std::vector<AuditRecord> history(std::string_view model) = 0;
+  /// Adds a version; throws AlreadyExists when (name, version) is taken.
+  virtual void insert_version(const ModelVersion& v) = 0;
+  /// Replaces the stored row of (v.name, v.version); throws NotFound when absent.
+  virtual void update_version(const ModelVersion& v) = 0;
+  virtual void set_alias(const AliasRecord& a) = 0;
+  virtual void remove_alias(std::string_view model, std::string_view alias) = 0;
+  /// Appends an audit row and returns its sequence number.
+  virtual std::int64_t append_audit(const AuditRecord& r) = 0;
+  /// Makes every write durable and visible to other connections, or throws and changes nothing.
+  virtual void commit() = 0;
+};
+
+/// Durable registry storage. Implementations: SqliteRegistryStore (default, one file) and
+/// InMemoryRegistryStore (tests). The SQL is kept portable so a PostgreSQL store shared by many
+/// replicas, with change notifications, fits the same interface.
+/// Thread-safety: implementations document theirs; ModelRegistry serialises its own calls.
+class RegistryStore {
+ public:
+  virtual ~RegistryStore() = default;
+  /// Starts an exclusive write transaction (waiting for other writers up to the store's timeout).
+  virtual std::unique_ptr<RegistryTransaction> begin() = 0;
+  /// A consistent image of the whole store.
+  virtual StoreState load() = 0;
+  /// A consistent image of the named models only.
+  virtual StoreState load_models(const std::vector<std::string>& models) = 0;
+  /// Models touched by audit rows after `sequence`, and the last sequence in the store.
+  virtual std::pair<std::vector<std::string>, std::int64_t> changes_since(
+      std::int64_t sequence) = 0;
+  /// Cheap check: true when another connection or process may have committed since the last
+  /// call (SQLite's data_version). May return true spuriously, never false wrongly.
+  virtual bool may_have_changed() = 0;
+  virtual std::vector<AuditRecord> audit(const AuditQuery& query) = 0;
+  /// Human-readable location, e.g. "sqlite:/var/lib/svc/registry.db", used in error messages.
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace switchyard

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+// Compiled part of the core: per-thread slot indices.
+#include <switchyard/detail/thread_slot-inl.hpp>

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+// RoutingTable: an immutable, precomputed form of a RoutingPolicy that routes a key in O(1).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <switchyard/core/model.hpp>
+#include <switchyard/core/status.hpp>
+#include <switchyard/monitoring/version_stats.hpp>
+#include <switchyard/serving/routing_policy.hpp>
+
+namespace switchyard {
+
+/// A request attribute for segment rules, e.g. {"country", "DE"}. Views the caller's strings.
+struct Attribute {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// Why a request went where it went.
+enum class RouteReason : std::uint8_t {
+  kPinned,           ///< the caller asked for this version
+  kOverride,         ///< the key is in the policy's overrides
+  kSegment,          ///< a segment rule matched the request's attributes
+  kWeighted,         ///< the weighted (sticky or random) split
+  kOutsideCoverage,  ///< GrowthBook coverage excluded the key; the fallback arm serves it
+};
+
+constexpr std::string_view to_string(RouteReason r) noexcept {
+  switch (r) {
+    case RouteReason::kPinned: return "pinned";
+    case RouteReason::kOverride: return "override";
+    case RouteReason::kSegment: return "segment";
+    case RouteReason::kWeighted: return "weighted";
+    case RouteReason::kOutsideCoverage: return "outside_coverage";
+  }
+  return "unknown";
+}
+
+/// One loaded arm of a table. Names are interned by the router and outlive every table.
+struct RoutedVariant {
+  std::string_view name;
+  std::int64_t version = 0;
+  ModelPtr model;
+  VersionStats* stats = nullptr;  ///< owned by the router; lives as long as the router
+  double share = 0.0;             ///< fraction of the weighted split, 0 for pinnable-only arms
+  bool in_split = false;
+};
+
+/// The outcome of routing one request: the arm, or why there is none (kNotFound for an unknown
+/// pinned version, kNoActiveModel when nothing serves).
+struct RouteDecision {
+  const RoutedVariant* variant = nullptr;
+  RouteReason reason = RouteReason::kWeighted;
+  ErrorCode error = ErrorCode::kNoActiveModel;  ///< meaningful when variant is null
+};
+
+/// An immutable routing table, built by TrafficRouter from a validated policy and published
+/// atomically. Routing reads only this object: no lock, no allocation.
+/// Thread-safe: immutable after construction; all members are const.
+class RoutingTable {
+ public:
+  /// Builds from a validated policy and the arms' loaded models (same order as policy.variants,
+  /// then pinnable-only versions). `model_name` is the interned name of the model.
+  RoutingTable(std::string_view model_name, RoutingPolicy policy,
+               std::vector<RoutedVariant> variants, std::uint64_t generation);
+
+  /// Routes one request; see RoutingPolicy for precedence. Hot path: no allocation.
+  RouteDecision route(std::string_view key, std::span<const Attribute> attributes = {},
+                      std::optional<std::int64_t> pinned_version = std::nullopt) const noexcept;
+
+  /// The arm the weighted split gives `key` (ignores pins, overrides and segments).
+  const RoutedVariant* split(std::string_view key, RouteReason& reason) const noexcept;
+
+  std::span<const RoutedVariant> variants() const noexcept { return variants_; }
+  const RoutedVariant* find_version(std::int64_t version) const noexcept;
+  const RoutedVariant* find_variant(std::string_view name) const noexcept;
+  /// The arm that answers when the routed one fails; null when fallback is disabled.
+  const RoutedVariant* fallback() const noexcept {
+    return fallback_ < 0 ? nullptr : &variants_[static_cast<std::size_t>(fallback_)];
+  }
+  const RoutingPolicy& policy() const noexcept { return policy_; }
+  std::string_view model_name() const noexcept { return model_name_; }
+  /// Increases with every publish of the router that built it.
+  std::uint64_t generation() const noexcept { return generation_; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  struct Segment {
+    std::string attribute;
+    std::vector<std::string> values;
+    int variant = -1;
+  };
+
+  std::string_view model_name_;
+  RoutingPolicy policy_;
+  std::vector<RoutedVariant> variants_;
+  std::uint64_t generation_;
+  std::string seed_;
+  // Weighted split, kDefault/kRandom: arm i takes hashes below thresholds_[i] (cumulative shares
+  // scaled to 2^64), in policy order, so moving weight between neighbouring arms moves only the
+  // keys between them.
+  std::vector<std::uint64_t> thresholds_;
+  std::vector<int> split_index_;  // position in thresholds_ -> index in variants_
+  // GrowthBook: [start, end) ranges per split arm.
+  std::vector<std::pair<double, double>> gb_ranges_;
+  // Unleash: integer weights per split arm, summing to unleash_total_.
+  std::vector<std::uint32_t> unleash_weights_;
+  std::uint32_t unleash_total_ = 0;
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> overrides_;
+  std::vector<Segment> segments_;
+  int fallback_ = -1;
+};
+
+}  // namespace switchyard
+
+#if defined(SWITCHYARD_HEADER_ONLY)
+#include <switchyard/serving/routing_table-inl.hpp>
+#endif

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// TrafficRouter: validates a routing policy, loads its versions, and publishes an immutable table.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <switchyard/core/config.hpp>
+#include <switchyard/detail/mutex.hpp>
+#include <switchyard/detail/snapshot_cell.hpp>
+#include <switchyard/monitoring/version_stats.hpp>
+#include <switchyard/serving/model_source.hpp>
+#include <switchyard/serving/routing_policy.hpp>
+#include <switchyard/serving/routing_table.hpp>
+
+namespace switchyard {
+
+/// Routes requests for one model name between its versions.
+///
+/// set_policy() validates a policy, loads every version it names through the ModelSource, builds a
+/// RoutingTable and publishes it in one atomic step. Availability first: if validation or any load
+/// fails, it throws and the previous table keeps serving untouched. Requests read the current
+/// table through a per-thread cached snapshot (detail::SnapshotCell): no lock and no shared write
+/// on the request path. A version's model is released only after it left the table and every
+/// thread that routed to it has moved on.
+///
+/// Per-version statistics live in the router (not in a table), so they survive weight changes.
+///
+/// Thread-safe: every member may be called concurrently; control-plane calls (set_policy,
+/// set_weights, switch_blue_green) are serialised among themselves.
+///
+/// @code
+/// switchyard::TrafficRouter router({.model = "fraud-detection", .source = &registry});
+/// switchyard::RoutingPolicy p;
+/// p.variants = {{"control", 3, 70}, {"treatment", 4, 30}};
+/// p.weight_style = switchyard::WeightStyle::kPercent;
+/// router.set_policy(p);
+/// auto table = router.read();
+/// auto d = table->route("user-42");   // d.variant->version is 3 or 4, always the same for user-42
+/// @endcode
+class TrafficRouter {
+ public:
+  struct Options {
+    std::string model{};             ///< model name (validated like a registry name)
+    ModelSource* source = nullptr;   ///< required; must outlive the router
+  };
+
+  explicit SWITCHYARD_API TrafficRouter(Options options);
+  TrafficRouter(const TrafficRouter&) = delete;
+  TrafficRouter& operator=(const TrafficRouter&) = delete;
+
+  /// Validates, loads and publishes `policy`. Throws InvalidArgument naming the bad field,
+  /// NotFound/LoadError/IntegrityError from the source; on any throw nothing changes.
+  SWITCHYARD_API void set_policy(RoutingPolicy policy);
+  /// Changes the weights of named arms and republishes (other arms keep theirs). Throws
+  /// InvalidArgument for an unknown arm or weights that fail validation.
+  SWITCHYARD_API void set_weights(const std::map<std::string, double, std::less<>>& weights);
+  /// Blue/green: sends all traffic to arm `active` ("blue" or "green") of a blue_green policy; the
+  /// other arm stays loaded and becomes the fallback.
+  SWITCHYARD_API void switch_blue_green(std::string_view active);
+  /// Removes every arm: later requests get kNoActiveModel.
+  SWITCHYARD_API void clear();
+
+  /// The current table, borrowed (hot path): valid until this thread's next read() of this router.
+  detail::SnapshotCell<RoutingTable>::Ref read() const noexcept { return cell_.read(); }
+  /// The current table as a counted reference (null before the first set_policy).
+  std::shared_ptr<const RoutingTable> table() const { return cell_.load(); }
+  /// The current policy (empty before the first set_policy).
+  SWITCHYARD_API RoutingPolicy policy() const;
+  /// Statistics of `version`, creating them if new. The reference lives as long as the router.
+  SWITCHYARD_API VersionStats& stats(std::int64_t version) const;
+  /// Versions that have statistics, ascending.
+  SWITCHYARD_API std::vector<std::int64_t> versions_with_stats() const;
+  /// The model name this router serves, interned (valid as long as the router).
+  std::string_view model() const noexcept { return *model_name_; }
+
+ private:
+  std::string_view intern(std::string_view s) SWITCHYARD_REQUIRES(mu_);
+  VersionStats& stats_locked(std::int64_t version) const SWITCHYARD_REQUIRES(mu_);
+  void validate(const RoutingPolicy& p) const;
+  void publish_locked(RoutingPolicy policy) SWITCHYARD_REQUIRES(mu_);
+
+  ModelSource* source_;
+  mutable detail::Mutex mu_;
+  std::set<std::string, std::less<>> interned_ SWITCHYARD_GUARDED_BY(mu_);
+  const std::string* model_name_ = nullptr;
+  mutable std::map<std::int64_t, std::unique_ptr<VersionStats>> stats_ SWITCHYARD_GUARDED_BY(mu_);
+  std::uint64_t generation_ SWITCHYARD_GUARDED_BY(mu_) = 0;
+  detail::SnapshotCell<RoutingTable> cell_;
+};
+
+}  // namespace switchyard
+
+#if defined(SWITCHYARD_HEADER_ONLY)
+#include <switchyard/serving/traffic_router-inl.hpp>
+#endif

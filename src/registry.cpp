@@ -1,1 +1,3 @@
 // SPDX-License-Identifier: Apache-2.0
+// Compiled part of the registry: ModelRegistry.
+#include <switchyard/registry/model_registry-inl.hpp>

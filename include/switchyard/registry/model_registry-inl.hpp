@@ -1,0 +1,1036 @@
+// SPDX-License-Identifier: Apache-2.0
+// Out-of-line part of model_registry.hpp.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include <cereal/archives/json.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <switchyard/core/config.hpp>
+#include <switchyard/core/events.hpp>
+#include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/serialization.hpp>
+
+namespace switchyard {
+
+struct ModelRegistry::ModelEntry {
+  std::vector<VersionRef> versions;  // ascending by version number
+  std::map<std::string, std::int64_t, std::less<>> aliases;
+
+  const VersionRef* find(std::int64_t v) const noexcept {
+    // Versions are dense from 1 in the usual case: try the direct index first.
+    if (v >= 1 && static_cast<std::size_t>(v) <= versions.size() &&
+        versions[static_cast<std::size_t>(v - 1)]->version == v) {
+      return &versions[static_cast<std::size_t>(v - 1)];
+    }
+    auto it = std::lower_bound(versions.begin(), versions.end(), v,
+                               [](const VersionRef& r, std::int64_t x) { return r->version < x; });
+    return it != versions.end() && (*it)->version == v ? &*it : nullptr;
+  }
+};
+
+struct ModelRegistry::Snapshot {
+  std::unordered_map<std::string, std::shared_ptr<const ModelEntry>, StringHash, std::equal_to<>>
+      models;
+  std::int64_t last_sequence = 0;
+};
+
+namespace registry_detail {
+
+inline std::string ref(std::string_view name, std::int64_t version) {
+  return "model '" + std::string(name) + "' version " + std::to_string(version);
+}
+
+inline bool transition_allowed(Stage from, Stage to) noexcept {
+  switch (from) {
+    case Stage::kDevelopment:
+      return to == Stage::kStaging || to == Stage::kArchived || to == Stage::kRejected;
+    case Stage::kStaging:
+      return to == Stage::kProduction || to == Stage::kDevelopment || to == Stage::kArchived ||
+             to == Stage::kRejected;
+    case Stage::kProduction: return to == Stage::kArchived;
+    case Stage::kArchived: return to == Stage::kStaging;
+    case Stage::kRejected: return to == Stage::kArchived;
+  }
+  return false;
+}
+
+inline std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+inline bool is_digits(std::string_view s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+inline std::int64_t parse_version_number(std::string_view s) {
+  std::int64_t v = 0;
+  for (char c : s) v = v * 10 + (c - '0');
+  return v;
+}
+
+// Zero-filled inputs shaped by a signature, for the latency gate.
+struct SyntheticInput {
+  std::vector<std::vector<double>> f64;
+  std::vector<std::vector<float>> f32;
+  std::vector<std::vector<std::int32_t>> i32;
+  std::vector<std::vector<std::int64_t>> i64;
+  std::vector<std::unique_ptr<bool[]>> b;
+  std::vector<NamedTensor> named;
+  std::vector<std::string> names;
+
+  SyntheticInput(const Signature& sig, std::int64_t batch) {
+    names.reserve(sig.inputs.size());
+    for (const auto& spec : sig.inputs) {
+      std::vector<std::int64_t> dims = spec.shape.empty() ? std::vector<std::int64_t>{batch, 1}
+                                                          : spec.shape;
+      for (std::size_t i = 0; i < dims.size(); ++i) {
+        if (dims[i] < 0) dims[i] = i == 0 ? batch : 1;
+      }
+      Shape shape;
+      switch (dims.size()) {
+        case 1: shape = Shape{dims[0]}; break;
+        case 2: shape = Shape{dims[0], dims[1]}; break;
+        case 3: shape = Shape{dims[0], dims[1], dims[2]}; break;
+        default: shape = Shape{dims[0], dims[1], dims[2], dims[3]}; break;
+      }
+      std::size_t n = shape.elements();
+      const void* data = nullptr;
+      switch (spec.dtype) {
+        case DType::kFloat64: data = f64.emplace_back(n, 0.0).data(); break;
+        case DType::kFloat32: data = f32.emplace_back(n, 0.0f).data(); break;
+        case DType::kInt32: data = i32.emplace_back(n, 0).data(); break;
+        case DType::kInt64: data = i64.emplace_back(n, 0).data(); break;
+        case DType::kBool: data = b.emplace_back(new bool[n]()).get(); break;
+      }
+      names.push_back(spec.name);
+      named.push_back({names.back(), TensorView(spec.dtype, data, shape)});
+    }
+  }
+  ModelInput input() const {
+    return named.size() == 1 ? ModelInput(named[0].tensor)
+                             : ModelInput(std::span<const NamedTensor>(named));
+  }
+};
+
+class SteadyClock final : public Clock {
+ public:
+  TimePoint now() const noexcept override {
+    return TimePoint(std::chrono::duration_cast<Duration>(
+        std::chrono::steady_clock::now().time_since_epoch()));
+  }
+};
+
+// The export document: a whole registry with its audit trail.
+struct RegistryExport {
+  StoreState state;
+  std::vector<AuditRecord> audit;
+};
+
+}  // namespace registry_detail
+
+// ---------------------------------------------------------------------------------------------
+
+SWITCHYARD_INLINE void validate_semver(std::string_view text) {
+  auto fail = [&](const char* why) {
+    throw InvalidArgument("semantic version '" + detail::printable(text) + "' is malformed: " +
+                          why);
+  };
+  if (text.empty()) fail("empty");
+  if (text.size() > 64) fail("longer than 64 characters");
+  std::size_t i = 0;
+  for (int part = 0; part < 3; ++part) {
+    std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start) fail("expected MAJOR.MINOR.PATCH numbers");
+    if (i - start > 1 && text[start] == '0') fail("numbers may not have leading zeros");
+    if (part < 2) {
+      if (i >= text.size() || text[i] != '.') fail("expected MAJOR.MINOR.PATCH");
+      ++i;
+    }
+  }
+  auto identifiers = [&](bool build) {
+    std::size_t start = i;
+    while (i < text.size() && (build || text[i] != '+')) {
+      char c = text[i];
+      bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                c == '-' || c == '.';
+      if (!ok) fail("only [0-9A-Za-z-.] may follow the version numbers");
+      if (c == '.' && (i == start || text[i - 1] == '.')) fail("empty identifier");
+      ++i;
+    }
+    if (i == start || text[i - 1] == '.') fail("empty identifier");
+  };
+  if (i < text.size() && text[i] == '-') {
+    ++i;
+    identifiers(false);
+  }
+  if (i < text.size() && text[i] == '+') {
+    ++i;
+    identifiers(true);
+  }
+  if (i != text.size()) fail("unexpected text after the version");
+}
+
+SWITCHYARD_INLINE ModelRegistry::ModelRegistry(Options options)
+    : store_(options.store),
+      artifacts_(options.artifacts),
+      loader_(options.loader),
+      clock_(options.clock ? options.clock : &system_clock()),
+      events_(options.events),
+      names_(options.names) {
+  if (store_ == nullptr) throw InvalidArgument("ModelRegistry: Options::store is null");
+  if (artifacts_ == nullptr) throw InvalidArgument("ModelRegistry: Options::artifacts is null");
+  if (loader_ == nullptr) {
+    own_loader_ = std::make_unique<ModelLoader>();
+    loader_ = own_loader_.get();
+  }
+  if (events_ == nullptr) {
+    own_events_ = std::make_unique<EventHub>();
+    events_ = own_events_.get();
+  }
+  reload();
+}
+
+SWITCHYARD_INLINE ModelRegistry::~ModelRegistry() = default;
+
+SWITCHYARD_INLINE EventHub& ModelRegistry::events() noexcept { return *events_; }
+
+SWITCHYARD_INLINE void ModelRegistry::emit(const RegistryEvent& e) {
+  switch (e.kind) {
+    case RegistryEvent::Kind::kVersionRegistered: events_->version_registered(e); break;
+    case RegistryEvent::Kind::kStageChanged:
+    case RegistryEvent::Kind::kVersionRejected: events_->stage_changed(e); break;
+    case RegistryEvent::Kind::kAliasMoved:
+    case RegistryEvent::Kind::kAliasRemoved: events_->alias_moved(e); break;
+    case RegistryEvent::Kind::kRolledBack: events_->rolled_back(e); break;
+  }
+}
+
+// ---- snapshot maintenance ------------------------------------------------------------------------
+
+SWITCHYARD_INLINE void ModelRegistry::apply_state(StoreState state,
+                                                  const std::vector<std::string>& models,
+                                                  bool replace_all) {
+  auto next = std::make_shared<Snapshot>();
+  if (!replace_all) {
+    if (auto current = snapshot_.load()) next->models = current->models;
+  }
+  std::unordered_map<std::string, std::shared_ptr<ModelEntry>> rebuilt;
+  for (const auto& m : models) rebuilt[m] = std::make_shared<ModelEntry>();
+  for (auto& v : state.versions) {
+    auto& e = rebuilt[v.name];
+    if (!e) e = std::make_shared<ModelEntry>();
+    e->versions.push_back(std::make_shared<const ModelVersion>(std::move(v)));
+  }
+  for (auto& a : state.aliases) {
+    auto& e = rebuilt[a.model];
+    if (!e) e = std::make_shared<ModelEntry>();
+    e->aliases[a.alias] = a.version;
+  }
+  for (auto& [name, e] : rebuilt) {
+    std::sort(e->versions.begin(), e->versions.end(),
+              [](const VersionRef& a, const VersionRef& b) { return a->version < b->version; });
+    if (e->versions.empty()) {
+      next->models.erase(name);
+    } else {
+      next->models[name] = std::move(e);
+    }
+  }
+  next->last_sequence = state.last_sequence;
+  snapshot_.publish(std::move(next));
+}
+
+SWITCHYARD_INLINE void ModelRegistry::reload() {
+  detail::MutexLock lk(write_mu_);
+  StoreState state = store_->load();
+  apply_state(std::move(state), {}, true);
+}
+
+SWITCHYARD_INLINE bool ModelRegistry::refresh() {
+  detail::MutexLock lk(write_mu_);
+  if (!store_->may_have_changed()) return false;
+  auto current = snapshot_.load();
+  auto [touched, last] = store_->changes_since(current->last_sequence);
+  if (touched.empty()) return false;
+  StoreState state = store_->load_models(touched);
+  state.last_sequence = std::max(state.last_sequence, last);
+  apply_state(std::move(state), touched, false);
+  return true;
+}
+
+// After a commit: when nobody else wrote since our snapshot, the caller's in-memory change is
+// exact and cheap; otherwise re-read every model touched since (ours included).
+SWITCHYARD_INLINE void ModelRegistry::after_commit(std::int64_t first_sequence,
+                                                   std::int64_t previous_sequence,
+                                                   const std::string& model) {
+  (void)first_sequence;
+  (void)model;
+  auto [touched, last] = store_->changes_since(previous_sequence);
+  StoreState state = store_->load_models(touched);
+  state.last_sequence = std::max(state.last_sequence, last);
+  apply_state(std::move(state), touched, false);
+}
+
+template <class Mutate>
+void ModelRegistry::publish_change(const std::shared_ptr<const Snapshot>& snap,
+                                   const std::string& model, std::int64_t first_sequence,
+                                   std::int64_t last_sequence, bool may_be_new, Mutate&& mutate) {
+  auto it = snap->models.find(model);
+  const bool known = it != snap->models.end();
+  if (first_sequence == snap->last_sequence + 1 && (known || may_be_new)) {
+    auto e = known ? std::make_shared<ModelEntry>(*it->second) : std::make_shared<ModelEntry>();
+    mutate(*e);
+    auto next = std::make_shared<Snapshot>(*snap);
+    next->models[model] = std::move(e);
+    next->last_sequence = last_sequence;
+    snapshot_.publish(std::move(next));
+  } else {
+    after_commit(first_sequence, snap->last_sequence, model);
+  }
+}
+
+// ---- reads ------------------------------------------------------------------------------------------
+
+SWITCHYARD_INLINE const ModelRegistry::ModelEntry* ModelRegistry::find_entry(
+    std::string_view name) const noexcept {
+  auto snap = snapshot_.read();
+  auto it = snap->models.find(name);
+  return it == snap->models.end() ? nullptr : it->second.get();
+}
+
+SWITCHYARD_INLINE const ModelRegistry::ModelEntry& ModelRegistry::entry(
+    std::string_view name) const {
+  const ModelEntry* e = find_entry(name);
+  if (e == nullptr) {
+    throw NotFound("model '" + detail::printable(name) + "' is not registered");
+  }
+  return *e;
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::get(std::string_view name, std::int64_t version) const {
+  const VersionRef* v = entry(name).find(version);
+  if (v == nullptr) throw NotFound(registry_detail::ref(name, version) + " does not exist");
+  return *v;
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::latest(std::string_view name) const {
+  return entry(name).versions.back();
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::by_alias(std::string_view name,
+                                                     std::string_view alias) const {
+  const ModelEntry& e = entry(name);
+  auto it = e.aliases.find(alias);
+  if (it == e.aliases.end()) {
+    throw NotFound("model '" + std::string(name) + "' has no alias '" + detail::printable(alias) +
+                   "'");
+  }
+  const VersionRef* v = e.find(it->second);
+  if (v == nullptr) throw NotFound(registry_detail::ref(name, it->second) + " does not exist");
+  return *v;
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::by_semver(std::string_view name,
+                                                      std::string_view semver) const {
+  for (const auto& v : entry(name).versions) {
+    if (v->semver == semver) return v;
+  }
+  throw NotFound("model '" + std::string(name) + "' has no version '" + detail::printable(semver) +
+                 "'");
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::in_stage(std::string_view name, Stage stage) const {
+  const ModelEntry& e = entry(name);
+  for (auto it = e.versions.rbegin(); it != e.versions.rend(); ++it) {
+    if ((*it)->stage == stage) return *it;
+  }
+  throw NotFound("model '" + std::string(name) + "' has no version in " +
+                 std::string(to_string(stage)));
+}
+
+SWITCHYARD_INLINE std::vector<VersionRef> ModelRegistry::versions(
+    std::string_view name, std::optional<Stage> stage) const {
+  std::vector<VersionRef> out;
+  for (const auto& v : entry(name).versions) {
+    if (!stage || v->stage == *stage) out.push_back(v);
+  }
+  return out;
+}
+
+SWITCHYARD_INLINE std::map<std::string, std::int64_t> ModelRegistry::aliases(
+    std::string_view name) const {
+  const ModelEntry& e = entry(name);
+  return {e.aliases.begin(), e.aliases.end()};
+}
+
+SWITCHYARD_INLINE std::vector<std::string> ModelRegistry::models() const {
+  auto snap = snapshot_.read();
+  std::vector<std::string> out;
+  for (const auto& [name, e] : snap->models) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::find(std::string_view name,
+                                                 std::string_view selector) const {
+  if (selector.empty()) throw InvalidArgument("empty version selector for model '" +
+                                              detail::printable(name) + "'");
+  if (selector == "latest") return latest(name);
+  if (registry_detail::is_digits(selector)) {
+    return get(name, registry_detail::parse_version_number(selector));
+  }
+  if (selector.front() == '@') return by_alias(name, selector.substr(1));
+  if (auto stage = stage_from_string(selector)) return in_stage(name, *stage);
+  if (selector.front() >= '0' && selector.front() <= '9') {
+    validate_semver(selector);
+    return by_semver(name, selector);
+  }
+  return by_alias(name, selector);
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::resolve(std::string_view uri) const {
+  constexpr std::string_view kScheme = "models:/";
+  auto bad = [&](const char* why) {
+    throw InvalidArgument("model URI '" + detail::printable(uri) + "' is malformed: " + why +
+                          " (expected models:/<name>/<version|stage|latest> or "
+                          "models:/<name>@<alias>)");
+  };
+  if (uri.substr(0, kScheme.size()) != kScheme) bad("it does not start with models:/");
+  std::string_view rest = uri.substr(kScheme.size());
+  auto at = rest.find('@');
+  auto slash = rest.find('/');
+  if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash)) {
+    std::string_view name = rest.substr(0, at), alias = rest.substr(at + 1);
+    if (alias.empty() || alias.find('/') != std::string_view::npos) bad("bad alias");
+    validate_model_name(name, NameRules{.require_domain_task = false});
+    return by_alias(name, alias);
+  }
+  if (slash == std::string_view::npos) bad("no version, stage or alias");
+  std::string_view name = rest.substr(0, slash), selector = rest.substr(slash + 1);
+  if (selector.empty() || selector.find('/') != std::string_view::npos) bad("bad selector");
+  validate_model_name(name, NameRules{.require_domain_task = false});
+  if (selector == "latest" || registry_detail::is_digits(selector) ||
+      stage_from_string(selector)) {
+    return find(name, selector);
+  }
+  bad("the selector is not a version number, a stage or latest");
+  return nullptr;
+}
+
+// ---- writes ------------------------------------------------------------------------------------------
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::register_version(std::string_view name,
+                                                             const Artifact& artifact,
+                                                             VersionMetadata metadata,
+                                                             const ChangeContext& context) {
+  validate_model_name(name, names_);
+  const std::string model(name);
+  if (!metadata.semver.empty()) validate_semver(metadata.semver);
+  for (const auto& [metric, value] : metadata.metrics) {
+    if (metric.empty()) throw InvalidArgument("model '" + model + "': empty metric name");
+    if (!std::isfinite(value)) {
+      throw InvalidArgument("model '" + model + "': metric '" + metric + "' is not finite");
+    }
+  }
+  for (const auto& [group, metrics] : metadata.group_metrics) {
+    for (const auto& [metric, value] : metrics) {
+      if (!std::isfinite(value)) {
+        throw InvalidArgument("model '" + model + "': group '" + group + "' metric '" + metric +
+                              "' is not finite");
+      }
+    }
+  }
+  if (artifact.format.empty()) throw InvalidArgument("model '" + model + "': empty artifact format");
+  // A version must be loadable before it is recorded: never register bytes that cannot serve.
+  ModelPtr loaded = loader_->load(artifact.format, artifact.bytes);
+  if (metadata.signature.empty()) metadata.signature = loaded->signature();
+
+  ArtifactRef stored = artifacts_->put(artifact.bytes, artifact.format);
+
+  detail::MutexLock lk(write_mu_);
+  auto snap = snapshot_.load();
+  auto tx = store_->begin();
+  ModelVersion v;
+  v.name = model;
+  v.version = tx->max_version(model) + 1;
+  v.semver = std::move(metadata.semver);
+  v.stage = Stage::kDevelopment;
+  v.run_id = std::move(metadata.run_id);
+  v.dataset_version = std::move(metadata.dataset_version);
+  v.metrics = std::move(metadata.metrics);
+  v.group_metrics = std::move(metadata.group_metrics);
+  v.signature = std::move(metadata.signature);
+  v.dependencies = std::move(metadata.dependencies);
+  v.owner = std::move(metadata.owner);
+  v.changelog = std::move(metadata.changelog);
+  v.description = std::move(metadata.description);
+  v.tags = std::move(metadata.tags);
+  v.created_at = clock_->now();
+  v.stage_changed_at = v.created_at;
+  v.artifact = stored;
+  if (!v.semver.empty()) {
+    if (const ModelEntry* e = find_entry(model)) {
+      for (const auto& other : e->versions) {
+        if (other->semver == v.semver) {
+          throw AlreadyExists("model '" + model + "' already has a version '" + v.semver +
+                              "' (version " + std::to_string(other->version) + ")");
+        }
+      }
+    }
+  }
+  tx->insert_version(v);
+  AuditRecord audit;
+  audit.at = v.created_at;
+  audit.actor = context.actor;
+  audit.model = model;
+  audit.version = v.version;
+  audit.action = "register";
+  audit.to_stage = Stage::kDevelopment;
+  audit.reason = context.reason;
+  const std::int64_t seq = tx->append_audit(audit);
+  tx->commit();
+  {
+    std::lock_guard cache(cache_mu_.native());
+    loaded_[{model, v.version}] = loaded;
+  }
+  auto ref = std::make_shared<const ModelVersion>(std::move(v));
+  publish_change(snap, model, seq, seq, true, [&](ModelEntry& e) { e.versions.push_back(ref); });
+  RegistryEvent ev{RegistryEvent::Kind::kVersionRegistered, model, ref->version, std::nullopt,
+                   Stage::kDevelopment, "", context.actor, context.reason, ref->created_at, seq};
+  emit(ev);
+  return ref;
+}
+
+SWITCHYARD_INLINE void ModelRegistry::set_validation_policy(std::string_view name,
+                                                            ValidationPolicy policy) {
+  validate_model_name(name, names_);
+  detail::MutexLock lk(policy_mu_);
+  policies_[std::string(name)] = std::move(policy);
+}
+
+SWITCHYARD_INLINE ValidationReport ModelRegistry::validate(
+    std::string_view name, std::int64_t version, const std::optional<ValidationPolicy>& policy) {
+  VersionRef v = get(name, version);
+  ValidationPolicy p;
+  if (policy) {
+    p = *policy;
+  } else {
+    detail::MutexLock lk(policy_mu_);
+    auto it = policies_.find(name);
+    if (it != policies_.end()) p = it->second;
+  }
+  return run_gates(*v, p);
+}
+
+SWITCHYARD_INLINE ValidationReport ModelRegistry::run_gates(const ModelVersion& v,
+                                                            const ValidationPolicy& policy) {
+  using registry_detail::fmt;
+  ValidationReport report{v.name, v.version, {}};
+  for (const auto& t : policy.thresholds) {
+    GateCheck c{"threshold", t.metric, false, ""};
+    auto it = v.metrics.find(t.metric);
+    if (it == v.metrics.end()) {
+      c.detail = "metric not recorded";
+    } else if (it->second < t.min) {
+      c.detail = fmt(it->second) + " < min " + fmt(t.min);
+    } else if (it->second > t.max) {
+      c.detail = fmt(it->second) + " > max " + fmt(t.max);
+    } else {
+      c.passed = true;
+      c.detail = fmt(it->second) + " within [" + fmt(t.min) + ", " + fmt(t.max) + "]";
+    }
+    report.checks.push_back(std::move(c));
+  }
+  VersionRef production;
+  if (const ModelEntry* e = find_entry(v.name)) {
+    for (auto it = e->versions.rbegin(); it != e->versions.rend(); ++it) {
+      if ((*it)->stage == Stage::kProduction && (*it)->version != v.version) {
+        production = *it;
+        break;
+      }
+    }
+  }
+  for (const auto& r : policy.regressions) {
+    GateCheck c{"regression", r.metric, false, ""};
+    VersionRef base = production;
+    if (r.baseline_version) {
+      const ModelEntry* e = find_entry(v.name);
+      const VersionRef* b = e ? e->find(*r.baseline_version) : nullptr;
+      base = b ? *b : nullptr;
+      if (!base) {
+        c.detail = "baseline version " + std::to_string(*r.baseline_version) + " does not exist";
+        report.checks.push_back(std::move(c));
+        continue;
+      }
+    }
+    auto mine = v.metrics.find(r.metric);
+    if (!base) {
+      c.passed = true;
+      c.detail = "no Production baseline to compare with";
+    } else if (mine == v.metrics.end()) {
+      c.detail = "metric not recorded";
+    } else if (auto theirs = base->metrics.find(r.metric); theirs == base->metrics.end()) {
+      c.detail = "baseline version " + std::to_string(base->version) + " lacks the metric";
+    } else {
+      double delta = r.higher_is_better ? theirs->second - mine->second
+                                        : mine->second - theirs->second;
+      c.passed = delta <= r.tolerance;
+      c.detail = fmt(mine->second) + " vs baseline v" + std::to_string(base->version) + " " +
+                 fmt(theirs->second) + (c.passed ? " (within" : " (worse than") + " tolerance " +
+                 fmt(r.tolerance) + ")";
+    }
+    report.checks.push_back(std::move(c));
+  }
+  for (const auto& g : policy.groups) {
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    std::size_t seen = 0;
+    for (const auto& [group, metrics] : v.group_metrics) {
+      auto it = metrics.find(g.metric);
+      if (it == metrics.end()) continue;
+      ++seen;
+      lo = std::min(lo, it->second);
+      hi = std::max(hi, it->second);
+      GateCheck c{"group", group + "." + g.metric, it->second >= g.min && it->second <= g.max, ""};
+      c.detail = fmt(it->second) + (c.passed ? " within [" : " outside [") + fmt(g.min) + ", " +
+                 fmt(g.max) + "]";
+      report.checks.push_back(std::move(c));
+    }
+    GateCheck gap{"group", g.metric + " gap", false, ""};
+    if (seen == 0) {
+      gap.detail = "no group recorded the metric";
+    } else {
+      gap.passed = hi - lo <= g.max_gap;
+      gap.detail = "spread " + fmt(hi - lo) + (gap.passed ? " <= " : " > ") + fmt(g.max_gap);
+    }
+    report.checks.push_back(std::move(gap));
+  }
+  if (policy.require_compatible_signature && production) {
+    auto problems = v.signature.incompatibilities_with(production->signature);
+    GateCheck c{"signature", "", problems.empty(), ""};
+    if (problems.empty()) {
+      c.detail = "accepts the inputs of Production version " + std::to_string(production->version);
+    } else {
+      for (const auto& p : problems) c.detail += (c.detail.empty() ? "" : "; ") + p;
+    }
+    report.checks.push_back(std::move(c));
+  }
+  if (policy.latency) {
+    const LatencyGate& gate = *policy.latency;
+    GateCheck c{"latency", "p99", false, ""};
+    try {
+      ModelPtr m = load(v.name, v.version);
+      registry_detail::SteadyClock steady;
+      const Clock& timer = gate.timer ? *gate.timer : steady;
+      registry_detail::SyntheticInput in(m->signature().inputs.empty() ? v.signature
+                                                                       : m->signature(),
+                                         std::max<std::int64_t>(gate.batch, 1));
+      std::vector<std::int64_t> ns;
+      const std::size_t n = std::max<std::size_t>(gate.iterations, 1);
+      ns.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        TimePoint t0 = timer.now();
+        (void)m->predict(in.input());
+        ns.push_back((timer.now() - t0).count());
+      }
+      std::sort(ns.begin(), ns.end());
+      std::size_t rank = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(n)));
+      std::int64_t p99 = ns[std::clamp<std::size_t>(rank, 1, n) - 1];
+      c.passed = p99 <= gate.max_p99.count();
+      c.detail = "p99 " + std::to_string(p99) + " ns over " + std::to_string(n) + " calls" +
+                 (c.passed ? " <= " : " > ") + std::to_string(gate.max_p99.count()) + " ns";
+    } catch (const std::exception& e) {
+      c.detail = std::string("model could not be benchmarked: ") + e.what();
+    }
+    report.checks.push_back(std::move(c));
+  }
+  return report;
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, std::int64_t version,
+                                                       Stage to, const TransitionOptions& options) {
+  const std::string model(name);
+  VersionRef before = get(name, version);
+  if (before->stage == to) {
+    throw InvalidTransition(registry_detail::ref(name, version) + " is already in " +
+                            std::string(to_string(to)));
+  }
+  if (!registry_detail::transition_allowed(before->stage, to)) {
+    throw InvalidTransition(
+        registry_detail::ref(name, version) + " cannot move from " +
+        std::string(to_string(before->stage)) + " to " + std::string(to_string(to)) +
+        (to == Stage::kProduction && before->stage == Stage::kDevelopment
+             ? " (it must pass the gates into Staging first)"
+             : before->stage == Stage::kArchived && to == Stage::kProduction
+                   ? " (use rollback to restore an archived version)"
+                   : ""));
+  }
+  detail::MutexLock lk(write_mu_);
+  std::optional<ValidationReport> report;
+  if (before->stage == Stage::kDevelopment && to == Stage::kStaging) {
+    ValidationPolicy p;
+    if (options.policy) {
+      p = *options.policy;
+    } else {
+      detail::MutexLock plk(policy_mu_);
+      auto it = policies_.find(name);
+      if (it != policies_.end()) p = it->second;
+    }
+    report = run_gates(*before, p);
+  }
+  const bool rejected = report && !report->passed();
+  const Stage target = rejected ? Stage::kRejected : to;
+  const TimePoint now = clock_->now();
+
+  auto snap = snapshot_.load();
+  auto tx = store_->begin();
+  std::optional<ModelVersion> current = tx->find_version(model, version);
+  if (!current) throw NotFound(registry_detail::ref(name, version) + " does not exist");
+  if (current->stage != before->stage) {
+    throw InvalidTransition(registry_detail::ref(name, version) + " changed from " +
+                            std::string(to_string(before->stage)) + " to " +
+                            std::string(to_string(current->stage)) +
+                            " concurrently; retry after refresh()");
+  }
+  std::vector<ModelVersion> changed;
+  std::vector<RegistryEvent> events;
+  std::int64_t first_seq = 0, last_seq = 0;
+  auto record = [&](ModelVersion v, Stage from, Stage dest, const std::string& action,
+                    const std::string& reason) {
+    v.stage = dest;
+    v.stage_changed_at = now;
+    tx->update_version(v);
+    AuditRecord a;
+    a.at = now;
+    a.actor = options.actor;
+    a.model = model;
+    a.version = v.version;
+    a.action = action;
+    a.from_stage = from;
+    a.to_stage = dest;
+    a.reason = reason;
+    last_seq = tx->append_audit(a);
+    if (first_seq == 0) first_seq = last_seq;
+    events.push_back({dest == Stage::kRejected ? RegistryEvent::Kind::kVersionRejected
+                                               : RegistryEvent::Kind::kStageChanged,
+                      model, v.version, from, dest, "", options.actor, reason, now, last_seq});
+    changed.push_back(std::move(v));
+  };
+  if (target == Stage::kProduction && !options.keep_existing_production) {
+    for (std::int64_t other : tx->versions_in_stage(model, Stage::kProduction)) {
+      if (other == version) continue;
+      auto o = tx->find_version(model, other);
+      if (!o) continue;
+      record(*o, Stage::kProduction, Stage::kArchived, "transition",
+             "replaced by version " + std::to_string(version) +
+                 (options.reason.empty() ? "" : ": " + options.reason));
+    }
+  }
+  record(*current, current->stage, target, rejected ? "reject" : "transition",
+         rejected ? "failed validation: " + report->failures() : options.reason);
+  tx->commit();
+
+  publish_change(snap, model, first_seq, last_seq, false, [&](ModelEntry& e) {
+    for (auto& v : changed) {
+      for (auto& slot : e.versions) {
+        if (slot->version == v.version) slot = std::make_shared<const ModelVersion>(v);
+      }
+    }
+  });
+  for (const auto& e : events) emit(e);
+  if (rejected) {
+    throw ValidationFailed(registry_detail::ref(name, version) +
+                           " failed validation and was moved to Rejected: " + report->failures());
+  }
+  return get(name, version);
+}
+
+SWITCHYARD_INLINE VersionRef ModelRegistry::rollback(std::string_view name,
+                                                     const ChangeContext& context,
+                                                     std::optional<std::int64_t> target) {
+  validate_model_name(name, NameRules{.require_domain_task = false});
+  const std::string model(name);
+  detail::MutexLock lk(write_mu_);
+  auto snap = snapshot_.load();
+  auto tx = store_->begin();
+  auto current = tx->versions_in_stage(model, Stage::kProduction);
+  if (current.empty()) {
+    throw InvalidTransition("model '" + model + "' has no Production version to roll back");
+  }
+  // Known-good: versions that reached Production, most recent first, now Archived.
+  std::vector<AuditRecord> history = tx->history(model);
+  std::optional<ModelVersion> restore;
+  for (auto it = history.rbegin(); it != history.rend() && !restore; ++it) {
+    if (it->to_stage != Stage::kProduction) continue;
+    if (target && it->version != *target) continue;
+    if (std::find(current.begin(), current.end(), it->version) != current.end()) continue;
+    auto v = tx->find_version(model, it->version);
+    if (v && v->stage == Stage::kArchived) restore = std::move(v);
+  }
+  if (!restore) {
+    throw InvalidTransition(
+        target ? registry_detail::ref(name, *target) +
+                     " cannot be restored: it is not an archived version that served in Production"
+               : "model '" + model + "' has no earlier Production version to roll back to");
+  }
+  const TimePoint now = clock_->now();
+  std::int64_t first_seq = 0, last_seq = 0;
+  std::vector<ModelVersion> changed;
+  std::vector<RegistryEvent> events;
+  auto record = [&](ModelVersion v, Stage dest, const std::string& reason) {
+    Stage from = v.stage;
+    v.stage = dest;
+    v.stage_changed_at = now;
+    tx->update_version(v);
+    AuditRecord a;
+    a.at = now;
+    a.actor = context.actor;
+    a.model = model;
+    a.version = v.version;
+    a.action = "rollback";
+    a.from_stage = from;
+    a.to_stage = dest;
+    a.reason = reason;
+    last_seq = tx->append_audit(a);
+    if (first_seq == 0) first_seq = last_seq;
+    events.push_back({RegistryEvent::Kind::kStageChanged, model, v.version, from, dest, "",
+                      context.actor, reason, now, last_seq});
+    changed.push_back(std::move(v));
+  };
+  for (std::int64_t c : current) {
+    auto v = tx->find_version(model, c);
+    if (v) record(*v, Stage::kArchived, context.reason);
+  }
+  const std::int64_t restored_version = restore->version;
+  record(*restore, Stage::kProduction, context.reason);
+  tx->commit();
+  publish_change(snap, model, first_seq, last_seq, false, [&](ModelEntry& e) {
+    for (auto& v : changed) {
+      for (auto& slot : e.versions) {
+        if (slot->version == v.version) slot = std::make_shared<const ModelVersion>(v);
+      }
+    }
+  });
+  for (const auto& e : events) emit(e);
+  RegistryEvent rb{RegistryEvent::Kind::kRolledBack, model, restored_version,
+                   Stage::kProduction, Stage::kProduction, "", context.actor, context.reason,
+                   now, last_seq};
+  rb.from_stage = std::nullopt;
+  emit(rb);
+  return get(name, restored_version);
+}
+
+SWITCHYARD_INLINE void ModelRegistry::set_alias(std::string_view name, std::string_view alias,
+                                                std::int64_t version,
+                                                const ChangeContext& context) {
+  validate_alias(alias);
+  if (alias == "latest" || stage_from_string(alias)) {
+    throw InvalidArgument("alias '" + std::string(alias) +
+                          "' is reserved (it names a selector or a stage)");
+  }
+  const std::string model(name), alias_name(alias);
+  detail::MutexLock lk(write_mu_);
+  auto snap = snapshot_.load();
+  auto tx = store_->begin();
+  if (!tx->find_version(model, version)) {
+    throw NotFound(registry_detail::ref(name, version) + " does not exist");
+  }
+  auto previous = tx->find_alias(model, alias_name);
+  tx->set_alias({model, alias_name, version});
+  AuditRecord a;
+  a.at = clock_->now();
+  a.actor = context.actor;
+  a.model = model;
+  a.version = version;
+  a.action = "alias";
+  a.alias = alias_name;
+  a.reason = context.reason.empty() && previous
+                 ? "moved from version " + std::to_string(*previous)
+                 : context.reason;
+  const std::int64_t seq = tx->append_audit(a);
+  tx->commit();
+  publish_change(snap, model, seq, seq, false,
+                 [&](ModelEntry& e) { e.aliases[alias_name] = version; });
+  emit({RegistryEvent::Kind::kAliasMoved, model, version, std::nullopt, std::nullopt, alias_name,
+        context.actor, a.reason, a.at, seq});
+}
+
+SWITCHYARD_INLINE void ModelRegistry::remove_alias(std::string_view name, std::string_view alias,
+                                                   const ChangeContext& context) {
+  const std::string model(name), alias_name(alias);
+  detail::MutexLock lk(write_mu_);
+  auto snap = snapshot_.load();
+  auto tx = store_->begin();
+  auto previous = tx->find_alias(model, alias_name);
+  if (!previous) {
+    throw NotFound("model '" + model + "' has no alias '" + detail::printable(alias) + "'");
+  }
+  tx->remove_alias(model, alias_name);
+  AuditRecord a;
+  a.at = clock_->now();
+  a.actor = context.actor;
+  a.model = model;
+  a.version = *previous;
+  a.action = "alias_removed";
+  a.alias = alias_name;
+  a.reason = context.reason;
+  const std::int64_t seq = tx->append_audit(a);
+  tx->commit();
+  publish_change(snap, model, seq, seq, false, [&](ModelEntry& e) { e.aliases.erase(alias_name); });
+  emit({RegistryEvent::Kind::kAliasRemoved, model, *previous, std::nullopt, std::nullopt,
+        alias_name, context.actor, context.reason, a.at, seq});
+}
+
+// ---- audit ----------------------------------------------------------------------------------------------
+
+SWITCHYARD_INLINE std::vector<AuditRecord> ModelRegistry::history(std::string_view name) const {
+  AuditQuery q;
+  q.model = std::string(name);
+  return store_->audit(q);
+}
+
+SWITCHYARD_INLINE std::vector<AuditRecord> ModelRegistry::audit(const AuditQuery& query) const {
+  return store_->audit(query);
+}
+
+SWITCHYARD_INLINE std::vector<std::int64_t> ModelRegistry::production_at(std::string_view name,
+                                                                         TimePoint t) const {
+  AuditQuery q;
+  q.model = std::string(name);
+  q.until = t;
+  std::map<std::int64_t, Stage> stage;
+  for (const auto& r : store_->audit(q)) {
+    if (r.to_stage) stage[r.version] = *r.to_stage;
+  }
+  std::vector<std::int64_t> out;
+  for (const auto& [v, s] : stage) {
+    if (s == Stage::kProduction) out.push_back(v);
+  }
+  return out;
+}
+
+// ---- loading ---------------------------------------------------------------------------------------------
+
+SWITCHYARD_INLINE ModelPtr ModelRegistry::load(std::string_view name, std::int64_t version) {
+  {
+    std::lock_guard lk(cache_mu_.native());
+    auto it = loaded_.find({std::string(name), version});
+    if (it != loaded_.end()) {
+      if (auto m = it->second.lock()) return m;
+    }
+  }
+  VersionRef v = get(name, version);
+  std::string bytes = artifacts_->read(v->artifact);
+  ModelPtr m;
+  try {
+    m = loader_->load(v->artifact.format, bytes);
+  } catch (const LoadError& e) {
+    throw LoadError(registry_detail::ref(name, version) + ": " + e.what());
+  }
+  std::lock_guard lk(cache_mu_.native());
+  auto& slot = loaded_[{std::string(name), version}];
+  if (auto existing = slot.lock()) return existing;  // another thread won the race
+  slot = m;
+  return m;
+}
+
+// ---- export / import ---------------------------------------------------------------------------------------
+
+SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
+  registry_detail::RegistryExport doc;
+  doc.state = store_->load();
+  doc.audit = store_->audit(AuditQuery{});
+  std::ostringstream os;
+  {
+    cereal::JSONOutputArchive ar(os);
+    ar(cereal::make_nvp("format", std::string("switchyard.registry")),
+       cereal::make_nvp("format_version", 1));
+    ar.setNextName("state");
+    save(ar, doc.state);
+    ar.setNextName("audit");
+    ar.startNode();
+    ar.makeArray();
+    for (const auto& r : doc.audit) {
+      ar.startNode();
+      save(ar, r);
+      ar.finishNode();
+    }
+    ar.finishNode();
+  }
+  return os.str();
+}
+
+SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
+  registry_detail::RegistryExport doc;
+  try {
+    std::istringstream is{std::string(json)};
+    cereal::JSONInputArchive ar(is);
+    std::string format;
+    int format_version = 0;
+    ar(cereal::make_nvp("format", format), cereal::make_nvp("format_version", format_version));
+    if (format != "switchyard.registry") {
+      throw InvalidArgument("import: not a Switchyard registry export (format '" + format + "')");
+    }
+    if (format_version != 1) {
+      throw InvalidArgument("import: export format_version " + std::to_string(format_version) +
+                            " is not supported");
+    }
+    ar.setNextName("state");
+    switchyard::load(ar, doc.state);
+    ar.setNextName("audit");
+    ar.startNode();
+    cereal::size_type n = 0;
+    ar.loadSize(n);
+    doc.audit.resize(n);
+    for (auto& r : doc.audit) {
+      ar.startNode();
+      switchyard::load(ar, r);
+      ar.finishNode();
+    }
+    ar.finishNode();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InvalidArgument(std::string("import: malformed registry export: ") + e.what());
+  }
+  std::vector<std::string> missing;
+  for (const auto& v : doc.state.versions) {
+    validate_model_name(v.name, NameRules{.require_domain_task = false});
+    if (!artifacts_->contains(v.artifact.sha256)) {
+      missing.push_back(registry_detail::ref(v.name, v.version) + " (" + v.artifact.uri + ")");
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    throw NotFound("import: artifacts missing from the artifact store: " + list);
+  }
+  detail::MutexLock lk(write_mu_);
+  if (!store_->changes_since(0).first.empty() || !snapshot_.load()->models.empty()) {
+    throw AlreadyExists("import: the registry is not empty");
+  }
+  {
+    auto tx = store_->begin();
+    for (const auto& v : doc.state.versions) tx->insert_version(v);
+    for (const auto& a : doc.state.aliases) tx->set_alias(a);
+    for (const auto& r : doc.audit) tx->append_audit(r);
+    tx->commit();
+  }
+  apply_state(store_->load(), {}, true);
+}
+
+}  // namespace switchyard

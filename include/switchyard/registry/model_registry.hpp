@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+// ModelRegistry: versions, stages, aliases, metadata, validation gates, audit and rollback.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <switchyard/core/clock.hpp>
+#include <switchyard/core/config.hpp>
+#include <switchyard/core/model.hpp>
+#include <switchyard/core/names.hpp>
+#include <switchyard/detail/mutex.hpp>
+#include <switchyard/detail/snapshot_cell.hpp>
+#include <switchyard/registry/model_version.hpp>
+#include <switchyard/registry/registry_store.hpp>
+#include <switchyard/registry/validation.hpp>
+#include <switchyard/serving/model_source.hpp>
+
+namespace switchyard {
+
+class ArtifactStore;
+class EventHub;
+class ModelLoader;
+
+/// The metadata a caller supplies when registering a version (seed 003's fields). The registry
+/// assigns name, version, stage, created time and artifact.
+struct VersionMetadata {
+  std::string semver;  ///< optional "MAJOR.MINOR.PATCH[-pre][+build]", unique per model
+  std::string run_id;
+  std::string dataset_version;
+  std::map<std::string, double> metrics;
+  std::map<std::string, std::map<std::string, double>> group_metrics;
+  Signature signature;  ///< empty: taken from the loaded model
+  std::map<std::string, std::string> dependencies;
+  std::string owner;
+  std::string changelog;
+  std::string description;
+  std::map<std::string, std::string> tags;
+};
+
+/// Model bytes in a loader format (e.g. LinearModel::to_artifact() in "switchyard.linear").
+struct Artifact {
+  std::string format;
+  std::string bytes;
+};
+
+/// Who asks for a change and why; recorded in the audit trail.
+struct ChangeContext {
+  std::string actor = "unknown";
+  std::string reason;
+};
+
+/// Options of a stage transition.
+struct TransitionOptions {
+  std::string actor = "unknown";
+  std::string reason;
+  /// Production only: keep the current Production version(s) in Production instead of archiving
+  /// them in the same transaction ("at most one Production version unless asked").
+  bool keep_existing_production = false;
+  /// Development -> Staging: gates to run instead of the model's configured policy.
+  std::optional<ValidationPolicy> policy;
+};
+
+/// The version registry of a service: register, validate, promote, alias, roll back, audit.
+///
+/// Writes go through the RegistryStore, one transaction per operation with its audit rows, and are
+/// acknowledged only once durable; then the in-memory snapshot is republished and events fire.
+/// Reads (get, latest, resolve, ...) come from that immutable snapshot: no lock, no I/O. Another
+/// process or registry instance sharing the store sees this one's commits after refresh().
+///
+/// Lifecycle (seed 003): Development -> Staging (gated) -> Production -> Archived, and Rejected.
+/// Allowed: Development -> Staging | Archived | Rejected; Staging -> Production | Development |
+/// Archived | Rejected; Production -> Archived; Archived -> Staging; Rejected -> Archived.
+/// Archived -> Production happens only through rollback(), to a version that served before.
+///
+/// Errors: InvalidArgument (names, metadata, URIs), NotFound, AlreadyExists, InvalidTransition,
+/// ValidationFailed, LoadError, IntegrityError, StorageError, CorruptStore. A failed call changes
+/// nothing (except a failed gate, which by design records the version as Rejected).
+///
+/// Thread-safe: every member may be called concurrently; writes are serialised.
+/// Neither copyable nor movable. The store, artifact store, loader and clock must outlive it.
+///
+/// @code
+/// auto store = std::make_unique<switchyard::SqliteRegistryStore>("registry.db");
+/// switchyard::ArtifactStore artifacts("artifacts");
+/// switchyard::ModelRegistry registry({.store = store.get(), .artifacts = &artifacts});
+/// auto v = registry.register_version("fraud-detection",
+///     {"switchyard.linear", model.to_artifact()}, {.metrics = {{"auc", 0.91}}}, {.actor = "ci"});
+/// registry.transition("fraud-detection", v->version, switchyard::Stage::kStaging, {.actor = "ci"});
+/// registry.transition("fraud-detection", v->version, switchyard::Stage::kProduction,
+///                     {.actor = "alice", .reason = "beats v3 by 2pt AUC"});
+/// auto prod = registry.resolve("models:/fraud-detection/Production");
+/// @endcode
+class ModelRegistry final : public ModelSource {
+ public:
+  struct Options {
+    RegistryStore* store = nullptr;       ///< required
+    ArtifactStore* artifacts = nullptr;   ///< required
+    ModelLoader* loader = nullptr;        ///< null: a loader with the built-in formats
+    const Clock* clock = nullptr;         ///< null: the system clock
+    EventHub* events = nullptr;           ///< null: the registry's own hub (see events())
+    NameRules names{};                    ///< model-name rules (default `<domain>-<task>`)
+  };
+
+  SWITCHYARD_API explicit ModelRegistry(Options options);
+  SWITCHYARD_API ~ModelRegistry() override;
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /// Registers the next version of `name` (1 for a new name) in Development. The artifact is
+  /// loaded first (it must produce a model), then stored content-addressed, then recorded.
+  SWITCHYARD_API VersionRef register_version(std::string_view name, const Artifact& artifact,
+                                             VersionMetadata metadata,
+                                             const ChangeContext& context = {});
+  /// Moves a version to `to` (see the class comment). Development -> Staging runs the gates;
+  /// when they fail the version becomes Rejected (recorded with the failures) and
+  /// ValidationFailed is thrown. Returns the updated version.
+  SWITCHYARD_API VersionRef transition(std::string_view name, std::int64_t version, Stage to,
+                                       const TransitionOptions& options = {});
+  /// Returns `name` to its last known-good version: the most recent one that was in Production
+  /// and is now Archived (or `target` when given, which must have been in Production before).
+  /// The current Production version is archived; both changes are one transaction.
+  SWITCHYARD_API VersionRef rollback(std::string_view name, const ChangeContext& context,
+                                     std::optional<std::int64_t> target = std::nullopt);
+  /// Points `alias` ("champion", "challenger", any valid name) at a version, moving it if set.
+  SWITCHYARD_API void set_alias(std::string_view name, std::string_view alias,
+                                std::int64_t version, const ChangeContext& context = {});
+  /// Deletes an alias; NotFound if it does not exist.
+  SWITCHYARD_API void remove_alias(std::string_view name, std::string_view alias,
+                                   const ChangeContext& context = {});
+  /// Gates Development -> Staging of `name` by default (replaces the previous policy).
+  SWITCHYARD_API void set_validation_policy(std::string_view name, ValidationPolicy policy);
+
+  // ---- validation --------------------------------------------------------------------------
+
+  /// Runs `policy` (or the configured policy) against a version without changing anything.
+  SWITCHYARD_API ValidationReport validate(std::string_view name, std::int64_t version,
+                                           const std::optional<ValidationPolicy>& policy =
+                                               std::nullopt);
+
+  // ---- reads (snapshot: no lock, no I/O) -----------------------------------------------------
+
+  /// The version; throws NotFound naming model and version.
+  SWITCHYARD_API VersionRef get(std::string_view name, std::int64_t version) const;
+  /// The highest version of `name`; throws NotFound.
+  SWITCHYARD_API VersionRef latest(std::string_view name) const;
+  SWITCHYARD_API VersionRef by_alias(std::string_view name, std::string_view alias) const;
+  SWITCHYARD_API VersionRef by_semver(std::string_view name, std::string_view semver) const;
+  /// The highest version of `name` in `stage`; throws NotFound when none is.
+  SWITCHYARD_API VersionRef in_stage(std::string_view name, Stage stage) const;
+  /// Versions of `name`, ascending, optionally only those in `stage`.
+  SWITCHYARD_API std::vector<VersionRef> versions(std::string_view name,
+                                                  std::optional<Stage> stage = {}) const;
+  /// Aliases of `name` and the versions they name.
+  SWITCHYARD_API std::map<std::string, std::int64_t> aliases(std::string_view name) const;
+  /// Registered model names, sorted.
+  SWITCHYARD_API std::vector<std::string> models() const;
+  /// Looks a version up by selector: "latest", a number ("3"), "@alias" or an alias, a stage
+  /// ("Production"), or a semantic version ("1.2.0"). Throws NotFound / InvalidArgument.
+  SWITCHYARD_API VersionRef find(std::string_view name, std::string_view selector) const;
+  /// Resolves MLflow-style URIs: models:/name/3, models:/name/latest, models:/name/Production,
+  /// models:/name@alias. Throws InvalidArgument for a malformed URI, NotFound for no match.
+  SWITCHYARD_API VersionRef resolve(std::string_view uri) const;
+
+  // ---- audit (reads the store) ----------------------------------------------------------------
+
+  /// The audit trail of `name` in order: what changed, by whom, when and why.
+  SWITCHYARD_API std::vector<AuditRecord> history(std::string_view name) const;
+  SWITCHYARD_API std::vector<AuditRecord> audit(const AuditQuery& query) const;
+  /// The version(s) of `name` that were in Production at instant `t`, ascending.
+  SWITCHYARD_API std::vector<std::int64_t> production_at(std::string_view name, TimePoint t) const;
+
+  // ---- serving ----------------------------------------------------------------------------------
+
+  /// ModelSource: the loaded model of a version, verified against its SHA-256. Loaded models are
+  /// shared while anyone holds them. Throws NotFound, IntegrityError, LoadError.
+  SWITCHYARD_API ModelPtr load(std::string_view name, std::int64_t version) override;
+
+  // ---- sharing a store ---------------------------------------------------------------------------
+
+  /// Picks up commits made by other registry instances or processes on the same store. Cheap when
+  /// nothing changed (one data_version check). Returns true when the snapshot changed.
+  SWITCHYARD_API bool refresh();
+  /// Reloads the whole snapshot from the store.
+  SWITCHYARD_API void reload();
+
+  // ---- export / import -----------------------------------------------------------------------------
+
+  /// The whole registry (versions, aliases, audit trail) as human-readable JSON.
+  SWITCHYARD_API std::string export_json() const;
+  /// Restores an export into this registry, which must be empty; one transaction. Artifacts must
+  /// already be in the artifact store (copy the directory); missing ones are named in NotFound.
+  SWITCHYARD_API void import_json(std::string_view json);
+
+  /// The signals this registry emits (its own hub unless Options::events was given).
+  SWITCHYARD_API EventHub& events() noexcept;
+  const Clock& clock() const noexcept { return *clock_; }
+  RegistryStore& store() noexcept { return *store_; }
+
+ private:
+  struct ModelEntry;
+  struct Snapshot;
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+
+  const ModelEntry& entry(std::string_view name) const;
+  const ModelEntry* find_entry(std::string_view name) const noexcept;
+  void apply_state(StoreState state, const std::vector<std::string>& models, bool replace_all);
+  void after_commit(std::int64_t first_sequence, std::int64_t previous_sequence,
+                    const std::string& model) SWITCHYARD_REQUIRES(write_mu_);
+  // Republishes the snapshot after a commit: applies `mutate` to a copy of the model's entry when
+  // no other writer committed since `snap`, otherwise re-reads what changed from the store.
+  template <class Mutate>
+  void publish_change(const std::shared_ptr<const Snapshot>& snap, const std::string& model,
+                      std::int64_t first_sequence, std::int64_t last_sequence, bool may_be_new,
+                      Mutate&& mutate) SWITCHYARD_REQUIRES(write_mu_);
+  ValidationReport run_gates(const ModelVersion& v, const ValidationPolicy& policy);
+  void emit(const RegistryEvent& e);
+
+  RegistryStore* store_;
+  ArtifactStore* artifacts_;
+  std::unique_ptr<ModelLoader> own_loader_;
+  ModelLoader* loader_;
+  const Clock* clock_;
+  std::unique_ptr<EventHub> own_events_;
+  EventHub* events_;
+  NameRules names_;
+
+  detail::Mutex write_mu_;  // serialises writes and snapshot rebuilds
+  detail::SnapshotCell<Snapshot> snapshot_;
+  mutable detail::Mutex policy_mu_;
+  std::map<std::string, ValidationPolicy, std::less<>> policies_ SWITCHYARD_GUARDED_BY(policy_mu_);
+  mutable detail::Mutex cache_mu_;
+  std::map<std::pair<std::string, std::int64_t>, std::weak_ptr<const Model>> loaded_
+      SWITCHYARD_GUARDED_BY(cache_mu_);
+};
+
+/// Checks a semantic version string (MAJOR.MINOR.PATCH with optional -prerelease and +build,
+/// semver.org 2.0). Throws InvalidArgument naming the text.
+SWITCHYARD_API void validate_semver(std::string_view text);
+
+}  // namespace switchyard
+
+#if defined(SWITCHYARD_HEADER_ONLY)
+#include <switchyard/registry/model_registry-inl.hpp>
+#endif

@@ -2,14 +2,17 @@
 // Bucketing hashes for the traffic router: Switchyard's default scheme, GrowthBook's and Unleash's.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <switchyard/core/error.hpp>
+#include <type_traits>
 #include <vector>
 
 /// Pure functions that turn a caller's key (user id, session id) into a position, and a position
@@ -152,10 +155,11 @@ constexpr bool growthbook_in_namespace(std::string_view hash_value, std::string_
 // ---------------------------------------------------------------------------------------------
 // Unleash (client specification; unleash-client-node src/strategy/util.ts and src/variant.ts).
 
-/// MurmurHash3 x86 32-bit (Austin Appleby's MurmurHash3_x86_32) of the bytes of `data`. Unleash
-/// hashes the UTF-8 bytes of its keys, as its Rust core (Yggdrasil) and its Go, Python and Java
-/// SDKs do. Note: unleash-client-node hashes the low byte of each UTF-16 code unit instead, so
-/// for non-ASCII keys Node disagrees with the other SDKs and with this function. No allocation.
+/// MurmurHash3 x86 32-bit (Austin Appleby's MurmurHash3_x86_32) of the bytes of `data`. Unleash's
+/// Rust evaluation core (Yggdrasil) hashes the UTF-8 bytes of its keys, and so does this. Note:
+/// unleash-client-node (through murmurhash3js) hashes the low byte of each UTF-16 code unit
+/// instead, so for non-ASCII keys it disagrees with Yggdrasil and with this function; for ASCII
+/// keys all agree. No allocation; never throws.
 constexpr std::uint32_t murmur3_32(std::string_view data, std::uint32_t seed = 0) noexcept;
 
 /// The seed of Unleash's rollout strategies (gradualRolloutUserId, gradualRolloutSessionId,
@@ -223,12 +227,23 @@ constexpr std::uint32_t byte_at(std::string_view s, std::size_t i) noexcept {
   return static_cast<unsigned char>(s[i]);
 }
 
-// Little-endian loads written as shifts: constexpr, independent of the host's byte order, and
-// compiled to single loads by GCC and Clang at -O2.
+// Little-endian loads. Constant evaluation and big-endian hosts assemble the bytes with shifts;
+// little-endian hosts use memcpy, which compiles to one load (GCC does not always merge the
+// shifts into a load inside the hash loops).
 constexpr std::uint32_t load_le32(std::string_view s, std::size_t i) noexcept {
+  if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, s.data() + i, sizeof v);
+    return v;
+  }
   return byte_at(s, i) | byte_at(s, i + 1) << 8 | byte_at(s, i + 2) << 16 | byte_at(s, i + 3) << 24;
 }
 constexpr std::uint64_t load_le64(std::string_view s, std::size_t i) noexcept {
+  if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, s.data() + i, sizeof v);
+    return v;
+  }
   return static_cast<std::uint64_t>(load_le32(s, i)) |
          static_cast<std::uint64_t>(load_le32(s, i + 4)) << 32;
 }

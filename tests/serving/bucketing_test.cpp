@@ -29,12 +29,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -51,9 +48,15 @@ using namespace switchyard::bucketing;
 
 rj::Document load_json(const std::string& relative) {
   const std::string path = std::string(SWITCHYARD_TEST_DATA_DIR) + "/" + relative;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char chunk[65536];
+    std::size_t got = 0;
+    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) text.append(chunk, got);
+    std::fclose(f);
+  } else {
+    throw std::runtime_error("cannot open " + path);
+  }
   rj::Document doc;
   // Full precision: the reference doubles must be read back bit for bit.
   doc.Parse<rj::kParseFullPrecisionFlag>(text.c_str());
@@ -810,7 +813,9 @@ class UnleashSpecEvaluator {
         return unleash_in_rollout(id, group, percentage);
       };
       if (stickiness == "default") {
-        const auto key = unleash_default_stickiness(field("userId"), field("sessionId"));
+        const std::string user = field("userId");
+        const std::string session = field("sessionId");
+        const auto key = unleash_default_stickiness(user, session);
         // flexible-rollout-strategy.ts: Math.round(Math.random() * 10000) + 1, i.e. 1..10001.
         return stable(key ? std::optional<std::string>(std::string(*key)) : std::nullopt, 1, 10001,
                       decide, on);
@@ -849,9 +854,10 @@ class UnleashSpecEvaluator {
     };
     std::optional<std::string> key;
     if (stickiness == "default") {
-      const auto k =
-          unleash_default_stickiness(field("userId"), field("sessionId"), field("remoteAddress"));
-      if (k) key = std::string(*k);
+      const std::string user = field("userId");
+      const std::string session = field("sessionId");
+      const std::string address = field("remoteAddress");
+      if (const auto k = unleash_default_stickiness(user, session, address)) key = std::string(*k);
     } else {
       key = resolve(stickiness);
     }

@@ -186,8 +186,9 @@ constexpr bool unleash_in_rollout(std::string_view id, std::string_view group,
 
 /// Unleash's default stickiness: the first non-empty of user_id, session_id and remote_address.
 /// Unleash's variant choice looks at all three; its flexibleRollout strategy only at the first two
-/// (pass an empty remote_address). nullopt means Unleash would fall back to a random value, i.e.
-/// the key is not sticky. Never throws.
+/// (pass an empty remote_address). The result views one of the arguments, so it must not outlive
+/// them. nullopt means Unleash would fall back to a random value, i.e. the key is not sticky.
+/// Never throws.
 constexpr std::optional<std::string_view> unleash_default_stickiness(
     std::string_view user_id, std::string_view session_id,
     std::string_view remote_address = {}) noexcept {

@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: Apache-2.0
+// Out-of-line part of serialization.hpp: one writer (cereal) and two readers (RapidJSON DOM,
+// cereal).
+#pragma once
+
+#include <algorithm>
+#include <cereal/archives/json.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <switchyard/core/error.hpp>
+#include <switchyard/registry/serialization.hpp>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace switchyard::detail::json_io {
+
+// cereal reads and writes through RapidJSON; a packaged cereal either bundles it under its own
+// namespace or uses the system's. The fast reader below uses whichever cereal uses.
+#if defined(CEREAL_RAPIDJSON_NAMESPACE)
+namespace dom = CEREAL_RAPIDJSON_NAMESPACE;
+#else
+namespace dom = RAPIDJSON_NAMESPACE;
+#endif
+
+/// Thrown inside this file only; the public entry points turn it into InvalidArgument.
+struct FieldError {
+  std::string path;
+  std::string reason;
+};
+
+/// The dotted path of the value being read or written, e.g. `signature.inputs[0].dtype`.
+class Path {
+ public:
+  class Scope {
+   public:
+    Scope(Path& p, std::size_t keep) noexcept : path_(p), keep_(keep) {}
+    ~Scope() { path_.text_.resize(keep_); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Path& path_;
+    std::size_t keep_;
+  };
+
+  Scope member(std::string_view name) {
+    const std::size_t keep = text_.size();
+    if (!text_.empty()) text_ += '.';
+    text_ += name;
+    return Scope(*this, keep);
+  }
+  Scope index(std::size_t i) {
+    const std::size_t keep = text_.size();
+    text_ += '[' + std::to_string(i) + ']';
+    return Scope(*this, keep);
+  }
+  [[noreturn]] void fail(std::string reason) const { throw FieldError{text_, std::move(reason)}; }
+
+ private:
+  std::string text_;
+};
+
+inline bool holds_nul(std::string_view s) noexcept {
+  return s.find('\0') != std::string_view::npos;
+}
+
+constexpr DType kAllDTypes[] = {DType::kBool, DType::kInt32, DType::kInt64, DType::kFloat32,
+                                DType::kFloat64};
+
+// ---------------------------------------------------------------------------------------------
+// Writing. One pass with no archive validates (so nothing is half-written when a value is
+// refused: cereal's archive cannot be abandoned mid-node), a second pass writes.
+
+class Writer {
+ public:
+  explicit Writer(cereal::JSONOutputArchive* archive) : ar_(archive) {}
+
+  void field(const char* name, const std::string& v) {
+    auto scope = path_.member(name);
+    check(v);
+    if (ar_) (*ar_)(cereal::make_nvp(name, v));
+  }
+  void field(const char* name, std::int64_t v) {
+    if (ar_) (*ar_)(cereal::make_nvp(name, v));
+  }
+  void field(const char* name, std::uint64_t v) {
+    if (ar_) (*ar_)(cereal::make_nvp(name, v));
+  }
+  void field(const char* name, const std::optional<std::string>& v) {
+    if (v) return field(name, *v);
+    if (ar_) (*ar_)(cereal::make_nvp(name, nullptr));
+  }
+  template <class T>
+  void field(const char* name, const std::vector<T>& v) {
+    auto scope = path_.member(name);
+    open(name);
+    if (ar_) ar_->makeArray();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      auto at = path_.index(i);
+      element(v[i]);
+    }
+    close();
+  }
+  template <class V>
+  void field(const char* name, const std::map<std::string, V>& m) {
+    auto scope = path_.member(name);
+    open(name);
+    for (const auto& [key, value] : m) {
+      auto at = path_.member(key);
+      if (holds_nul(key)) path_.fail("is a key holding a NUL character");
+      keyed(key.c_str(), value);
+    }
+    close();
+  }
+  template <class T>
+  void field(const char* name, const T& object) {
+    auto scope = path_.member(name);
+    open(name);
+    write(*this, object);
+    close();
+  }
+
+ private:
+  void open(const char* name) {
+    if (!ar_) return;
+    ar_->setNextName(name);
+    ar_->startNode();
+  }
+  void close() {
+    if (ar_) ar_->finishNode();
+  }
+  void check(const std::string& v) const {
+    if (holds_nul(v)) path_.fail("holds a NUL character, which JSON through cereal cannot carry");
+  }
+  void check(double v) const {
+    if (std::isnan(v)) path_.fail("is NaN");
+    if (std::isinf(v)) path_.fail("is infinite");
+  }
+  void element(const std::string& v) {
+    check(v);
+    if (ar_) (*ar_)(v);
+  }
+  void element(std::int64_t v) {
+    if (ar_) (*ar_)(v);
+  }
+  template <class T>
+  void element(const T& object) {
+    if (ar_) ar_->startNode();
+    write(*this, object);
+    close();
+  }
+  void keyed(const char* key, double v) {
+    check(v);
+    if (ar_) (*ar_)(cereal::make_nvp(key, v));
+  }
+  void keyed(const char* key, const std::string& v) {
+    check(v);
+    if (ar_) (*ar_)(cereal::make_nvp(key, v));
+  }
+  template <class V>
+  void keyed(const char* key, const std::map<std::string, V>& m) {
+    open(key);
+    for (const auto& [k, value] : m) {
+      auto at = path_.member(k);
+      if (holds_nul(k)) path_.fail("is a key holding a NUL character");
+      keyed(k.c_str(), value);
+    }
+    close();
+  }
+
+  cereal::JSONOutputArchive* ar_;
+  Path path_;
+};
+
+inline void write(Writer& w, const TensorSpec& t) {
+  w.field("name", t.name);
+  w.field("dtype", std::string(to_string(t.dtype)));
+  w.field("shape", t.shape);
+}
+
+inline void write(Writer& w, const Signature& s) {
+  w.field("inputs", s.inputs);
+  w.field("outputs", s.outputs);
+  w.field("class_names", s.class_names);
+}
+
+inline void write(Writer& w, const ArtifactRef& a) {
+  w.field("format", a.format);
+  w.field("sha256", a.sha256);
+  w.field("size", a.size);
+  w.field("uri", a.uri);
+}
+
+inline void write_metadata(Writer& w, const ModelVersion& v) {
+  w.field("run_id", v.run_id);
+  w.field("dataset_version", v.dataset_version);
+  w.field("metrics", v.metrics);
+  w.field("group_metrics", v.group_metrics);
+  w.field("signature", v.signature);
+  w.field("dependencies", v.dependencies);
+  w.field("owner", v.owner);
+  w.field("changelog", v.changelog);
+  w.field("description", v.description);
+  w.field("tags", v.tags);
+}
+
+inline void write(Writer& w, const ModelVersion& v) {
+  w.field("name", v.name);
+  w.field("version", v.version);
+  w.field("semver", v.semver);
+  w.field("stage", std::string(to_string(v.stage)));
+  write_metadata(w, v);
+  w.field("created_at_ns", to_unix_nanos(v.created_at));
+  w.field("stage_changed_at_ns", to_unix_nanos(v.stage_changed_at));
+  w.field("artifact", v.artifact);
+}
+
+inline std::optional<std::string> stage_name(const std::optional<Stage>& s) {
+  if (!s) return std::nullopt;
+  return std::string(to_string(*s));
+}
+
+inline void write(Writer& w, const AuditRecord& r) {
+  w.field("sequence", r.sequence);
+  w.field("at_ns", to_unix_nanos(r.at));
+  w.field("actor", r.actor);
+  w.field("model", r.model);
+  w.field("version", r.version);
+  w.field("action", r.action);
+  w.field("from_stage", stage_name(r.from_stage));
+  w.field("to_stage", stage_name(r.to_stage));
+  w.field("alias", r.alias);
+  w.field("reason", r.reason);
+}
+
+inline void write(Writer& w, const AliasRecord& a) {
+  w.field("model", a.model);
+  w.field("alias", a.alias);
+  w.field("version", a.version);
+}
+
+inline void write(Writer& w, const StoreState& s) {
+  w.field("versions", s.versions);
+  w.field("aliases", s.aliases);
+  w.field("last_sequence", s.last_sequence);
+}
+
+/// What a reader or writer threw, as the InvalidArgument the public functions promise.
+[[noreturn]] inline void rethrow_as_invalid_argument(const char* type, const FieldError& e) {
+  if (e.path.empty()) throw InvalidArgument(std::string(type) + " JSON: the value " + e.reason);
+  throw InvalidArgument(std::string(type) + " JSON: field '" + e.path + "' " + e.reason);
+}
+
+template <class T, class Body>
+std::string write_document(const char* type, const T& value, JsonStyle style, Body&& body) {
+  try {
+    Writer check(nullptr);
+    body(check, value);
+    std::ostringstream os;
+    {
+      cereal::JSONOutputArchive ar(os, style == JsonStyle::kPretty
+                                           ? cereal::JSONOutputArchive::Options::Default()
+                                           : cereal::JSONOutputArchive::Options::NoIndent());
+      Writer w(&ar);
+      body(w, value);
+    }
+    std::string text = std::move(os).str();
+    if (style == JsonStyle::kCompact) {
+      // The writer escapes control characters inside strings, so every raw newline is layout.
+      std::erase(text, '\n');
+    }
+    return text;
+  } catch (const FieldError& e) {
+    rethrow_as_invalid_argument(type, e);
+  }
+}
+
+template <class T>
+void save_into(const char* type, cereal::JSONOutputArchive& ar, const T& value) {
+  try {
+    Writer check(nullptr);
+    write(check, value);
+    Writer w(&ar);
+    write(w, value);
+  } catch (const FieldError& e) {
+    rethrow_as_invalid_argument(type, e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading. Both readers offer field(name, T&) for the same T; the layout is described once, by
+// the read() overloads, and shared by both.
+
+template <class T>
+inline constexpr bool kIsRecord = std::is_class_v<T> && !std::is_same_v<T, std::string>;
+
+/// Reads a RapidJSON document held in memory: the fast path (the store's load of thousands of
+/// rows) and from_json(). Strict about types; checks every string for NUL.
+class DomReader {
+ public:
+  DomReader(const dom::Value& value, Path& path) noexcept : v_(value), path_(path) {}
+
+  template <class T>
+  void field(const char* name, T& out) {
+    auto scope = path_.member(name);
+    const auto it = v_.FindMember(name);
+    if (it == v_.MemberEnd()) path_.fail("is missing");
+    DomReader(it->value, path_).value(out);
+  }
+
+  void value(std::string& out) {
+    if (!v_.IsString()) path_.fail("must be a string");
+    out.assign(v_.GetString(), v_.GetStringLength());
+    if (holds_nul(out)) path_.fail("holds a NUL character");
+  }
+  void value(std::int64_t& out) {
+    if (!v_.IsInt64()) path_.fail("must be an integer in the signed 64-bit range");
+    out = v_.GetInt64();
+  }
+  void value(std::uint64_t& out) {
+    if (!v_.IsUint64()) path_.fail("must be a non-negative integer in the 64-bit range");
+    out = v_.GetUint64();
+  }
+  void value(double& out) {
+    if (!v_.IsNumber()) path_.fail("must be a number");
+    out = v_.GetDouble();
+  }
+  void value(std::optional<std::string>& out) {
+    if (v_.IsNull()) {
+      out.reset();
+      return;
+    }
+    value(out.emplace());
+  }
+  template <class T>
+  void value(std::vector<T>& out) {
+    if (!v_.IsArray()) path_.fail("must be an array");
+    out.clear();
+    out.resize(v_.Size());
+    for (dom::SizeType i = 0; i < v_.Size(); ++i) {
+      auto at = path_.index(i);
+      DomReader(v_[i], path_).value(out[i]);
+    }
+  }
+  template <class V>
+  void value(std::map<std::string, V>& out) {
+    if (!v_.IsObject()) path_.fail("must be an object");
+    out.clear();
+    for (auto it = v_.MemberBegin(); it != v_.MemberEnd(); ++it) {
+      std::string key(it->name.GetString(), it->name.GetStringLength());
+      auto at = path_.member(key);
+      if (holds_nul(key)) path_.fail("is a key holding a NUL character");
+      V item{};
+      DomReader(it->value, path_).value(item);
+      if (!out.emplace(std::move(key), std::move(item)).second) path_.fail("is a duplicate key");
+    }
+  }
+  template <class T>
+  requires kIsRecord<T>
+  void value(T& out) {
+    if (!v_.IsObject()) path_.fail("must be an object");
+    read(*this, out);
+  }
+
+  void require_object() const {
+    if (!v_.IsObject()) path_.fail("must be an object");
+  }
+
+  /// Refuses the value of member `name` of the current object.
+  [[noreturn]] void fail(const char* name, std::string reason) {
+    auto scope = path_.member(name);
+    path_.fail(std::move(reason));
+  }
+
+ private:
+  const dom::Value& v_;
+  Path& path_;
+};
+
+/// Reads through cereal's own JSONInputArchive, for values nested in a host's cereal archive.
+/// cereal reports type mismatches as RapidJSON assertions; they are turned into the same
+/// messages the DOM reader gives.
+class CerealReader {
+ public:
+  explicit CerealReader(cereal::JSONInputArchive& archive) noexcept : ar_(archive) {}
+
+  template <class T>
+  void field(const char* name, T& out) {
+    auto scope = path_.member(name);
+    if constexpr (kIsComposite<T>) {
+      try {
+        ar_.setNextName(name);
+        ar_.startNode();
+      } catch (const cereal::Exception& e) {
+        path_.fail(missing(e) ? "is missing" : expected<T>());
+      }
+      node(out);
+      ar_.finishNode();
+    } else {
+      scalar(cereal::make_nvp(name, out), out);
+    }
+  }
+
+  /// Refuses the value of member `name` of the current object.
+  [[noreturn]] void fail(const char* name, std::string reason) {
+    auto scope = path_.member(name);
+    path_.fail(std::move(reason));
+  }
+
+ private:
+  template <class T>
+  static constexpr bool kIsComposite =
+      kIsRecord<T> && !std::is_same_v<T, std::optional<std::string>>;
+
+  template <class T>
+  static const char* expected() {
+    if constexpr (requires(T t) { t.resize(0); }) return "must be an array";
+    return "must be an object";
+  }
+  static bool missing(const cereal::Exception& e) {
+    return std::strstr(e.what(), "not found") != nullptr;
+  }
+  // RapidJSON's assertion text names the getter's precondition; map it to a type.
+  static std::string mismatch(const cereal::Exception& e) {
+    const char* what = e.what();
+    if (std::strstr(what, "IsString")) return "must be a string";
+    if (std::strstr(what, "Uint64")) return "must be a non-negative integer in the 64-bit range";
+    if (std::strstr(what, "Int64")) return "must be an integer in the signed 64-bit range";
+    if (std::strstr(what, "IsNumber")) return "must be a number";
+    if (std::strstr(what, "IsNull")) return "must be null or a string";
+    return std::string("cannot be read: ") + what;
+  }
+
+  template <class Source, class T>
+  void scalar(Source&& source, T& out) {
+    try {
+      if constexpr (std::is_same_v<T, std::optional<std::string>>) {
+        optional_string(std::forward<Source>(source), out);
+      } else {
+        ar_(std::forward<Source>(source));
+      }
+    } catch (const cereal::Exception& e) {
+      path_.fail(missing(e) ? "is missing" : mismatch(e));
+    }
+    if constexpr (std::is_same_v<T, double>) {
+      if (std::isnan(out)) path_.fail("is NaN");
+      if (std::isinf(out)) path_.fail("is infinite");
+    }
+  }
+
+  // cereal cannot ask a value's type, so try null first: a failed null load leaves the archive
+  // positioned on the same member.
+  template <class Source>
+  void optional_string(Source&& source, std::optional<std::string>& out) {
+    std::nullptr_t null{};
+    try {
+      if constexpr (requires { source.name; }) {
+        ar_(cereal::make_nvp(source.name, null));
+      } else {
+        ar_(null);
+      }
+      out.reset();
+      return;
+    } catch (const cereal::RapidJSONException&) {
+    }
+    if constexpr (requires { source.name; }) {
+      ar_(cereal::make_nvp(source.name, out.emplace()));
+    } else {
+      ar_(out.emplace());
+    }
+  }
+
+  template <class T>
+  void element(T& out) {
+    if constexpr (kIsComposite<T>) {
+      try {
+        ar_.startNode();
+      } catch (const cereal::Exception&) {
+        path_.fail(expected<T>());
+      }
+      node(out);
+      ar_.finishNode();
+    } else {
+      scalar(out, out);
+    }
+  }
+
+  template <class T>
+  void node(std::vector<T>& out) {
+    cereal::size_type n = 0;
+    try {
+      ar_.loadSize(n);
+    } catch (const cereal::Exception&) {
+      path_.fail("must be an array");
+    }
+    out.clear();
+    out.resize(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      auto at = path_.index(i);
+      element(out[i]);
+    }
+  }
+  template <class V>
+  void node(std::map<std::string, V>& out) {
+    out.clear();
+    while (const char* name = ar_.getNodeName()) {
+      std::string key(name);
+      auto at = path_.member(key);
+      V item{};
+      element(item);
+      if (!out.emplace(std::move(key), std::move(item)).second) path_.fail("is a duplicate key");
+    }
+    if (out.empty()) {
+      // An object has no unnamed members; a non-empty array reads as no members at all.
+      cereal::size_type n = 0;
+      bool is_array = true;
+      try {
+        ar_.loadSize(n);
+      } catch (const cereal::Exception&) {
+        is_array = false;
+      }
+      if (is_array && n > 0) path_.fail("must be an object");
+    }
+  }
+  template <class T>
+  requires(!requires(T t) { t.resize(0); }) void node(T& out) { read(*this, out); }
+
+  cereal::JSONInputArchive& ar_;
+  Path path_;
+};
+
+template <class R>
+DType read_dtype(R& r, const char* name) {
+  std::string text;
+  r.field(name, text);
+  for (DType t : kAllDTypes) {
+    if (to_string(t) == text) return t;
+  }
+  r.fail(name,
+         "has unknown dtype '" + text + "' (expected bool, int32, int64, float32 or float64)");
+}
+
+template <class R>
+std::optional<Stage> read_optional_stage(R& r, const char* name) {
+  std::optional<std::string> text;
+  r.field(name, text);
+  if (!text) return std::nullopt;
+  if (auto s = stage_from_string(*text)) return s;
+  r.fail(name, "has unknown stage '" + *text +
+                   "' (expected Development, Staging, Production, Archived or Rejected)");
+}
+
+template <class R>
+Stage read_stage(R& r, const char* name) {
+  std::string text;
+  r.field(name, text);
+  if (auto s = stage_from_string(text)) return *s;
+  r.fail(name, "has unknown stage '" + text +
+                   "' (expected Development, Staging, Production, Archived or Rejected)");
+}
+
+template <class R>
+TimePoint read_time(R& r, const char* name) {
+  std::int64_t ns = 0;
+  r.field(name, ns);
+  return from_unix_nanos(ns);
+}
+
+template <class R>
+void read(R& r, TensorSpec& t) {
+  r.field("name", t.name);
+  t.dtype = read_dtype(r, "dtype");
+  r.field("shape", t.shape);
+}
+
+template <class R>
+void read(R& r, Signature& s) {
+  r.field("inputs", s.inputs);
+  r.field("outputs", s.outputs);
+  r.field("class_names", s.class_names);
+}
+
+template <class R>
+void read(R& r, ArtifactRef& a) {
+  r.field("format", a.format);
+  r.field("sha256", a.sha256);
+  r.field("size", a.size);
+  r.field("uri", a.uri);
+}
+
+template <class R>
+void read_metadata(R& r, ModelVersion& v) {
+  r.field("run_id", v.run_id);
+  r.field("dataset_version", v.dataset_version);
+  r.field("metrics", v.metrics);
+  r.field("group_metrics", v.group_metrics);
+  r.field("signature", v.signature);
+  r.field("dependencies", v.dependencies);
+  r.field("owner", v.owner);
+  r.field("changelog", v.changelog);
+  r.field("description", v.description);
+  r.field("tags", v.tags);
+}
+
+template <class R>
+void read(R& r, ModelVersion& v) {
+  r.field("name", v.name);
+  r.field("version", v.version);
+  r.field("semver", v.semver);
+  v.stage = read_stage(r, "stage");
+  read_metadata(r, v);
+  v.created_at = read_time(r, "created_at_ns");
+  v.stage_changed_at = read_time(r, "stage_changed_at_ns");
+  r.field("artifact", v.artifact);
+}
+
+template <class R>
+void read(R& r, AuditRecord& a) {
+  r.field("sequence", a.sequence);
+  a.at = read_time(r, "at_ns");
+  r.field("actor", a.actor);
+  r.field("model", a.model);
+  r.field("version", a.version);
+  r.field("action", a.action);
+  a.from_stage = read_optional_stage(r, "from_stage");
+  a.to_stage = read_optional_stage(r, "to_stage");
+  r.field("alias", a.alias);
+  r.field("reason", a.reason);
+}
+
+template <class R>
+void read(R& r, AliasRecord& a) {
+  r.field("model", a.model);
+  r.field("alias", a.alias);
+  r.field("version", a.version);
+}
+
+template <class R>
+void read(R& r, StoreState& s) {
+  r.field("versions", s.versions);
+  r.field("aliases", s.aliases);
+  r.field("last_sequence", s.last_sequence);
+}
+
+/// Why RapidJSON refused a document, in words.
+inline const char* parse_error_text(dom::ParseErrorCode code) noexcept {
+  switch (code) {
+    case dom::kParseErrorDocumentEmpty:
+      return "the document is empty";
+    case dom::kParseErrorDocumentRootNotSingular:
+      return "text follows the document";
+    case dom::kParseErrorValueInvalid:
+      return "invalid value";
+    case dom::kParseErrorObjectMissName:
+      return "an object member has no name";
+    case dom::kParseErrorObjectMissColon:
+      return "a colon is missing after a member name";
+    case dom::kParseErrorObjectMissCommaOrCurlyBracket:
+      return "a ',' or '}' is missing";
+    case dom::kParseErrorArrayMissCommaOrSquareBracket:
+      return "a ',' or ']' is missing";
+    case dom::kParseErrorStringUnicodeEscapeInvalidHex:
+      return "invalid \\u escape";
+    case dom::kParseErrorStringUnicodeSurrogateInvalid:
+      return "invalid UTF-16 surrogate";
+    case dom::kParseErrorStringEscapeInvalid:
+      return "invalid escape";
+    case dom::kParseErrorStringMissQuotationMark:
+      return "unterminated string";
+    case dom::kParseErrorStringInvalidEncoding:
+      return "invalid encoding";
+    case dom::kParseErrorNumberTooBig:
+      return "number too large for a double";
+    case dom::kParseErrorNumberMissFraction:
+      return "a number has no digits after '.'";
+    case dom::kParseErrorNumberMissExponent:
+      return "a number has no exponent digits";
+    case dom::kParseErrorTermination:
+      return "parsing stopped";
+    default:
+      return "syntax error";
+  }
+}
+
+/// Parses `json` (iteratively, so hostile nesting cannot exhaust the stack) and hands the root
+/// value to `body`; every failure becomes InvalidArgument naming `type` and the field.
+template <class Body>
+void read_document(const char* type, std::string_view json, Body&& body) {
+  dom::Document doc;
+  doc.Parse<dom::kParseFullPrecisionFlag | dom::kParseIterativeFlag>(json.data(), json.size());
+  if (doc.HasParseError()) {
+    throw InvalidArgument(std::string(type) + " JSON is malformed at byte " +
+                          std::to_string(doc.GetErrorOffset()) + ": " +
+                          parse_error_text(doc.GetParseError()));
+  }
+  try {
+    Path path;
+    DomReader reader(doc, path);
+    body(reader);
+  } catch (const FieldError& e) {
+    rethrow_as_invalid_argument(type, e);
+  }
+}
+
+template <class T>
+void parse_into(const char* type, std::string_view json, T& out) {
+  read_document(type, json, [&](DomReader& r) { r.value(out); });
+}
+
+template <class T>
+void load_from(const char* type, cereal::JSONInputArchive& ar, T& out) {
+  try {
+    CerealReader r(ar);
+    read(r, out);
+  } catch (const FieldError& e) {
+    rethrow_as_invalid_argument(type, e);
+  }
+}
+
+}  // namespace switchyard::detail::json_io
+
+namespace switchyard {
+
+#define SWITCHYARD_JSON_TYPE(Type)                                                            \
+  SWITCHYARD_INLINE std::string to_json(const Type& value, JsonStyle style) {                 \
+    return detail::json_io::write_document(                                                   \
+        #Type, value, style, [](detail::json_io::Writer& w, const Type& v) { write(w, v); }); \
+  }                                                                                           \
+  SWITCHYARD_INLINE void detail::parse_json(std::string_view json, Type& out) {               \
+    json_io::parse_into(#Type, json, out);                                                    \
+  }                                                                                           \
+  SWITCHYARD_INLINE void save(cereal::JSONOutputArchive& archive, const Type& value) {        \
+    detail::json_io::save_into(#Type, archive, value);                                        \
+  }                                                                                           \
+  SWITCHYARD_INLINE void load(cereal::JSONInputArchive& archive, Type& value) {               \
+    detail::json_io::load_from(#Type, archive, value);                                        \
+  }
+
+SWITCHYARD_JSON_TYPE(TensorSpec)
+SWITCHYARD_JSON_TYPE(Signature)
+SWITCHYARD_JSON_TYPE(ArtifactRef)
+SWITCHYARD_JSON_TYPE(ModelVersion)
+SWITCHYARD_JSON_TYPE(AuditRecord)
+SWITCHYARD_JSON_TYPE(AliasRecord)
+SWITCHYARD_JSON_TYPE(StoreState)
+
+#undef SWITCHYARD_JSON_TYPE
+
+SWITCHYARD_INLINE std::string detail::version_metadata_to_json(const ModelVersion& version) {
+  return json_io::write_document(
+      "ModelVersion metadata", version, JsonStyle::kCompact,
+      [](json_io::Writer& w, const ModelVersion& v) { json_io::write_metadata(w, v); });
+}
+
+SWITCHYARD_INLINE void detail::version_metadata_from_json(std::string_view json,
+                                                          ModelVersion& out) {
+  json_io::read_document("ModelVersion metadata", json, [&](json_io::DomReader& r) {
+    r.require_object();
+    json_io::read_metadata(r, out);
+  });
+}
+
+}  // namespace switchyard

@@ -1,6 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of the bucketing hashes against published and reference vectors, and of their spread.
+#include <switchyard/serving/bucketing.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <set>
 #include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
 
 // A type mismatch in a vector file fails the test instead of aborting the binary.
 #define SWITCHYARD_TEST_JSON_ASSERT(x) \
@@ -23,20 +37,6 @@
 #include <rapidjson/error/en.h>
 #define SWITCHYARD_TEST_RAPIDJSON RAPIDJSON_NAMESPACE
 #endif
-#include <gtest/gtest.h>
-
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <optional>
-#include <set>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <switchyard/serving/bucketing.hpp>
-#include <vector>
 
 namespace {
 

@@ -11,9 +11,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <switchyard/core/error.hpp>
 #include <type_traits>
 #include <vector>
+
+#include <switchyard/core/error.hpp>
 
 /// Pure functions that turn a caller's key (user id, session id) into a position, and a position
 /// into a variant. Three schemes, each stable across platforms, compilers and Switchyard releases:

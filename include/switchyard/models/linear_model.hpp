@@ -49,7 +49,6 @@ class SWITCHYARD_API AffineLayer {
   const Eigen::VectorXd& bias() const noexcept { return bias_; }
   std::size_t n_features() const noexcept { return static_cast<std::size_t>(weights_.rows()); }
   std::size_t n_outputs() const noexcept { return static_cast<std::size_t>(weights_.cols()); }
-  const char* kind() const noexcept { return kind_; }
 
   /// Same weights, bias (bit for bit, up to -0.0 == 0.0) and signature.
   friend bool operator==(const AffineLayer& a, const AffineLayer& b) {

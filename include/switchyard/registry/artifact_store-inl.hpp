@@ -53,8 +53,10 @@ inline bool is_temporary_name(std::string_view name) {
          name.substr(kSha256HexLength, kTempMarker.size()) == kTempMarker;
 }
 
+// True for the two lowercase hex characters that name a shard directory.
 inline bool is_shard_name(std::string_view name) {
-  return name.size() == 2 && is_sha256_hex(std::string(name) + std::string(62, '0'));
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return name.size() == 2 && hex(name[0]) && hex(name[1]);
 }
 
 // The temporary file of one put(): closed and unlinked on every exit that did not rename it.
@@ -340,14 +342,14 @@ SWITCHYARD_INLINE ArtifactRef ArtifactStore::put(std::string_view bytes, std::st
   ref.size = bytes.size();
   ref.uri = uri_of(ref.sha256);
   const std::filesystem::path final_path = root_ / ref.uri;
-  // Idempotent: trust an existing file only after hashing it; a damaged one is replaced.
-  std::string existing;
-  if (read_up_to(final_path.string(), ref.size + 1, existing) && existing.size() == ref.size &&
-      detail::sha256_hex(existing) == ref.sha256) {
-    return ref;
+  {
+    // Idempotent: trust an existing file only after hashing it; a damaged one is replaced.
+    std::string existing;
+    if (read_up_to(final_path.string(), ref.size + 1, existing) && existing.size() == ref.size &&
+        detail::sha256_hex(existing) == ref.sha256) {
+      return ref;
+    }
   }
-  existing.clear();
-  existing.shrink_to_fit();
   ensure_directory(final_path.parent_path());
   write_atomically(final_path.parent_path(), final_path.string(), bytes);
   return ref;

@@ -19,28 +19,18 @@
 #include <thread>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "test_support.hpp"
 
 namespace switchyard {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::error_message;
 using testing::TempDir;
 
 // SHA-256 of "hello" (as printed by `printf hello | sha256sum`, GNU coreutils 9.1).
 constexpr const char* kHelloSha =
     "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-
-template <class E, class Call>
-std::string error_message(Call call) {
-  try {
-    call();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
 
 std::string slurp(const fs::path& p) {
   std::string content(static_cast<std::size_t>(fs::file_size(p)), '\0');

@@ -11,8 +11,12 @@
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/models/linear_model.hpp>
 
+#include "test_support.hpp"
+
 namespace switchyard {
 namespace {
+
+using testing::error_message;
 
 // Offsets in a version-1 artifact (layout documented in linear_model-inl.hpp): 8 bytes of magic,
 // cereal's byte-order flag, the u64 length and 17 bytes of "switchyard.linear", the u32 version,
@@ -37,17 +41,6 @@ void put_le(std::string& bytes, std::size_t offset, T value) {
 std::string reseal(std::string bytes) {
   const std::string body = bytes.substr(0, bytes.size() - kChecksumSize);
   return body + detail::sha256_raw(body);
-}
-
-template <class Call>
-std::string load_error_message(Call call) {
-  try {
-    call();
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected LoadError";
-  return {};
 }
 
 LinearModel sample_linear() {
@@ -109,12 +102,12 @@ TEST(LinearArtifactTest, load_linear_artifact_returns_the_stored_kind) {
 
 TEST(LinearArtifactTest, from_artifact_of_the_other_kind_names_it) {
   const std::string logistic = sample_logistic().to_artifact();
-  EXPECT_NE(load_error_message([&] {
+  EXPECT_NE(error_message<LoadError>([&] {
               LinearModel::from_artifact(logistic);
             }).find("holds a LogisticModel, not a LinearModel"),
             std::string::npos);
   const std::string linear = sample_linear().to_artifact();
-  EXPECT_NE(load_error_message([&] {
+  EXPECT_NE(error_message<LoadError>([&] {
               LogisticModel::from_artifact(linear);
             }).find("holds a LinearModel, not a LogisticModel"),
             std::string::npos);
@@ -124,11 +117,12 @@ TEST(LinearArtifactTest, foreign_bytes_are_rejected_as_not_an_artifact) {
   for (const std::string& foreign :
        {std::string("hello world, this is not a model at all"), std::string("{\"w\": [1, 2]}"),
         std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16), std::string(100, '\0')}) {
-    EXPECT_NE(load_error_message([&] { load_linear_artifact(foreign); }).find("not a Switchyard"),
-              std::string::npos)
+    EXPECT_NE(
+        error_message<LoadError>([&] { load_linear_artifact(foreign); }).find("not a Switchyard"),
+        std::string::npos)
         << foreign;
   }
-  EXPECT_NE(load_error_message([] { load_linear_artifact(""); }).find("truncated"),
+  EXPECT_NE(error_message<LoadError>([] { load_linear_artifact(""); }).find("truncated"),
             std::string::npos);
 }
 
@@ -136,7 +130,7 @@ TEST(LinearArtifactTest, every_truncation_throws_load_error) {
   const std::string bytes = sample_logistic().to_artifact();
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     const std::string message =
-        load_error_message([&] { load_linear_artifact(bytes.substr(0, n)); });
+        error_message<LoadError>([&] { load_linear_artifact(bytes.substr(0, n)); });
     EXPECT_TRUE(message.find("truncated") != std::string::npos ||
                 message.find("checksum") != std::string::npos)
         << "prefix of " << n << " bytes: " << message;
@@ -189,32 +183,35 @@ TEST(LinearArtifactTest, hostile_dimensions_never_allocate_and_name_the_problem)
   std::string huge = bytes;
   put_le<std::uint64_t>(huge, kFeaturesOffset, std::uint64_t{1} << 40);
   put_le<std::uint64_t>(huge, kOutputsOffset, std::uint64_t{1} << 40);
-  EXPECT_NE(load_error_message([&] { load_linear_artifact(reseal(huge)); }).find("weights of"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message<LoadError>([&] { load_linear_artifact(reseal(huge)); }).find("weights of"),
+      std::string::npos);
 
   // Within the element cap but far beyond the bytes present: refused before allocating.
   std::string long_claim = bytes;
   put_le<std::uint64_t>(long_claim, kFeaturesOffset, 100'000'000);
   put_le<std::uint64_t>(long_claim, kOutputsOffset, 1);
-  const std::string message = load_error_message([&] { load_linear_artifact(reseal(long_claim)); });
+  const std::string message =
+      error_message<LoadError>([&] { load_linear_artifact(reseal(long_claim)); });
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_NE(message.find("800000008 bytes"), std::string::npos) << message;
 
   std::string zero = bytes;
   put_le<std::uint64_t>(zero, kOutputsOffset, 0);
-  EXPECT_NE(load_error_message([&] { load_linear_artifact(reseal(zero)); }).find("x 0"),
+  EXPECT_NE(error_message<LoadError>([&] { load_linear_artifact(reseal(zero)); }).find("x 0"),
             std::string::npos);
 
   std::string name_length = bytes;
   put_le<std::uint64_t>(name_length, kNameLengthOffset, std::uint64_t{1} << 62);
-  EXPECT_NE(load_error_message([&] { load_linear_artifact(name_length); }).find("claims"),
+  EXPECT_NE(error_message<LoadError>([&] { load_linear_artifact(name_length); }).find("claims"),
             std::string::npos);
 }
 
 TEST(LinearArtifactTest, newer_format_version_is_refused_by_number) {
   std::string bytes = sample_linear().to_artifact();
   put_le<std::uint32_t>(bytes, kVersionOffset, 2);
-  const std::string message = load_error_message([&] { load_linear_artifact(reseal(bytes)); });
+  const std::string message =
+      error_message<LoadError>([&] { load_linear_artifact(reseal(bytes)); });
   EXPECT_NE(message.find("format version 2"), std::string::npos) << message;
   EXPECT_NE(message.find("versions 1 to 1"), std::string::npos) << message;
 }
@@ -222,7 +219,7 @@ TEST(LinearArtifactTest, newer_format_version_is_refused_by_number) {
 TEST(LinearArtifactTest, other_format_name_is_named) {
   std::string bytes = sample_linear().to_artifact();
   bytes[33] = 'X';  // "switchyard.lineaX"
-  EXPECT_NE(load_error_message([&] {
+  EXPECT_NE(error_message<LoadError>([&] {
               load_linear_artifact(bytes);
             }).find("artifact format is 'switchyard.lineaX'"),
             std::string::npos);
@@ -232,17 +229,18 @@ TEST(LinearArtifactTest, bad_kind_flag_and_trailing_bytes_are_corruption) {
   const std::string bytes = sample_linear().to_artifact();
   std::string kind = bytes;
   kind[kKindOffset] = 7;
-  EXPECT_NE(load_error_message([&] { load_linear_artifact(reseal(kind)); }).find("model kind 7"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message<LoadError>([&] { load_linear_artifact(reseal(kind)); }).find("model kind 7"),
+      std::string::npos);
 
   std::string flag = bytes;
   flag[kFlagOffset] = 2;
-  EXPECT_NE(load_error_message([&] { load_linear_artifact(flag); }).find("byte-order flag"),
+  EXPECT_NE(error_message<LoadError>([&] { load_linear_artifact(flag); }).find("byte-order flag"),
             std::string::npos);
 
   std::string trailing = bytes.substr(0, bytes.size() - kChecksumSize) + "extra";
   trailing += std::string(kChecksumSize, '\0');
-  EXPECT_NE(load_error_message([&] {
+  EXPECT_NE(error_message<LoadError>([&] {
               load_linear_artifact(reseal(trailing));
             }).find("5 unexpected bytes"),
             std::string::npos);
@@ -254,7 +252,8 @@ TEST(LinearArtifactTest, nan_weight_in_artifact_is_an_invalid_model) {
   std::uint64_t bits = 0;
   std::memcpy(&bits, &nan, sizeof(bits));
   put_le<std::uint64_t>(bytes, kWeightsOffset + 8, bits);  // weights(1, 0)
-  const std::string message = load_error_message([&] { load_linear_artifact(reseal(bytes)); });
+  const std::string message =
+      error_message<LoadError>([&] { load_linear_artifact(reseal(bytes)); });
   EXPECT_NE(message.find("invalid model"), std::string::npos) << message;
   EXPECT_NE(message.find("weights(1, 0) is NaN"), std::string::npos) << message;
 }

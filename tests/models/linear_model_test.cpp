@@ -11,22 +11,12 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace switchyard {
 namespace {
 
-// Runs `call`, expecting an exception of type E whose message contains every fragment.
-template <class E, class Call>
-void expect_error(Call call, std::initializer_list<std::string> fragments) {
-  try {
-    call();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& f : fragments) {
-      EXPECT_NE(message.find(f), std::string::npos) << "'" << f << "' not in: " << message;
-    }
-  }
-}
+using testing::expect_error;
 
 Eigen::MatrixXd matrix(Eigen::Index rows, Eigen::Index cols, std::initializer_list<double> v) {
   Eigen::MatrixXd m(rows, cols);

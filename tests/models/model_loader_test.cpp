@@ -15,21 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "test_support.hpp"
 
 namespace switchyard {
 namespace {
 
-template <class E, class Call>
-std::string error_message(Call call) {
-  try {
-    call();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
+using testing::error_message;
 
 LinearModel small_linear() {
   Eigen::MatrixXd w(2, 1);

@@ -142,7 +142,11 @@ class InMemoryRegistryStore final : public RegistryStore {
     std::uint64_t commits SWITCHYARD_GUARDED_BY(mu) = 0;
   };
 
-  explicit InMemoryRegistryStore(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  explicit InMemoryRegistryStore(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
+    // Like a new SQLite connection: what was committed before it opened is not news to it.
+    detail::MutexLock lk(shared_->mu);
+    seen_foreign_commits_ = shared_->commits;
+  }
 
   static void append(const std::string& name, const Model& model, StoreState& state) {
     for (const auto& [v, version] : model.versions) state.versions.push_back(version);

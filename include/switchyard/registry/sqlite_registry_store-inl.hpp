@@ -310,14 +310,28 @@ class Connection {
   /// Reads one integer PRAGMA.
   std::int64_t pragma_integer(const char* name) {
     const std::string sql = std::string("PRAGMA ") + name;
+    const std::string doing = "reading the file header (" + sql + ")";
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db(), sql.c_str(), -1, &raw, nullptr);
+    StatementPtr stmt(raw);
+    if (rc != SQLITE_OK) raise(rc, doing);
+    rc = sqlite3_step(raw);
+    if (rc == SQLITE_ROW) return sqlite3_column_int64(raw, 0);
+    if (rc == SQLITE_DONE) return 0;
+    raise(rc, doing);
+  }
+
+  /// Reads (or sets) a text PRAGMA such as journal_mode.
+  std::string pragma_text(const char* name) {
+    const std::string sql = std::string("PRAGMA ") + name;
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db(), sql.c_str(), -1, &raw, nullptr);
     StatementPtr stmt(raw);
     if (rc != SQLITE_OK) raise(rc, sql);
     rc = sqlite3_step(raw);
-    if (rc == SQLITE_ROW) return sqlite3_column_int64(raw, 0);
-    if (rc == SQLITE_DONE) return 0;
-    raise(rc, sql);
+    if (rc != SQLITE_ROW) raise(rc, sql);
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, 0));
+    return text ? text : "";
   }
 
   /// `PRAGMA data_version`, through a cached statement (called once per refresh poll).
@@ -334,7 +348,9 @@ class Connection {
 
  private:
   void open(const Options& options, Role role);
-  void check_identity(const Options& options, bool in_transaction);
+  /// Throws unless the file is a Switchyard store this build can use (or an empty database);
+  /// returns the schema version to migrate from, or -1 when the schema is current.
+  std::int64_t check_identity(const Options& options);
   void migrate(std::int64_t from);
 
   std::string where_;
@@ -550,30 +566,26 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
   sqlite3_busy_timeout(db(), static_cast<int>(std::min<std::int64_t>(
                                  options.busy_timeout.count(), std::numeric_limits<int>::max())));
 
-  check_identity(options, false);
+  const bool needs_schema = check_identity(options) >= 0;
   if (writer) {
-    std::string mode;
-    {
-      sqlite3_stmt* s = nullptr;
-      int prc = sqlite3_prepare_v2(db(), "PRAGMA journal_mode=WAL", -1, &s, nullptr);
-      StatementPtr stmt(s);
-      if (prc != SQLITE_OK) raise(prc, "setting PRAGMA journal_mode=WAL");
-      prc = sqlite3_step(s);
-      if (prc != SQLITE_ROW) raise(prc, "setting PRAGMA journal_mode=WAL");
-      mode = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    // A current store needs no lock to open: another process may be in a long transaction.
+    if (pragma_text("journal_mode") != "wal") {
+      const std::string mode = pragma_text("journal_mode=WAL");
+      if (mode != "wal") {
+        throw StorageError(where_ +
+                           ": cannot use the WAL journal (SQLite kept journal_mode=" + mode + ")");
+      }
     }
-    if (mode != "wal") {
-      throw StorageError(where_ + ": cannot use the WAL journal (SQLite kept journal_mode=" + mode +
-                         ")");
-    }
-    // Checked again under the write lock: another process may have created or migrated it.
-    exec("BEGIN IMMEDIATE", "locking the store to check its schema");
-    try {
-      check_identity(options, true);
-      exec("COMMIT", "committing the schema");
-    } catch (...) {
-      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
+    if (needs_schema) {
+      // Checked again under the write lock: another process may have created or migrated it.
+      exec("BEGIN IMMEDIATE", "locking the store to create or migrate its schema");
+      try {
+        if (const std::int64_t from = check_identity(options); from >= 0) migrate(from);
+        exec("COMMIT", "committing the schema");
+      } catch (...) {
+        sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
     }
   }
   exec("PRAGMA synchronous=FULL", "setting PRAGMA synchronous=FULL");
@@ -591,19 +603,28 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
   last_data_version = data_version();
 }
 
-SWITCHYARD_INLINE void detail::sqlite_store::Connection::check_identity(const Options& options,
-                                                                        bool in_transaction) {
+SWITCHYARD_INLINE std::int64_t detail::sqlite_store::Connection::check_identity(
+    const Options& options) {
+  // A database file is whole pages of at least 512 bytes. SQLite reads a shorter file as an empty
+  // database; only a zero-length file (created, never committed to) is taken as a new store.
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(options.path, ec);
+  auto truncated = [&] {
+    return CorruptStore(where_ + ": the file is " + std::to_string(bytes) +
+                        " bytes, too short to be an SQLite database (truncated?)");
+  };
+  if (!ec && bytes > 0 && bytes < 512) throw truncated();
   const std::int64_t app = pragma_integer("application_id");
   const std::int64_t user = pragma_integer("user_version");
   const std::int64_t schema = pragma_integer("schema_version");
   if (app == 0 && user == 0 && schema == 0) {
+    if (!ec && bytes > 0 && pragma_integer("page_count") == 0) throw truncated();
     if (options.read_only) {
       throw NotFound(where_ +
                      ": the file holds no registry store yet (empty database opened "
                      "read-only)");
     }
-    if (in_transaction) migrate(0);
-    return;
+    return 0;
   }
   if (app != kSqliteApplicationId) {
     throw CorruptStore(where_ + ": not a Switchyard registry store: it is an SQLite database of " +
@@ -622,8 +643,9 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::check_identity(const Op
                          " and must be migrated to " + std::to_string(kSqliteSchemaVersion) +
                          " by a writable open first");
     }
-    if (in_transaction) migrate(user);
+    return user;
   }
+  return -1;
 }
 
 SWITCHYARD_INLINE void detail::sqlite_store::Connection::migrate(std::int64_t from) {

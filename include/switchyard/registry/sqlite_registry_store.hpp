@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -96,6 +97,9 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   /// Opens (and if needed creates or migrates) the store at options.path. Throws as described
   /// above; on a throw nothing was changed.
   explicit SqliteRegistryStore(Options options);
+  /// Opens the store at `path` with default options.
+  explicit SqliteRegistryStore(const std::filesystem::path& path)
+      : SqliteRegistryStore(Options{.path = path.string()}) {}
   ~SqliteRegistryStore() override;
   SqliteRegistryStore(const SqliteRegistryStore&) = delete;
   SqliteRegistryStore& operator=(const SqliteRegistryStore&) = delete;

@@ -49,6 +49,11 @@ inline Artifact logistic_artifact(double seed) {
   return {std::string(kLinearFormat), m.to_artifact()};
 }
 
+/// Opens (or creates) the SQLite store at `path`.
+inline std::unique_ptr<SqliteRegistryStore> open_store(const std::filesystem::path& path) {
+  return std::make_unique<SqliteRegistryStore>(SqliteRegistryStore::Options{.path = path.string()});
+}
+
 /// Store + artifacts + registry in one temporary directory; reopen() simulates a restart.
 struct RegistryFixture {
   TempDir dir;
@@ -65,7 +70,7 @@ struct RegistryFixture {
   void reopen() {
     registry.reset();
     store.reset();
-    store = std::make_unique<SqliteRegistryStore>(db_path());
+    store = open_store(db_path());
     artifacts = std::make_unique<ArtifactStore>(artifact_root());
     registry = std::make_unique<ModelRegistry>(ModelRegistry::Options{
         .store = store.get(), .artifacts = artifacts.get(), .clock = &clock});

@@ -27,6 +27,7 @@ namespace switchyard {
 
 class ArtifactStore;
 class EventHub;
+struct RegistryEvent;
 class ModelLoader;
 
 /// The metadata a caller supplies when registering a version (seed 003's fields). The registry
@@ -54,18 +55,18 @@ struct Artifact {
 /// Who asks for a change and why; recorded in the audit trail.
 struct ChangeContext {
   std::string actor = "unknown";
-  std::string reason;
+  std::string reason{};
 };
 
 /// Options of a stage transition.
 struct TransitionOptions {
   std::string actor = "unknown";
-  std::string reason;
+  std::string reason{};
   /// Production only: keep the current Production version(s) in Production instead of archiving
   /// them in the same transaction ("at most one Production version unless asked").
   bool keep_existing_production = false;
   /// Development -> Staging: gates to run instead of the model's configured policy.
-  std::optional<ValidationPolicy> policy;
+  std::optional<ValidationPolicy> policy{};
 };
 
 /// The version registry of a service: register, validate, promote, alias, roll back, audit.

@@ -26,7 +26,7 @@ struct RegressionCheck {
   std::string metric;
   bool higher_is_better = true;
   double tolerance = 0.0;
-  std::optional<std::int64_t> baseline_version;
+  std::optional<std::int64_t> baseline_version{};
 };
 
 /// Bias gate: for every group in ModelVersion::group_metrics, `metric` must lie in [min, max], and

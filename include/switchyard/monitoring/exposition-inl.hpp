@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+// Out-of-line part of exposition.hpp.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+#include <vector>
+
+#include <switchyard/core/config.hpp>
+#include <switchyard/monitoring/exposition.hpp>
+#include <switchyard/serving/deployment.hpp>
+
+namespace switchyard {
+
+namespace exposition_detail {
+
+// Prometheus label values escape backslash, double quote and newline.
+inline std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+inline std::string json_string(std::string_view v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+inline std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+inline std::string json_number(double v) { return std::isfinite(v) ? number(v) : "null"; }
+
+struct Row {
+  std::string model;
+  std::string labels;  // {model="..",version="..",variant=".."} without braces
+  VariantStats stats;
+  std::vector<std::string> class_names;
+};
+
+inline std::vector<Row> rows(std::span<const Deployment* const> deployments) {
+  std::vector<Row> out;
+  for (const Deployment* d : deployments) {
+    if (d == nullptr) continue;
+    auto table = d->router().table();
+    for (auto& vs : d->stats()) {
+      Row r;
+      r.model = std::string(d->model());
+      r.labels = "model=\"" + label_value(d->model()) + "\",version=\"" +
+                 std::to_string(vs.version) + "\",variant=\"" + label_value(vs.variant) + "\"";
+      if (table) {
+        if (const RoutedVariant* arm = table->find_version(vs.version)) {
+          r.class_names = arm->model->signature().class_names;
+        }
+      }
+      r.stats = std::move(vs);
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+inline std::string class_name(const Row& r, std::size_t i) {
+  if (i == VersionStatsSnapshot::kMaxClasses) return "other";
+  return i < r.class_names.size() ? r.class_names[i] : std::to_string(i);
+}
+
+// Latency bucket bounds in seconds: 1, 2.5, 5 per decade from 1 us to 10 s.
+inline std::vector<double> latency_bounds() {
+  std::vector<double> b;
+  for (double decade = 1e-6; decade < 10.0; decade *= 10) {
+    for (double m : {1.0, 2.5, 5.0}) b.push_back(decade * m);
+  }
+  b.push_back(10.0);
+  return b;
+}
+
+}  // namespace exposition_detail
+
+SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const> deployments) {
+  using namespace exposition_detail;
+  const auto all = rows(deployments);
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto counter = [&](const char* name, const char* help, auto get) {
+    family(name, "counter", help);
+    for (const auto& r : all) {
+      out += std::string(name) + "{" + r.labels + "} " + number(double(get(r.stats.stats))) + "\n";
+    }
+  };
+  counter("switchyard_requests_total", "Requests routed to a model version.",
+          [](const VersionStatsSnapshot& s) { return s.requests; });
+  counter("switchyard_request_errors_total",
+          "Requests on which the version's model threw or the input failed its signature.",
+          [](const VersionStatsSnapshot& s) { return s.errors; });
+  counter("switchyard_fallbacks_total",
+          "Requests a version answered because the routed version failed.",
+          [](const VersionStatsSnapshot& s) { return s.fallbacks; });
+
+  family("switchyard_outcomes_total", "counter",
+         "Ground-truth outcomes reported for a version's predictions.");
+  for (const auto& r : all) {
+    const auto& s = r.stats.stats;
+    out += "switchyard_outcomes_total{" + r.labels + ",correct=\"true\"} " +
+           number(double(s.correct)) + "\n";
+    out += "switchyard_outcomes_total{" + r.labels + ",correct=\"false\"} " +
+           number(double(s.labeled - s.correct)) + "\n";
+  }
+  family("switchyard_predictions_total", "counter", "Predictions by predicted class.");
+  for (const auto& r : all) {
+    const auto& s = r.stats.stats;
+    for (std::size_t i = 0; i < s.class_counts.size(); ++i) {
+      if (s.class_counts[i] == 0) continue;
+      out += "switchyard_predictions_total{" + r.labels + ",class=\"" +
+             label_value(class_name(r, i)) + "\"} " + number(double(s.class_counts[i])) + "\n";
+    }
+  }
+  family("switchyard_prediction_latency_seconds", "histogram",
+         "Latency of successful model calls.");
+  const auto bounds = latency_bounds();
+  for (const auto& r : all) {
+    const auto& h = r.stats.stats.latency;
+    for (double le : bounds) {
+      auto ns = static_cast<std::uint64_t>(std::llround(le * 1e9));
+      out += "switchyard_prediction_latency_seconds_bucket{" + r.labels + ",le=\"" + number(le) +
+             "\"} " + number(double(h.count_at_most(ns))) + "\n";
+    }
+    out += "switchyard_prediction_latency_seconds_bucket{" + r.labels + ",le=\"+Inf\"} " +
+           number(double(h.count())) + "\n";
+    out += "switchyard_prediction_latency_seconds_sum{" + r.labels + "} " +
+           number(double(h.sum()) / 1e9) + "\n";
+    out += "switchyard_prediction_latency_seconds_count{" + r.labels + "} " +
+           number(double(h.count())) + "\n";
+  }
+  family("switchyard_prediction_confidence", "summary",
+         "Confidence of predictions (sum and count; mean = sum / count).");
+  for (const auto& r : all) {
+    const auto& s = r.stats.stats;
+    out += "switchyard_prediction_confidence_sum{" + r.labels + "} " +
+           number(s.confidence_sum) + "\n";
+    out += "switchyard_prediction_confidence_count{" + r.labels + "} " +
+           number(double(s.confidence_count)) + "\n";
+  }
+  family("switchyard_traffic_share", "gauge",
+         "Fraction of the weighted split the version currently receives.");
+  for (const auto& r : all) {
+    out += "switchyard_traffic_share{" + r.labels + "} " + number(r.stats.share) + "\n";
+  }
+  return out;
+}
+
+SWITCHYARD_INLINE std::string metrics_json(std::span<const Deployment* const> deployments) {
+  using namespace exposition_detail;
+  std::string out = "{\"deployments\": [";
+  bool first_d = true;
+  for (const Deployment* d : deployments) {
+    if (d == nullptr) continue;
+    std::span<const Deployment* const> one(&d, 1);
+    out += first_d ? "" : ", ";
+    first_d = false;
+    out += "{\"model\": " + json_string(d->model()) + ", \"versions\": [";
+    bool first_v = true;
+    for (const auto& r : rows(one)) {
+      const auto& s = r.stats.stats;
+      const auto& h = s.latency;
+      out += first_v ? "" : ", ";
+      first_v = false;
+      out += "{\"version\": " + std::to_string(r.stats.version) +
+             ", \"variant\": " + json_string(r.stats.variant) +
+             ", \"share\": " + json_number(r.stats.share) +
+             ", \"requests\": " + std::to_string(s.requests) +
+             ", \"errors\": " + std::to_string(s.errors) +
+             ", \"fallbacks\": " + std::to_string(s.fallbacks) +
+             ", \"latency_ns\": {\"count\": " + std::to_string(h.count()) +
+             ", \"mean\": " + json_number(h.mean()) + ", \"p50\": " + json_number(h.quantile(0.5)) +
+             ", \"p90\": " + json_number(h.quantile(0.9)) +
+             ", \"p99\": " + json_number(h.quantile(0.99)) +
+             ", \"p999\": " + json_number(h.quantile(0.999)) +
+             ", \"max\": " + std::to_string(h.max()) + "}" +
+             ", \"mean_confidence\": " +
+             (s.confidence_count ? json_number(s.mean_confidence()) : "null") +
+             ", \"classes\": {";
+      bool first_c = true;
+      for (std::size_t i = 0; i < s.class_counts.size(); ++i) {
+        if (s.class_counts[i] == 0) continue;
+        out += (first_c ? "" : ", ") + json_string(class_name(r, i)) + ": " +
+               std::to_string(s.class_counts[i]);
+        first_c = false;
+      }
+      out += "}, \"labeled\": " + std::to_string(s.labeled) +
+             ", \"accuracy\": " + (s.labeled ? json_number(s.accuracy()) : "null") + "}";
+    }
+    out += "]}";
+  }
+  return out + "]}";
+}
+
+}  // namespace switchyard

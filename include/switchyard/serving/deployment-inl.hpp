@@ -12,10 +12,6 @@
 namespace switchyard {
 
 namespace deployment_detail {
-inline std::uint64_t now_ns() noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::steady_clock::now().time_since_epoch().count());
-}
 inline std::int32_t first_label(const Prediction& p) noexcept {
   return p.labels.empty() ? -1 : p.labels.front();
 }
@@ -23,15 +19,16 @@ inline double first_confidence(const Prediction& p) noexcept {
   return p.confidence.empty() ? std::numeric_limits<double>::quiet_NaN() : p.confidence.front();
 }
 // Calls the arm's model, recording the outcome on its statistics. Returns false if it threw.
-inline bool call(const RoutedVariant& arm, const ModelInput& input, Prediction& out) noexcept {
-  const std::uint64_t start = now_ns();
+inline bool call(const detail::TickClock& clock, const RoutedVariant& arm, const ModelInput& input,
+                 Prediction& out) noexcept {
+  const std::uint64_t start = clock.now();
   try {
     out = arm.model->predict(input);
   } catch (...) {
     arm.stats->record_error();
     return false;
   }
-  const std::uint64_t elapsed = now_ns() - start;
+  const std::uint64_t elapsed = clock.to_ns(clock.now() - start);
   // Record every row of a batch's labels and confidences would cost per row; the first row
   // stands for the request, which is what per-request statistics count.
   arm.stats->record_success(elapsed, first_label(out), first_confidence(out));
@@ -76,11 +73,11 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     PredictResponse response;
     response.model = table->model_name();
     response.reason = d.reason;
-    if (!deployment_detail::call(*arm, request.input, response.prediction)) {
+    if (!deployment_detail::call(ticks_, *arm, request.input, response.prediction)) {
       const RoutedVariant* fb = table->fallback();
       const bool can_fall_back = fb != nullptr && fb != arm && table->policy().fallback_on_error;
       if (!can_fall_back ||
-          !deployment_detail::call(*fb, request.input, response.prediction)) {
+          !deployment_detail::call(ticks_, *fb, request.input, response.prediction)) {
         return Status(ErrorCode::kModelFailed,
                       "model '" + std::string(model()) + "' version " +
                           std::to_string(arm->version) + " failed" +

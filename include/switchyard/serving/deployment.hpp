@@ -13,6 +13,7 @@
 #include <switchyard/core/events.hpp>
 #include <switchyard/core/model.hpp>
 #include <switchyard/core/status.hpp>
+#include <switchyard/detail/tick_clock.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
 #include <switchyard/serving/traffic_router.hpp>
 
@@ -98,6 +99,7 @@ class Deployment {
   std::vector<VariantStats> collect(Read mode) const;
 
   TrafficRouter router_;
+  detail::TickClock ticks_;  // latency clock, calibrated once per process
   EventHub* events_;
   bool check_signatures_;
 };

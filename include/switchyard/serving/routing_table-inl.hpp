@@ -50,7 +50,8 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
       policy_(std::move(policy)),
       variants_(std::move(variants)),
       generation_(generation),
-      seed_(policy_.seed.empty() ? std::string(model_name) : policy_.seed) {
+      seed_(policy_.seed.empty() ? std::string(model_name) : policy_.seed),
+      salt_seed_(bucketing::HashSalt(seed_).seed()) {
   std::vector<double> shares;
   for (std::size_t i = 0; i < variants_.size(); ++i) {
     if (!variants_[i].in_split) continue;
@@ -163,7 +164,7 @@ SWITCHYARD_INLINE const RoutedVariant* RoutingTable::split(std::string_view key,
       break;
   }
   const std::uint64_t h = policy_.mode == RoutingMode::kRandom ? routing_detail::next_random()
-                                                                : bucketing::hash64(seed_, key);
+                                                                : bucketing::xxh64(key, salt_seed_);
   std::size_t j = 0;
   const std::size_t n = thresholds_.size();
   while (j + 1 < n && h >= thresholds_[j] &&

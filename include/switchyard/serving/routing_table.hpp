@@ -108,6 +108,7 @@ class RoutingTable {
   std::vector<RoutedVariant> variants_;
   std::uint64_t generation_;
   std::string seed_;
+  std::uint64_t salt_seed_ = 0;  // XXH64 of seed_, precomputed: the hot path hashes the key only
   // Weighted split, kDefault/kRandom: arm i takes hashes below thresholds_[i] (cumulative shares
   // scaled to 2^64), in policy order, so moving weight between neighbouring arms moves only the
   // keys between them.

@@ -99,7 +99,7 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   explicit SqliteRegistryStore(Options options);
   /// Opens the store at `path` with default options.
   explicit SqliteRegistryStore(const std::filesystem::path& path)
-      : SqliteRegistryStore(Options{.path = path.string()}) {}
+      : SqliteRegistryStore(options_for(path)) {}
   ~SqliteRegistryStore() override;
   SqliteRegistryStore(const SqliteRegistryStore&) = delete;
   SqliteRegistryStore& operator=(const SqliteRegistryStore&) = delete;
@@ -122,6 +122,12 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   using Connection = detail::sqlite_store::Connection;
   class Transaction;
   class Lease;
+
+  static Options options_for(const std::filesystem::path& path) {
+    Options o;
+    o.path = path.string();
+    return o;
+  }
 
   Options options_;
   std::string where_;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs Switchyard's dependencies and tools (Debian 12), builds everything with -Werror and runs
+# the whole test suite: unit and integration tests, consumer builds, then the sanitizer passes.
+# Set SWITCHYARD_SKIP_SANITIZERS=1 to run only the plain build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/install-deps.sh --with-tools
+jobs=${JOBS:-2}
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_WERROR=ON \
+  -DSWITCHYARD_BUILD_TESTS=ON -DSWITCHYARD_BUILD_EXAMPLES=ON -DSWITCHYARD_BUILD_BENCHMARKS=ON
+cmake --build build/ci -j"$jobs"
+(cd build/ci && ctest -j"$jobs" --output-on-failure --timeout 900)
+echo "plain build and tests: $(( $(date +%s) - start )) s"
+if [ "${SWITCHYARD_SKIP_SANITIZERS:-0}" != 1 ] && [ -x scripts/sanitize.sh ]; then
+  bash scripts/sanitize.sh tsan
+  bash scripts/sanitize.sh asan-ubsan
+  echo "with sanitizers: $(( $(date +%s) - start )) s"
+fi

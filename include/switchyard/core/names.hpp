@@ -10,6 +10,7 @@
 namespace switchyard {
 
 /// Rules for model names. The default follows seed 003's `<domain>-<task>` convention.
+/// The validators below are pure functions: thread-safe.
 struct NameRules {
   /// Require at least one '-' between two non-empty parts ("fraud-detection").
   bool require_domain_task = true;

@@ -48,6 +48,8 @@ enum class WeightStyle : std::uint8_t {
 /// A deployment's routing configuration. Precedence for one request: an explicitly pinned
 /// version, then a per-key override, then the first matching segment rule, then the weighted split.
 /// Validated as a whole by TrafficRouter::set_policy (InvalidArgument naming the field).
+/// Thread-safety: a value type; the router copies it into an immutable table, so the caller may
+/// change or destroy its own copy at once.
 struct RoutingPolicy {
   std::vector<VariantSpec> variants;
   RoutingMode mode = RoutingMode::kSticky;

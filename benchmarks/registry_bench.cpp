@@ -4,6 +4,7 @@
 // baseline: SQLite alone committing one row durably (WAL, synchronous=FULL) on the same disk.
 // Compare medians of --benchmark_repetitions.
 #include <benchmark/benchmark.h>
+
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 

@@ -2,6 +2,8 @@
 // The RegistryStore contract, run against both implementations (InMemoryRegistryStore and
 // SqliteRegistryStore), plus what only the in-memory store has. SQLite-only behaviour (files,
 // processes, corruption) is in sqlite_registry_store_test.cpp.
+#include <switchyard/registry/in_memory_registry_store.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,10 +14,10 @@
 #include <random>
 #include <set>
 #include <string>
-#include <switchyard/registry/in_memory_registry_store.hpp>
-#include <switchyard/registry/sqlite_registry_store.hpp>
 #include <thread>
 #include <vector>
+
+#include <switchyard/registry/sqlite_registry_store.hpp>
 
 namespace switchyard {
 namespace {
@@ -63,6 +65,10 @@ struct InMemoryStores {
     }
     return first->connect();
   }
+  static std::pair<std::vector<std::string>, StoreState> load_changes(RegistryStore& s,
+                                                                      std::int64_t sequence) {
+    return static_cast<InMemoryRegistryStore&>(s).load_changes_since(sequence);
+  }
 };
 
 struct SqliteStores {
@@ -80,6 +86,10 @@ struct SqliteStores {
   std::unique_ptr<RegistryStore> open(milliseconds timeout = milliseconds(50)) {
     return std::make_unique<SqliteRegistryStore>(SqliteRegistryStore::Options{
         .path = (dir / "registry.db").string(), .busy_timeout = timeout});
+  }
+  static std::pair<std::vector<std::string>, StoreState> load_changes(RegistryStore& s,
+                                                                      std::int64_t sequence) {
+    return static_cast<SqliteRegistryStore&>(s).load_changes_since(sequence);
   }
 };
 
@@ -313,6 +323,16 @@ TYPED_TEST(RegistryStoreContractTest, changes_since_and_load_models_cover_what_c
   EXPECT_EQ(s.versions[1].name, "c");
   EXPECT_EQ(s.aliases, (std::vector<AliasRecord>{{"a", "latest", 1}, {"c", "latest", 1}}));
   EXPECT_EQ(s.last_sequence, 3);
+
+  // The same in one snapshot (proposed for the RegistryStore interface).
+  const auto [models, image] = TypeParam::load_changes(*store, 1);
+  EXPECT_EQ(models, (std::vector<std::string>{"b", "c"}));
+  ASSERT_EQ(image.versions.size(), 2u);
+  EXPECT_EQ(image.versions[0], make_version("b", 1));
+  EXPECT_EQ(image.versions[1], make_version("c", 1));
+  EXPECT_EQ(image.aliases, (std::vector<AliasRecord>{{"c", "latest", 1}}));
+  EXPECT_EQ(image.last_sequence, 3);
+  EXPECT_TRUE(TypeParam::load_changes(*store, 3).first.empty());
 }
 
 TYPED_TEST(RegistryStoreContractTest, may_have_changed_reports_other_connections_commits_only) {

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // JSON serialization: exact round trips, the documented layout, and errors that name the field.
+#include <switchyard/registry/serialization.hpp>
+
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <cereal/archives/json.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <sstream>
 #include <string>
-#include <switchyard/registry/serialization.hpp>
+
+#include <cereal/archives/json.hpp>
 
 namespace switchyard {
 namespace {

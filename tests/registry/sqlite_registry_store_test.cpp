@@ -3,7 +3,10 @@
 // and newer files, hostile rows written behind its back, disk full and lock timeouts.
 // (The RegistryStore contract shared with the in-memory store is in
 // in_memory_registry_store_test.cpp, where it runs against both.)
+#include <switchyard/registry/sqlite_registry_store.hpp>
+
 #include <gtest/gtest.h>
+
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,7 +18,6 @@
 #include <random>
 #include <set>
 #include <string>
-#include <switchyard/registry/sqlite_registry_store.hpp>
 #include <vector>
 
 namespace switchyard {

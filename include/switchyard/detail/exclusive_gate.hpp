@@ -4,9 +4,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <thread>
+
 #include <switchyard/core/config.hpp>
 #include <switchyard/detail/mutex.hpp>
-#include <thread>
 
 namespace switchyard::detail {
 

@@ -12,14 +12,15 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
 #include <switchyard/core/error.hpp>
 #include <switchyard/detail/exclusive_gate.hpp>
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
-#include <tuple>
-#include <utility>
-#include <vector>
 
 namespace switchyard {
 
@@ -92,6 +93,23 @@ class InMemoryRegistryStore final : public RegistryStore {
       if (r.sequence > sequence) changed.insert(r.model);
     }
     return {std::vector<std::string>(changed.begin(), changed.end()), shared_->last_sequence()};
+  }
+
+  /// changes_since() and load_models() of its models under one lock; see
+  /// SqliteRegistryStore::load_changes_since().
+  std::pair<std::vector<std::string>, StoreState> load_changes_since(std::int64_t sequence) {
+    detail::MutexLock lk(shared_->mu);
+    std::set<std::string> changed;
+    for (const auto& r : shared_->audit) {
+      if (r.sequence > sequence) changed.insert(r.model);
+    }
+    StoreState state;
+    for (const auto& name : changed) {
+      auto it = shared_->models.find(name);
+      if (it != shared_->models.end()) append(name, it->second, state);
+    }
+    state.last_sequence = shared_->last_sequence();
+    return {std::vector<std::string>(changed.begin(), changed.end()), std::move(state)};
   }
 
   bool may_have_changed() override {

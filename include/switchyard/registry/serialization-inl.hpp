@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cereal/archives/json.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -13,11 +12,14 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <switchyard/core/error.hpp>
-#include <switchyard/registry/serialization.hpp>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <cereal/archives/json.hpp>
+
+#include <switchyard/core/error.hpp>
+#include <switchyard/registry/serialization.hpp>
 
 namespace switchyard::detail::json_io {
 

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/signature.hpp>
 #include <switchyard/registry/model_version.hpp>

@@ -13,13 +13,14 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <switchyard/core/error.hpp>
-#include <switchyard/registry/serialization.hpp>
-#include <switchyard/registry/sqlite_registry_store.hpp>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <switchyard/core/error.hpp>
+#include <switchyard/registry/serialization.hpp>
+#include <switchyard/registry/sqlite_registry_store.hpp>
 
 namespace switchyard {
 
@@ -949,6 +950,36 @@ SWITCHYARD_INLINE StoreState SqliteRegistryStore::load() {
   return state;
 }
 
+namespace detail::sqlite_store {
+
+// Reads inside an open ReadSnapshot.
+
+inline StoreState load_models_in(Connection& c, const std::set<std::string>& names) {
+  StoreState state;
+  for (const auto& name : names) {
+    {
+      Query q(c, kLoadVersionsOf);
+      q.bind(name);
+      while (q.step()) state.versions.push_back(read_version(q.get(), c.where()));
+    }
+    Query q(c, kLoadAliasesOf);
+    q.bind(name);
+    while (q.step()) state.aliases.push_back(read_alias(q.get(), c.where()));
+  }
+  state.last_sequence = max_sequence(c);
+  return state;
+}
+
+inline std::vector<std::string> changed_models_in(Connection& c, std::int64_t sequence) {
+  std::vector<std::string> changed;
+  Query q(c, kChangedModels);
+  q.bind(sequence);
+  while (q.step()) changed.push_back(q.row(&audit_model_label).text(0, "model"));
+  return changed;
+}
+
+}  // namespace detail::sqlite_store
+
 SWITCHYARD_INLINE StoreState
 SqliteRegistryStore::load_models(const std::vector<std::string>& models) {
   namespace s = detail::sqlite_store;
@@ -956,18 +987,7 @@ SqliteRegistryStore::load_models(const std::vector<std::string>& models) {
   detail::MutexLock lk(reader_mu_);
   Connection& c = *reader_;
   s::ReadSnapshot snapshot(c);
-  StoreState state;
-  for (const auto& name : names) {
-    {
-      s::Query q(c, s::kLoadVersionsOf);
-      q.bind(name);
-      while (q.step()) state.versions.push_back(s::read_version(q.get(), where_));
-    }
-    s::Query q(c, s::kLoadAliasesOf);
-    q.bind(name);
-    while (q.step()) state.aliases.push_back(s::read_alias(q.get(), where_));
-  }
-  state.last_sequence = s::max_sequence(c);
+  StoreState state = s::load_models_in(c, names);
   c.exec("COMMIT", "ending a read transaction");
   s::check_aliases(state, where_);
   return state;
@@ -979,15 +999,23 @@ SqliteRegistryStore::changes_since(std::int64_t sequence) {
   detail::MutexLock lk(reader_mu_);
   Connection& c = *reader_;
   s::ReadSnapshot snapshot(c);
-  std::vector<std::string> changed;
-  {
-    s::Query q(c, s::kChangedModels);
-    q.bind(sequence);
-    while (q.step()) changed.push_back(q.row(&s::audit_model_label).text(0, "model"));
-  }
+  std::vector<std::string> changed = s::changed_models_in(c, sequence);
   const std::int64_t last = s::max_sequence(c);
   c.exec("COMMIT", "ending a read transaction");
   return {std::move(changed), last};
+}
+
+SWITCHYARD_INLINE std::pair<std::vector<std::string>, StoreState>
+SqliteRegistryStore::load_changes_since(std::int64_t sequence) {
+  namespace s = detail::sqlite_store;
+  detail::MutexLock lk(reader_mu_);
+  Connection& c = *reader_;
+  s::ReadSnapshot snapshot(c);
+  std::vector<std::string> changed = s::changed_models_in(c, sequence);
+  StoreState state = s::load_models_in(c, {changed.begin(), changed.end()});
+  c.exec("COMMIT", "ending a read transaction");
+  s::check_aliases(state, where_);
+  return {std::move(changed), std::move(state)};
 }
 
 SWITCHYARD_INLINE bool SqliteRegistryStore::may_have_changed() {

@@ -9,12 +9,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
 #include <switchyard/core/config.hpp>
 #include <switchyard/detail/exclusive_gate.hpp>
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/registry/registry_store.hpp>
-#include <utility>
-#include <vector>
 
 namespace switchyard {
 
@@ -108,6 +109,11 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   StoreState load() override;
   StoreState load_models(const std::vector<std::string>& models) override;
   std::pair<std::vector<std::string>, std::int64_t> changes_since(std::int64_t sequence) override;
+  /// changes_since() and load_models() of its models in one snapshot: the models with audit rows
+  /// after `sequence`, and their image with the last sequence of that same snapshot. (Two calls
+  /// can straddle another process's commit and attribute it to the wrong image; proposed for
+  /// RegistryStore.)
+  std::pair<std::vector<std::string>, StoreState> load_changes_since(std::int64_t sequence);
   /// True when another connection or process committed since the previous call (or since the
   /// store was opened); this store's own commits do not count. One `PRAGMA data_version` on the
   /// writer connection; true without looking while a transaction of this store is open.

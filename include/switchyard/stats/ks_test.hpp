@@ -39,8 +39,9 @@ namespace detail {
 
 inline std::int64_t gcd64(std::int64_t a, std::int64_t b) { return std::gcd(a, b); }
 
-/// One p-value of scipy's ks_2samp for statistic d; `method` is updated to the method used.
-inline double ks2_p_value(std::int64_t n1, std::int64_t n2, double d, bool two_sided,
+/// One p-value of scipy's ks_2samp for statistic d; `method` is updated to the method used. An
+/// exact attempt replaces d by the exact lattice value h / lcm(n1, n2), as scipy reports it.
+inline double ks2_p_value(std::int64_t n1, std::int64_t n2, double& d, bool two_sided,
                           KsMethod& method) {
   const std::int64_t g = gcd64(n1, n2);
   const std::int64_t n1g = n1 / g, n2g = n2 / g;
@@ -55,6 +56,7 @@ inline double ks2_p_value(std::int64_t n1, std::int64_t n2, double d, bool two_s
   if (method == KsMethod::kExact) {
     const std::int64_t lcm = n1g * n2;
     const std::int64_t h = static_cast<std::int64_t>(std::nearbyint(d * static_cast<double>(lcm)));
+    d = static_cast<double>(h) / static_cast<double>(lcm);
     if (h == 0) return 1.0;
     double prob = std::numeric_limits<double>::quiet_NaN();
     if (two_sided) {
@@ -118,19 +120,19 @@ inline KsResult ks_two_sample_test(std::span<const double> treatment,
     dmax = std::max(dmax, diff);
     dmin = std::min(dmin, diff);
   }
-  const double d_plus = dmax;
-  const double d_minus = std::clamp(-dmin, 0.0, 1.0);
-  const double d = d_minus > d_plus ? d_minus : d_plus;
+  double d_plus = dmax;
+  double d_minus = std::clamp(-dmin, 0.0, 1.0);
+  double d = d_minus > d_plus ? d_minus : d_plus;
+  KsMethod m2 = method, mp = method, mm = method;
+  r.p_value = detail::ks2_p_value(n1, n2, d, true, m2);
+  r.p_value_less = detail::ks2_p_value(n1, n2, d_plus, false, mp);
+  r.p_value_greater = detail::ks2_p_value(n1, n2, d_minus, false, mm);
   r.status = StatStatus::kOk;
   r.d_plus = d_plus;
   r.d_minus = d_minus;
   r.statistic = d;
   r.effect = d;
   r.interval = Interval{};
-  KsMethod m2 = method, mp = method, mm = method;
-  r.p_value = detail::ks2_p_value(n1, n2, d, true, m2);
-  r.p_value_less = detail::ks2_p_value(n1, n2, d_plus, false, mp);
-  r.p_value_greater = detail::ks2_p_value(n1, n2, d_minus, false, mm);
   r.method_used = m2;
   return r;
 }

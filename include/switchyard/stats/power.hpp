@@ -12,6 +12,7 @@
 #include <switchyard/stats/proportion_counter.hpp>
 #include <switchyard/stats/result.hpp>
 #include <switchyard/stats/running_moments.hpp>
+#include <switchyard/stats/t_test.hpp>
 
 namespace switchyard::stats {
 

@@ -129,6 +129,14 @@ class RunningMoments {
   /// Sum of the samples (count * mean).
   double sum() const noexcept { return static_cast<double>(count_) * mean(); }
 
+  /// mean() - other.mean(), formed from the shifted representation so that two large, close means
+  /// (1e6 + 0.1 against 1e6 + 0.3) keep their difference to full relative precision, which the
+  /// difference of the two rounded means does not.
+  double mean_difference(const RunningMoments& other) const noexcept {
+    if (count_ == 0 || other.count_ == 0) return mean() - other.mean();
+    return (shift_ - other.shift_) + (mean_ - other.mean_);
+  }
+
   SampleSummary summary() const noexcept {
     return SampleSummary{count_, mean(), variance(), rejected_};
   }

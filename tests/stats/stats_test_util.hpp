@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Test helpers for the statistics tests: closeness to a reference within a stated tolerance.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+namespace switchyard::stats::testing {
+
+/// |actual - expected| <= rel * |expected| + abs. Infinite values must match exactly.
+inline ::testing::AssertionResult close(double actual, double expected, double rel,
+                                        double abs = 0.0) {
+  if (std::isinf(expected) || std::isinf(actual)) {
+    if (actual == expected) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "actual " << actual << " vs expected " << expected;
+  }
+  const double err = std::fabs(actual - expected);
+  if (err <= rel * std::fabs(expected) + abs) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "actual " << std::to_string(actual) << " (" << actual << ") vs expected " << expected
+         << ": error " << err << ", relative " << err / std::fabs(expected) << " > " << rel;
+}
+
+}  // namespace switchyard::stats::testing
+
+#define EXPECT_REL(actual, expected, rel) \
+  EXPECT_TRUE(::switchyard::stats::testing::close((actual), (expected), (rel))) << #actual
+#define EXPECT_CLOSE(actual, expected, rel, abs) \
+  EXPECT_TRUE(::switchyard::stats::testing::close((actual), (expected), (rel), (abs))) << #actual

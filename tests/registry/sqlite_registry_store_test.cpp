@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -356,6 +357,36 @@ TEST_F(SqliteRegistryStoreTest, truncated_store_is_refused_or_complete_never_par
     }
   }
   EXPECT_GE(refused, 9) << "nearly every cut damages the store";
+}
+
+TEST_F(SqliteRegistryStoreTest, verify_on_open_finds_damage_that_load_never_reads) {
+  const StoreState full = populate(60);
+  const std::string bytes = read_bytes(path());
+  const std::size_t page = std::stoul(RawDb(path()).text("PRAGMA page_size"));
+  // Zero one page at a time until one is found that load() does not read (an index or audit
+  // page): without verification the store opens and loads; with it, opening fails.
+  bool found = false;
+  for (std::size_t p = 1; p < bytes.size() / page && !found; ++p) {
+    std::string damaged = bytes;
+    std::fill_n(damaged.begin() + static_cast<std::ptrdiff_t>(p * page), page, '\0');
+    const fs::path file = path("damaged.db");
+    write_bytes(file, damaged);
+    try {
+      if (open({.path = file.string()})->load().versions != full.versions) continue;
+    } catch (const CorruptStore&) {
+      continue;  // load() reads this page and noticed; try another
+    }
+    found = true;
+    try {
+      (void)open({.path = file.string(), .verify_on_open = true});
+      ADD_FAILURE() << "quick_check missed page " << p;
+    } catch (const CorruptStore& e) {
+      EXPECT_NE(std::string(e.what()).find("quick_check found damage"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_TRUE(found) << "every page is read by load()";
+  EXPECT_NO_THROW((void)open({.verify_on_open = true})) << "an intact store passes";
 }
 
 TEST_F(SqliteRegistryStoreTest, another_applications_database_is_refused_untouched) {

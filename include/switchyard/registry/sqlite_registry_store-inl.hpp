@@ -596,6 +596,11 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
     const std::string sql = "PRAGMA max_page_count=" + std::to_string(options.max_page_count);
     exec(sql.c_str(), "setting PRAGMA max_page_count");
   }
+  if (!writer && options.verify_on_open) {
+    const std::string verdict = pragma_text("quick_check");
+    if (verdict != "ok")
+      throw CorruptStore(where_ + ": PRAGMA quick_check found damage: " + verdict);
+  }
   // Preparing the queries checks that every table and column is there.
   for (const char* sql : {detail::sqlite_store::kLoadVersions, detail::sqlite_store::kLoadAliases,
                           detail::sqlite_store::kMaxSequence, detail::sqlite_store::kHistory}) {

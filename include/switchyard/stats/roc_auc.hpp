@@ -43,71 +43,82 @@ struct DeLongResult : TestResult {
 
 namespace detail {
 
-/// Mid-ranks (1-based, ties averaged) of values, in their original order. O(n log n).
-inline std::vector<double> midranks(std::span<const double> v) {
-  const std::size_t n = v.size();
-  std::vector<std::size_t> idx(n);
-  std::iota(idx.begin(), idx.end(), std::size_t{0});
-  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
-  std::vector<double> r(n);
+/// DeLong's structural components (placement values) by Sun & Xu's mid-rank identity, from one
+/// sort of the scores: for a positive example, V10 = (negatives scored below + half the tied
+/// negatives) / n; for a negative, V01 = (positives scored above + half the tied positives) / m.
+/// The AUC is the mean of V10 (and of V01), accumulated in integers so that it is exact to an ulp.
+struct ScoredExample {
+  double score;
+  std::size_t index;
+};
+
+/// Calls group(first, last, positives_before, negatives_before, positives_in, negatives_in) for
+/// each run of tied scores of the sorted examples.
+template <class Group>
+void for_each_tie_group(const std::vector<ScoredExample>& sorted, std::span<const int> labels,
+                        Group&& group) {
   std::size_t i = 0;
-  while (i < n) {
+  std::uint64_t pos_before = 0, neg_before = 0;
+  while (i < sorted.size()) {
     std::size_t j = i;
-    while (j + 1 < n && v[idx[j + 1]] == v[idx[i]]) ++j;
-    const double avg = (static_cast<double>(i + 1) + static_cast<double>(j + 1)) / 2.0;
-    for (std::size_t k = i; k <= j; ++k) r[idx[k]] = avg;
-    i = j + 1;
+    std::uint64_t p = 0, q = 0;
+    while (j < sorted.size() && sorted[j].score == sorted[i].score) {
+      (labels[sorted[j].index] == 1 ? p : q) += 1;
+      ++j;
+    }
+    group(i, j, pos_before, neg_before, p, q);
+    pos_before += p;
+    neg_before += q;
+    i = j;
   }
-  return r;
 }
 
-/// DeLong's structural components for one model (Sun & Xu 2014): placement values of positives
-/// (V10, the fraction of negatives scored below, ties half) and of negatives (V01).
+inline std::vector<ScoredExample> sort_scores(std::span<const double> scores) {
+  std::vector<ScoredExample> v(scores.size());
+  for (std::size_t i = 0; i < scores.size(); ++i) v[i] = ScoredExample{scores[i], i};
+  std::sort(v.begin(), v.end(),
+            [](const ScoredExample& a, const ScoredExample& b) { return a.score < b.score; });
+  return v;
+}
+
+/// Placement values per example (V10 for positives, V01 for negatives) and the AUC.
 struct Placements {
-  std::vector<double> v10, v01;
+  std::vector<double> value;  // indexed like the input
   double auc = 0.0;
 };
 
 inline Placements placements(std::span<const double> scores, std::span<const int> labels,
                              std::size_t m, std::size_t n) {
-  std::vector<double> pos, neg;
-  pos.reserve(m);
-  neg.reserve(n);
-  for (std::size_t i = 0; i < scores.size(); ++i) (labels[i] == 1 ? pos : neg).push_back(scores[i]);
-  const std::vector<double> tz = midranks(scores);
-  const std::vector<double> tx = midranks(pos);
-  const std::vector<double> ty = midranks(neg);
   Placements p;
-  p.v10.resize(m);
-  p.v01.resize(n);
-  std::size_t ip = 0, in = 0;
-  double rank_sum = 0.0;
+  p.value.resize(scores.size());
+  const std::vector<ScoredExample> sorted = sort_scores(scores);
   const double md = static_cast<double>(m), nd = static_cast<double>(n);
-  for (std::size_t i = 0; i < scores.size(); ++i) {
-    if (labels[i] == 1) {
-      rank_sum += tz[i];
-      p.v10[ip] = (tz[i] - tx[ip]) / nd;
-      ++ip;
-    } else {
-      p.v01[in] = 1.0 - (tz[i] - ty[in]) / md;
-      ++in;
-    }
-  }
-  p.auc = (rank_sum - md * (md + 1.0) / 2.0) / (md * nd);
+  double twice_u = 0.0;  // 2 U, an integer
+  for_each_tie_group(sorted, labels,
+                     [&](std::size_t first, std::size_t last, std::uint64_t pb, std::uint64_t nb,
+                         std::uint64_t pg, std::uint64_t qg) {
+                       const double v10 = (static_cast<double>(2 * nb + qg)) / (2.0 * nd);
+                       const double v01 = 1.0 - static_cast<double>(2 * pb + pg) / (2.0 * md);
+                       for (std::size_t k = first; k < last; ++k) {
+                         p.value[sorted[k].index] = labels[sorted[k].index] == 1 ? v10 : v01;
+                       }
+                       twice_u += static_cast<double>(pg) * static_cast<double>(2 * nb + qg);
+                     });
+  p.auc = twice_u / (2.0 * md * nd);
   return p;
 }
 
-inline double covariance(const std::vector<double>& a, const std::vector<double>& b) {
-  const std::size_t k = a.size();
-  double ma = 0.0, mb = 0.0;
-  for (std::size_t i = 0; i < k; ++i) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= static_cast<double>(k);
-  mb /= static_cast<double>(k);
+/// Sample covariance (divisor k - 1) of a and b over the examples of one class.
+inline double class_covariance(const std::vector<double>& a, const std::vector<double>& b,
+                               std::span<const int> labels, int label, double mean_a,
+                               double mean_b) {
   double s = 0.0;
-  for (std::size_t i = 0; i < k; ++i) s += (a[i] - ma) * (b[i] - mb);
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] != label) continue;
+    s += (a[i] - mean_a) * (b[i] - mean_b);
+    ++k;
+  }
   return s / static_cast<double>(k - 1);
 }
 
@@ -150,7 +161,7 @@ inline void require_same_length(std::size_t a, std::size_t b, const char* what) 
 }  // namespace detail
 
 /// ROC AUC of scores against 0/1 labels (higher score = more likely positive), ties counted half,
-/// with DeLong's variance computed by Sun & Xu's O(n log n) mid-rank algorithm.
+/// with DeLong's variance computed by Sun & Xu's O(n log n) mid-rank algorithm (one sort).
 ///
 /// Reference: sklearn.metrics.roc_auc_score (scikit-learn 1.2.1) for auc, 1e-12 relative; R pROC
 /// 1.18.0 var(roc(..., direction = "<"), method = "delong") and ci.auc(method = "delong") for
@@ -174,15 +185,34 @@ inline AucResult roc_auc(std::span<const int> labels, std::span<const double> sc
   }
   r.positives = m;
   r.negatives = n;
-  const detail::Placements p = detail::placements(scores, labels, m, n);
-  r.auc = p.auc;
+  // One sort; the variance needs only the tie groups (every member of a group has the same
+  // placement), so no per-example arrays.
+  const std::vector<detail::ScoredExample> sorted = detail::sort_scores(scores);
+  const double md = static_cast<double>(m), nd = static_cast<double>(n);
+  double twice_u = 0.0;
+  detail::for_each_tie_group(sorted, labels,
+                             [&](std::size_t, std::size_t, std::uint64_t, std::uint64_t nb,
+                                 std::uint64_t pg, std::uint64_t qg) {
+                               twice_u +=
+                                   static_cast<double>(pg) * static_cast<double>(2 * nb + qg);
+                             });
+  r.auc = twice_u / (2.0 * md * nd);
   if (m < 2 || n < 2) {
     r.status = StatStatus::kNotEnoughData;
     r.reason = "DeLong's variance needs at least 2 positive and 2 negative examples";
     return r;
   }
-  r.variance = detail::covariance(p.v10, p.v10) / static_cast<double>(m) +
-               detail::covariance(p.v01, p.v01) / static_cast<double>(n);
+  double s10 = 0.0, s01 = 0.0;
+  detail::for_each_tie_group(
+      sorted, labels,
+      [&](std::size_t, std::size_t, std::uint64_t pb, std::uint64_t nb, std::uint64_t pg,
+          std::uint64_t qg) {
+        const double v10 = static_cast<double>(2 * nb + qg) / (2.0 * nd) - r.auc;
+        const double v01 = (1.0 - static_cast<double>(2 * pb + pg) / (2.0 * md)) - r.auc;
+        s10 += static_cast<double>(pg) * v10 * v10;
+        s01 += static_cast<double>(qg) * v01 * v01;
+      });
+  r.variance = s10 / (md - 1.0) / md + s01 / (nd - 1.0) / nd;
   r.std_error = std::sqrt(r.variance);
   const double z = detail::normal_isf((1.0 - confidence) / 2.0);
   r.interval = Interval{std::clamp(r.auc - z * r.std_error, 0.0, 1.0),
@@ -222,9 +252,14 @@ inline DeLongResult delong_test(std::span<const int> labels, std::span<const dou
   const double md = static_cast<double>(m), nd = static_cast<double>(n);
   r.auc_a = a.auc;
   r.auc_b = b.auc;
-  r.variance_a = detail::covariance(a.v10, a.v10) / md + detail::covariance(a.v01, a.v01) / nd;
-  r.variance_b = detail::covariance(b.v10, b.v10) / md + detail::covariance(b.v01, b.v01) / nd;
-  r.covariance = detail::covariance(a.v10, b.v10) / md + detail::covariance(a.v01, b.v01) / nd;
+  // The mean of V10 over positives and of V01 over negatives are both the AUC.
+  auto cov = [&](const detail::Placements& x, const detail::Placements& y) {
+    return detail::class_covariance(x.value, y.value, labels, 1, x.auc, y.auc) / md +
+           detail::class_covariance(x.value, y.value, labels, 0, x.auc, y.auc) / nd;
+  };
+  r.variance_a = cov(a, a);
+  r.variance_b = cov(b, b);
+  r.covariance = cov(a, b);
   const double var = r.variance_a + r.variance_b - 2.0 * r.covariance;
   const double diff = a.auc - b.auc;
   if (!(var > 0.0)) {

@@ -143,6 +143,56 @@ class RunningMoments {
     return SampleSummary{count_, mean(), variance(), rejected_};
   }
 
+  /// The moments of a whole range at once: a corrected two-pass computation (Chan, Golub &
+  /// LeVeque) around the first value, with independent partial sums, several times faster than
+  /// add() per sample and at least as accurate. Non-finite values are rejected as add() rejects
+  /// them.
+  static RunningMoments of(std::span<const double> xs) noexcept {
+    RunningMoments m;
+    const std::size_t n = xs.size();
+    if (n == 0) return m;
+    constexpr std::size_t kLanes = 8;
+    const double shift = xs[0];
+    double s[kLanes] = {};
+    std::size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+      for (std::size_t k = 0; k < kLanes; ++k) s[k] += xs[i + k] - shift;
+    }
+    double sum = 0.0;
+    for (; i < n; ++i) sum += xs[i] - shift;
+    for (double v : s) sum += v;
+    if (!std::isfinite(sum)) {  // a NaN or infinity (or an overflow): the careful path
+      m.add(xs);
+      return m;
+    }
+    const double nd = static_cast<double>(static_cast<std::int64_t>(n));
+    const double mean = sum / nd;
+    double q[kLanes] = {}, c[kLanes] = {};
+    for (i = 0; i + kLanes <= n; i += kLanes) {
+      for (std::size_t k = 0; k < kLanes; ++k) {
+        const double d = (xs[i + k] - shift) - mean;
+        q[k] += d * d;
+        c[k] += d;
+      }
+    }
+    double sq = 0.0, corr = 0.0;
+    for (; i < n; ++i) {
+      const double d = (xs[i] - shift) - mean;
+      sq += d * d;
+      corr += d;
+    }
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      sq += q[k];
+      corr += c[k];
+    }
+    m.count_ = n;
+    m.shift_ = shift;
+    m.mean_ = mean + corr / nd;
+    m.m2_ = sq - corr * corr / nd;
+    if (m.m2_ < 0.0) m.m2_ = 0.0;
+    return m;
+  }
+
   /// An accumulator holding the given moments, e.g. restored from storage.
   /// Throws InvalidArgument when a value is not finite or the variance is negative.
   static RunningMoments from_moments(std::uint64_t count, double mean, double variance) {

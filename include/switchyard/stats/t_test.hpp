@@ -145,19 +145,13 @@ inline TTestResult student_t_test(const RunningMoments& treatment, const Running
 /// Welch's t-test on raw samples (moments by RunningMoments). See the summary overload.
 inline TTestResult welch_t_test(std::span<const double> treatment, std::span<const double> control,
                                 double confidence = 0.95) {
-  RunningMoments a, b;
-  a.add(treatment);
-  b.add(control);
-  return welch_t_test(a, b, confidence);
+  return welch_t_test(RunningMoments::of(treatment), RunningMoments::of(control), confidence);
 }
 
 /// Student's t-test on raw samples. See the summary overload.
 inline TTestResult student_t_test(std::span<const double> treatment,
                                   std::span<const double> control, double confidence = 0.95) {
-  RunningMoments a, b;
-  a.add(treatment);
-  b.add(control);
-  return student_t_test(a, b, confidence);
+  return student_t_test(RunningMoments::of(treatment), RunningMoments::of(control), confidence);
 }
 
 }  // namespace switchyard::stats

@@ -616,6 +616,13 @@ TEST_F(SqliteRegistryStoreTest, options_are_checked) {
   EXPECT_THROW(SqliteRegistryStore({.path = ":memory:"}), InvalidArgument);
   EXPECT_THROW(SqliteRegistryStore({.path = path().string(), .max_page_count = -1}),
                InvalidArgument);
+  try {
+    (void)open({.vfs_name = "no-such-vfs"});
+    FAIL() << "opened through a VFS that does not exist";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no such vfs: no-such-vfs"), std::string::npos)
+        << e.what();
+  }
   SqliteRegistryStore by_path(path("by-path.db"));
   EXPECT_EQ(by_path.describe(), "sqlite:" + path("by-path.db").string());
 }

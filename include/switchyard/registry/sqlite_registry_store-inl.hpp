@@ -193,16 +193,22 @@ class RowReader {
       : s_(s), where_(where), label_(label) {}
 
   std::string text(int col, const char* column, std::size_t max_bytes = kSqliteMaxTextBytes) {
+    return std::string(text_view(col, column, max_bytes));
+  }
+  /// The text in SQLite's buffer, valid until the statement steps or resets.
+  std::string_view text_view(int col, const char* column,
+                             std::size_t max_bytes = kSqliteMaxTextBytes) {
     const int type = sqlite3_column_type(s_, col);
-    if (type != SQLITE_TEXT)
+    if (type != SQLITE_TEXT) {
       corrupt(column, std::string("holds ") + type_name(type) + ", not text");
+    }
     const auto n = static_cast<std::size_t>(sqlite3_column_bytes(s_, col));
     if (n > max_bytes) {
       corrupt(column, "holds " + std::to_string(n) + " bytes, over the limit of " +
                           std::to_string(max_bytes));
     }
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-    return std::string(p ? p : "", n);
+    return p ? std::string_view(p, n) : std::string_view();
   }
   std::int64_t integer(int col, const char* column) {
     const int type = sqlite3_column_type(s_, col);
@@ -433,7 +439,7 @@ inline ModelVersion read_version(sqlite3_stmt* s, const std::string& where) {
   if (size < 0) row.corrupt("artifact_size", "holds " + std::to_string(size) + ", a negative size");
   v.artifact.size = static_cast<std::uint64_t>(size);
   v.artifact.uri = row.text(9, "artifact_uri");
-  const std::string metadata = row.text(10, "metadata", kSqliteMaxMetadataBytes);
+  const std::string_view metadata = row.text_view(10, "metadata", kSqliteMaxMetadataBytes);
   try {
     detail::version_metadata_from_json(metadata, v);
   } catch (const InvalidArgument& e) {

@@ -261,13 +261,13 @@ inline std::string audit_model_label(sqlite3_stmt* s) {
 
 // ---------------------------------------------------------------------------------------------
 
-/// The one connection of a store, with its statement cache. Used by one thread at a time (the
-/// holder of the store's gate), so it needs no lock of its own.
+/// One of a store's two connections, with its statement cache. Used by one thread at a time
+/// (the writer by the holder of the store's gate, the reader under the store's reader mutex), so
+/// it needs no lock of its own.
 class Connection {
  public:
   using Options = SqliteRegistryStore::Options;
 
- public:
   /// The writer identifies, creates or migrates the file; the reader opens what the writer
   /// checked (or, in a read-only store, checks it itself) and refuses to write.
   enum class Role { kWriter, kReader };
@@ -351,6 +351,7 @@ class Connection {
     return v;
   }
 
+  /// The data_version the previous may_have_changed() saw (the baseline is taken at open).
   std::int64_t last_data_version = 0;
 
  private:

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+// Soak: two threads predict through a Deployment without pause while the control plane registers
+// versions through a ModelRegistry, canaries each one with changing weights, and promotes and
+// rolls back every tenth. No request may fail, every model the loader creates must be destroyed
+// exactly once (and only after it left service), and resident memory is read from
+// /proc/self/statm after warm-up and at the end.
+//
+// Sizes: SWITCHYARD_SOAK_REQUESTS (default 200,000) and SWITCHYARD_SOAK_VERSIONS (default 200);
+// scripts/soak.sh runs 10,000,000 and 10,000. SWITCHYARD_SOAK_MAX_GROWTH_MB, when set, fails the
+// run if resident memory grew more than that after warm-up (the short run only reports it).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include <switchyard/models/linear_model.hpp>
+#include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/sqlite_registry_store.hpp>
+#include <switchyard/serving/deployment.hpp>
+
+#include "reliability/reliability_support.hpp"
+#include "support/registry_fixture.hpp"
+
+namespace switchyard {
+namespace {
+
+constexpr const char* kModel = "fraud-detection";
+constexpr const char* kFormat = "soak.counted";
+
+/// Counts the models a loader creates and how often each is destroyed.
+class Ledger {
+ public:
+  std::size_t created() {
+    std::lock_guard lk(mu_);
+    destructions_.push_back(0);
+    return destructions_.size() - 1;
+  }
+  void destroyed(std::size_t id) {
+    std::lock_guard lk(mu_);
+    ++destructions_[id];
+  }
+  std::size_t total() {
+    std::lock_guard lk(mu_);
+    return destructions_.size();
+  }
+  std::size_t live() {
+    std::lock_guard lk(mu_);
+    std::size_t n = 0;
+    for (int d : destructions_) n += d == 0 ? 1 : 0;
+    return n;
+  }
+  /// Models destroyed more than once (must be none).
+  std::size_t destroyed_twice() {
+    std::lock_guard lk(mu_);
+    std::size_t n = 0;
+    for (int d : destructions_) n += d > 1 ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int> destructions_;
+};
+
+/// A host's model wrapper: serves through the built-in model and reports its own lifetime.
+class CountedModel final : public Model {
+ public:
+  CountedModel(ModelPtr inner, Ledger& ledger)
+      : inner_(std::move(inner)), ledger_(ledger), id_(ledger.created()) {}
+  ~CountedModel() override { ledger_.destroyed(id_); }
+  const Signature& signature() const noexcept override { return inner_->signature(); }
+  std::string_view format() const noexcept override { return kFormat; }
+  Prediction predict(const ModelInput& input) const override { return inner_->predict(input); }
+
+ private:
+  ModelPtr inner_;
+  Ledger& ledger_;
+  std::size_t id_;
+};
+
+Artifact counted_artifact(double seed) {
+  return {kFormat, testing::logistic_artifact(seed).bytes};
+}
+
+TEST(SoakTest, predictions_never_fail_while_versions_come_and_go) {
+  const std::int64_t target_requests = testing::env_count("SWITCHYARD_SOAK_REQUESTS", 200'000);
+  const std::int64_t versions = std::max<std::int64_t>(testing::env_count("SWITCHYARD_SOAK_VERSIONS", 200), 20);
+  const std::int64_t growth_budget_mb = testing::env_count("SWITCHYARD_SOAK_MAX_GROWTH_MB", 0);
+
+  Ledger ledger;
+  testing::TempDir dir;
+  ModelLoader loader;
+  loader.register_format(kFormat, [&ledger](std::string_view bytes) -> ModelPtr {
+    return std::make_shared<const CountedModel>(load_linear_artifact(bytes), ledger);
+  });
+  auto store = testing::open_store(dir.path() / "registry.db");
+  auto artifacts = std::make_unique<ArtifactStore>(dir.path() / "artifacts");
+  auto registry = std::make_unique<ModelRegistry>(ModelRegistry::Options{
+      .store = store.get(), .artifacts = artifacts.get(), .loader = &loader});
+  auto deployment =
+      std::make_unique<Deployment>(Deployment::Options{.model = kModel, .source = registry.get()});
+  TrafficRouter& router = deployment->router();
+
+  auto promote = [&](std::int64_t v) {
+    registry->transition(kModel, v, Stage::kStaging, {.actor = "soak"});
+    registry->transition(kModel, v, Stage::kProduction, {.actor = "soak"});
+    router.set_policy(RoutingPolicy::single(v, "stable"));
+  };
+  std::int64_t production = registry->register_version(kModel, counted_artifact(1), {})->version;
+  promote(production);
+
+  // ---- request path ----------------------------------------------------------------------------
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> served{0};
+  std::int64_t requests[2] = {0, 0}, failures[2] = {0, 0};
+  std::mutex failure_mu;
+  std::string first_failure;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1024; ++i) keys.push_back("user-" + std::to_string(i * 7919));
+  auto worker = [&](int t) {
+    double row[3] = {0.25 * t, -0.5, 1.0};
+    std::int64_t n = 0, failed = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      auto r = deployment->predict(
+          {.key = keys[static_cast<std::size_t>(n) & 1023], .input = TensorView(row, Shape{1, 3})});
+      if (!r.ok()) {
+        if (failed++ == 0) {
+          std::lock_guard lk(failure_mu);
+          first_failure = r.status().message();
+        }
+      }
+      if ((++n & 4095) == 0) served.fetch_add(4096, std::memory_order_relaxed);
+    }
+    requests[t] = n;
+    failures[t] = failed;
+  };
+  std::thread threads[] = {std::thread(worker, 0), std::thread(worker, 1)};
+
+  // ---- control plane -----------------------------------------------------------------------------
+  std::int64_t promotions = 1, rollbacks = 0, weight_changes = 0;
+  std::uint64_t warm_rss = 0;
+  const std::int64_t warm_up = versions / 10;
+  for (std::int64_t i = 2; i <= versions; ++i) {
+    const std::int64_t v =
+        registry->register_version(kModel, counted_artifact(static_cast<double>(i)), {})->version;
+    RoutingPolicy canary;
+    canary.variants = {{"stable", production, 90}, {"canary", v, 10}};
+    router.set_policy(canary);
+    router.set_weights({{"canary", 30}});
+    router.set_weights({{"canary", 50}, {"stable", 50}});
+    weight_changes += 2;
+    if (i % 10 == 0) {
+      promote(v);
+      ++promotions;
+      const auto restored = registry->rollback(kModel, {.actor = "soak", .reason = "drill"});
+      router.set_policy(RoutingPolicy::single(restored->version, "stable"));
+      ++rollbacks;
+      production = restored->version;
+      if (rollbacks % 2 == 0) {  // every other time the candidate goes back in for good
+        promote(v);
+        ++promotions;
+        production = v;
+      }
+    } else {
+      router.set_policy(RoutingPolicy::single(production, "stable"));
+    }
+    if (i == warm_up) warm_rss = testing::resident_bytes();
+  }
+  while (served.load(std::memory_order_relaxed) < target_requests) std::this_thread::yield();
+  const std::uint64_t end_rss = testing::resident_bytes();
+  stop = true;
+  for (auto& t : threads) t.join();
+
+  // ---- verdict -----------------------------------------------------------------------------------
+  const std::int64_t total = requests[0] + requests[1];
+  const double growth_mb =
+      (static_cast<double>(end_rss) - static_cast<double>(warm_rss)) / (1024.0 * 1024.0);
+  std::cout << "[ soak     ] requests " << total << " (" << requests[0] << " + " << requests[1]
+            << "), failed " << failures[0] + failures[1] << "; versions " << versions
+            << ", weight changes " << weight_changes << ", promotions " << promotions
+            << ", rollbacks " << rollbacks << "; models created " << ledger.total()
+            << "; resident " << warm_rss / 1048576 << " MiB after warm-up (version " << warm_up
+            << "), " << end_rss / 1048576 << " MiB at the end, growth " << growth_mb << " MiB ("
+            << growth_mb * 1024.0 / static_cast<double>(versions - warm_up) << " KiB per version)"
+            << std::endl;
+  ::testing::Test::RecordProperty("requests", std::to_string(total));
+  ::testing::Test::RecordProperty("rss_growth_kib",
+                                  std::to_string(static_cast<std::int64_t>(growth_mb * 1024)));
+
+  EXPECT_EQ(failures[0] + failures[1], 0) << "first failure: " << first_failure;
+  EXPECT_GE(total, target_requests);
+  EXPECT_GE(promotions, versions / 10);
+  EXPECT_GE(rollbacks, versions / 10 - 1);
+  // Retired models are gone once the request threads moved on (they have exited): only the
+  // table's arms are alive, and nothing was destroyed twice.
+  EXPECT_EQ(ledger.live(), router.table()->variants().size());
+  EXPECT_EQ(ledger.destroyed_twice(), 0u);
+  deployment.reset();
+  registry.reset();
+  EXPECT_EQ(ledger.live(), 0u) << "models outlived the registry and deployment";
+  EXPECT_EQ(ledger.destroyed_twice(), 0u);
+  if (growth_budget_mb > 0) {
+    EXPECT_LE(growth_mb, static_cast<double>(growth_budget_mb))
+        << "resident memory grew after warm-up";
+  }
+}
+
+}  // namespace
+}  // namespace switchyard

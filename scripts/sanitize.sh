@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds Switchyard with Clang 14 under a sanitizer (or with warnings as errors) and runs its tests.
+#
+# Usage: scripts/sanitize.sh <mode> [extra ctest arguments...]
+#   asan-ubsan  AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan. Full: every target
+#               (tests, examples, benchmarks) and every test. CI=true: the parsing and storage
+#               tests (labels registry, models, serving), the fuzz corpora and the reliability
+#               tests at their CI sizes.
+#   tsan        ThreadSanitizer, in build-tsan. Full: every test binary and test. CI=true: the
+#               concurrency tests (labels serving, registry, reliability).
+#   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
+#               builds everything and runs every test.
+#
+# Environment:
+#   CI=true      the CI variant described above
+#   CXX          compiler (default clang++-14; scripts/install-deps.sh --with-tools installs it)
+#   BUILD_DIR    build directory (default build-asan, build-tsan or build-clang in the checkout)
+#   JOBS         parallel compile and test jobs (default 1: the CI machine has 2 shared cores)
+#   SWITCHYARD_CRASH_KILLS, SWITCHYARD_SOAK_REQUESTS, ... pass through to the reliability tests.
+# Prints the configure, build and test wall times; exits non-zero when anything fails.
+set -euo pipefail
+
+mode="${1:-}"
+shift || true
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ci="${CI:-false}"
+jobs="${JOBS:-1}"
+cxx="${CXX:-clang++-14}"
+
+case "$mode" in
+  asan-ubsan)
+    build="${BUILD_DIR:-$root/build-asan}"
+    flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+    if [ "$ci" = "true" ]; then
+      targets=(registry_tests models_tests serving_tests reliability_tests fuzz_model_uri
+               fuzz_artifact fuzz_registry_json fuzz_routing_policy fuzz_sqlite_store)
+      labels="registry|models|serving|fuzz|reliability"
+    else
+      targets=(all)
+      labels=""
+    fi
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+    ;;
+  tsan)
+    build="${BUILD_DIR:-$root/build-tsan}"
+    flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
+    if [ "$ci" = "true" ]; then
+      targets=(serving_tests registry_tests reliability_tests)
+      labels="serving|registry|reliability"
+    else
+      targets=(core_tests models_tests registry_tests serving_tests stats_tests reliability_tests)
+      labels=""
+    fi
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"
+    ;;
+  clang)
+    build="${BUILD_DIR:-$root/build-clang}"
+    flags=""
+    targets=(all)
+    labels=""
+    ;;
+  *)
+    sed -n '2,22p' "$0" >&2
+    exit 2
+    ;;
+esac
+
+if ! command -v "$cxx" > /dev/null; then
+  echo "sanitize.sh: $cxx not found; run scripts/install-deps.sh --with-tools" >&2
+  exit 2
+fi
+
+now() { date +%s; }
+t0=$(now)
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_COMPILER="$cxx" \
+  -DCMAKE_CXX_FLAGS="$flags" \
+  -DCMAKE_EXE_LINKER_FLAGS="$flags" \
+  -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
+  -DSWITCHYARD_WERROR=ON \
+  -DSWITCHYARD_BUILD_TESTS=ON > "$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
+t1=$(now)
+cmake --build "$build" --target "${targets[@]}" -j "$jobs"
+t2=$(now)
+
+ctest_args=(--test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" --timeout 1800)
+if [ -n "$labels" ]; then ctest_args+=(-L "$labels"); fi
+status=0
+ctest "${ctest_args[@]}" "$@" || status=$?
+t3=$(now)
+
+echo "sanitize.sh $mode (CI=$ci, $cxx, $jobs jobs): configure $((t1 - t0)) s, build $((t2 - t1)) s," \
+     "tests $((t3 - t2)) s, total $((t3 - t0)) s"
+exit "$status"

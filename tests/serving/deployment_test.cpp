@@ -7,6 +7,7 @@
 #include <atomic>
 #include <latch>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "support/fake_models.hpp"
@@ -129,6 +130,18 @@ TEST(DeploymentTest, statistics_count_requests_confidence_classes_and_windows) {
   EXPECT_DOUBLE_EQ(s.stats.accuracy(), 0.5);
   auto ended = d.reset_window();
   EXPECT_EQ(ended.at(0).stats.requests, 10u);
+  EventHub hub;
+  Deployment observed({.model = "fraud-detection", .source = &f.source, .events = &hub});
+  observed.router().set_policy(canary(0));
+  ASSERT_TRUE(observed.predict({.key = "u", .input = row()}).ok());
+  std::vector<std::tuple<std::int64_t, std::string, std::uint64_t>> published;
+  hub.metrics_published.connect([&](const MetricsEvent& e) {
+    published.emplace_back(e.version, std::string(e.variant), e.window->requests);
+  });
+  observed.reset_window();
+  // Every version in the table reports, including the canary that got no traffic at weight 0.
+  EXPECT_EQ(published, (std::vector<std::tuple<std::int64_t, std::string, std::uint64_t>>{
+                           {1, "stable", 1}, {2, "canary", 0}}));
   ASSERT_TRUE(d.predict({.key = "u", .input = row()}).ok());
   EXPECT_EQ(d.window().at(0).stats.requests, 1u);
   EXPECT_EQ(d.stats().at(0).stats.requests, 11u);

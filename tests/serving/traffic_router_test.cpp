@@ -208,3 +208,55 @@ TEST(TrafficRouterTest, rejects_invalid_model_names_and_missing_source) {
 
 }  // namespace
 }  // namespace switchyard
+
+namespace switchyard {
+namespace {
+
+// Teams that already bucket users with GrowthBook or Unleash keep every user in the same arm:
+// the router's assignment equals those tools' own bucketing (itself checked against their
+// published vectors in bucketing_test.cpp).
+TEST(TrafficRouterTest, growthbook_scheme_assigns_as_growthbook_with_coverage) {
+  CountingSource source;
+  TrafficRouter router({.model = "fraud-detection", .source = &source});
+  RoutingPolicy p = split(50, 50);
+  p.hash = HashScheme::kGrowthBookV2;
+  p.seed = "checkout-experiment";
+  p.coverage = 0.8;
+  router.set_policy(p);
+  const double weights[] = {0.5, 0.5};
+  auto ranges = bucketing::growthbook_bucket_ranges(2, 0.8, weights);
+  int outside = 0;
+  for (int i = 0; i < 5000; ++i) {
+    auto n = bucketing::growthbook_hash("checkout-experiment", user(i), 2);
+    ASSERT_TRUE(n);
+    int expected = bucketing::growthbook_choose_variation(*n, ranges);
+    auto d = router.read()->route(user(i));
+    if (expected < 0) {
+      ++outside;
+      EXPECT_EQ(d.reason, RouteReason::kOutsideCoverage);
+      EXPECT_EQ(d.variant->version, 1) << "keys outside coverage get the fallback (first) arm";
+    } else {
+      EXPECT_EQ(d.variant->version, expected + 1) << user(i);
+    }
+  }
+  expect_binomial(static_cast<std::size_t>(outside), 5000, 0.2);
+}
+
+TEST(TrafficRouterTest, unleash_scheme_assigns_as_unleash) {
+  CountingSource source;
+  TrafficRouter router({.model = "fraud-detection", .source = &source});
+  RoutingPolicy p = split(70, 30);
+  p.hash = HashScheme::kUnleash;
+  p.seed = "fraud-model-flag";
+  router.set_policy(p);
+  const std::uint32_t weights[] = {700, 300};
+  for (int i = 0; i < 5000; ++i) {
+    auto expected = bucketing::unleash_select_variant(user(i), "fraud-model-flag", weights);
+    ASSERT_TRUE(expected);
+    EXPECT_EQ(router.read()->route(user(i)).variant->version,
+              static_cast<std::int64_t>(*expected) + 1);
+  }
+}
+
+}  // namespace
+}  // namespace switchyard

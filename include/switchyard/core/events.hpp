@@ -55,6 +55,16 @@ struct PredictionEvent {
   double confidence = 0.0;
 };
 
+struct VersionStatsSnapshot;
+
+/// A version's statistics for a window that just ended (Deployment::reset_window()).
+struct MetricsEvent {
+  std::string_view model;
+  std::int64_t version = 0;
+  std::string_view variant;                  ///< empty when the version left the table
+  const VersionStatsSnapshot* window = nullptr;  ///< valid during the slot call
+};
+
 class EventHub;
 
 namespace detail {
@@ -94,6 +104,8 @@ class EventHub {
   /// Per-request; opt-in. Connect through connect_prediction() so the request path knows to emit:
   /// with nothing connected that way, serving pays one relaxed load per request and nothing else.
   Signal<PredictionEvent> prediction_served{detail::GuardedSlots{this, "prediction_served"}};
+  /// Per version at the end of each statistics window; off the request path.
+  Signal<MetricsEvent> metrics_published{detail::GuardedSlots{this, "metrics_published"}};
 
   EventHub() = default;
   EventHub(const EventHub&) = delete;

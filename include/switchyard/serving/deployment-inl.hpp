@@ -140,6 +140,14 @@ SWITCHYARD_INLINE std::vector<VariantStats> Deployment::collect(Read mode) const
 
 SWITCHYARD_INLINE std::vector<VariantStats> Deployment::stats() const { return collect(Read::kCumulative); }
 SWITCHYARD_INLINE std::vector<VariantStats> Deployment::window() const { return collect(Read::kWindow); }
-SWITCHYARD_INLINE std::vector<VariantStats> Deployment::reset_window() { return collect(Read::kResetWindow); }
+SWITCHYARD_INLINE std::vector<VariantStats> Deployment::reset_window() {
+  auto ended = collect(Read::kResetWindow);
+  if (events_ != nullptr) {
+    for (const auto& v : ended) {
+      events_->metrics_published(MetricsEvent{model(), v.version, v.variant, &v.stats});
+    }
+  }
+  return ended;
+}
 
 }  // namespace switchyard

@@ -91,7 +91,8 @@ class Deployment {
   SWITCHYARD_API std::vector<VariantStats> stats() const;
   /// Statistics since the last reset_window().
   SWITCHYARD_API std::vector<VariantStats> window() const;
-  /// Starts a new window for every version; returns the one that ended.
+  /// Starts a new window for every version; returns the one that ended and emits it on
+  /// EventHub::metrics_published when a hub was given.
   SWITCHYARD_API std::vector<VariantStats> reset_window();
 
  private:

@@ -75,14 +75,12 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
     thresholds_.push_back(v);
   }
   if (policy_.hash == HashScheme::kGrowthBookV1 || policy_.hash == HashScheme::kGrowthBookV2) {
-    auto ranges = bucketing::growthbook_bucket_ranges(static_cast<int>(shares.size()),
-                                                      policy_.coverage, shares);
-    for (const auto& r : ranges) gb_ranges_.emplace_back(r.start, r.end);
+    gb_ranges_ = bucketing::growthbook_bucket_ranges(static_cast<int>(shares.size()),
+                                                     policy_.coverage, shares);
   }
   if (policy_.hash == HashScheme::kUnleash) {
     // Unleash stores variant weights as integers out of 1000.
     unleash_weights_ = routing_detail::apportion(shares, 1000);
-    unleash_total_ = 1000;
   }
   for (const auto& [key, name] : policy_.overrides) {
     if (const RoutedVariant* v = find_variant(name)) {
@@ -128,15 +126,7 @@ SWITCHYARD_INLINE const RoutedVariant* RoutingTable::split(std::string_view key,
       if (policy_.mode == RoutingMode::kSticky) {
         auto n = bucketing::growthbook_hash(seed_, key,
                                             policy_.hash == HashScheme::kGrowthBookV1 ? 1 : 2);
-        int chosen = -1;
-        if (n) {
-          for (std::size_t j = 0; j < gb_ranges_.size(); ++j) {
-            if (*n >= gb_ranges_[j].first && *n < gb_ranges_[j].second) {
-              chosen = static_cast<int>(j);
-              break;
-            }
-          }
-        }
+        const int chosen = n ? bucketing::growthbook_choose_variation(*n, gb_ranges_) : -1;
         if (chosen < 0) {
           reason = RouteReason::kOutsideCoverage;
           return fallback();
@@ -147,14 +137,8 @@ SWITCHYARD_INLINE const RoutedVariant* RoutingTable::split(std::string_view key,
     }
     case HashScheme::kUnleash: {
       if (policy_.mode == RoutingMode::kSticky) {
-        std::uint32_t target = bucketing::unleash_normalized_value(
-            key, seed_, unleash_total_, bucketing::kUnleashVariantSeed);
-        std::uint32_t counter = 0;
-        for (std::size_t j = 0; j < unleash_weights_.size(); ++j) {
-          counter += unleash_weights_[j];
-          if (unleash_weights_[j] > 0 && counter >= target) {
-            return &variants_[static_cast<std::size_t>(split_index_[j])];
-          }
+        if (auto j = bucketing::unleash_select_variant(key, seed_, unleash_weights_)) {
+          return &variants_[static_cast<std::size_t>(split_index_[*j])];
         }
         return &variants_[static_cast<std::size_t>(split_index_.back())];
       }

@@ -13,6 +13,7 @@
 #include <switchyard/core/model.hpp>
 #include <switchyard/core/status.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
+#include <switchyard/serving/bucketing.hpp>
 #include <switchyard/serving/routing_policy.hpp>
 
 namespace switchyard {
@@ -115,10 +116,9 @@ class RoutingTable {
   std::vector<std::uint64_t> thresholds_;
   std::vector<int> split_index_;  // position in thresholds_ -> index in variants_
   // GrowthBook: [start, end) ranges per split arm.
-  std::vector<std::pair<double, double>> gb_ranges_;
-  // Unleash: integer weights per split arm, summing to unleash_total_.
+  std::vector<bucketing::BucketRange> gb_ranges_;
+  // Unleash: integer weights per split arm, out of 1000 as Unleash stores them.
   std::vector<std::uint32_t> unleash_weights_;
-  std::uint32_t unleash_total_ = 0;
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> overrides_;
   std::vector<Segment> segments_;
   int fallback_ = -1;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -125,7 +126,7 @@ class Writer {
   void field(const char* name, const T& object) {
     auto scope = path_.member(name);
     open(name);
-    write(*this, object);
+    fields(*this, object);
     close();
   }
 
@@ -155,7 +156,7 @@ class Writer {
   template <class T>
   void element(const T& object) {
     if (ar_) ar_->startNode();
-    write(*this, object);
+    fields(*this, object);
     close();
   }
   void keyed(const char* key, double v) {
@@ -180,79 +181,6 @@ class Writer {
   cereal::JSONOutputArchive* ar_;
   Path path_;
 };
-
-inline void write(Writer& w, const TensorSpec& t) {
-  w.field("name", t.name);
-  w.field("dtype", std::string(to_string(t.dtype)));
-  w.field("shape", t.shape);
-}
-
-inline void write(Writer& w, const Signature& s) {
-  w.field("inputs", s.inputs);
-  w.field("outputs", s.outputs);
-  w.field("class_names", s.class_names);
-}
-
-inline void write(Writer& w, const ArtifactRef& a) {
-  w.field("format", a.format);
-  w.field("sha256", a.sha256);
-  w.field("size", a.size);
-  w.field("uri", a.uri);
-}
-
-inline void write_metadata(Writer& w, const ModelVersion& v) {
-  w.field("run_id", v.run_id);
-  w.field("dataset_version", v.dataset_version);
-  w.field("metrics", v.metrics);
-  w.field("group_metrics", v.group_metrics);
-  w.field("signature", v.signature);
-  w.field("dependencies", v.dependencies);
-  w.field("owner", v.owner);
-  w.field("changelog", v.changelog);
-  w.field("description", v.description);
-  w.field("tags", v.tags);
-}
-
-inline void write(Writer& w, const ModelVersion& v) {
-  w.field("name", v.name);
-  w.field("version", v.version);
-  w.field("semver", v.semver);
-  w.field("stage", std::string(to_string(v.stage)));
-  write_metadata(w, v);
-  w.field("created_at_ns", to_unix_nanos(v.created_at));
-  w.field("stage_changed_at_ns", to_unix_nanos(v.stage_changed_at));
-  w.field("artifact", v.artifact);
-}
-
-inline std::optional<std::string> stage_name(const std::optional<Stage>& s) {
-  if (!s) return std::nullopt;
-  return std::string(to_string(*s));
-}
-
-inline void write(Writer& w, const AuditRecord& r) {
-  w.field("sequence", r.sequence);
-  w.field("at_ns", to_unix_nanos(r.at));
-  w.field("actor", r.actor);
-  w.field("model", r.model);
-  w.field("version", r.version);
-  w.field("action", r.action);
-  w.field("from_stage", stage_name(r.from_stage));
-  w.field("to_stage", stage_name(r.to_stage));
-  w.field("alias", r.alias);
-  w.field("reason", r.reason);
-}
-
-inline void write(Writer& w, const AliasRecord& a) {
-  w.field("model", a.model);
-  w.field("alias", a.alias);
-  w.field("version", a.version);
-}
-
-inline void write(Writer& w, const StoreState& s) {
-  w.field("versions", s.versions);
-  w.field("aliases", s.aliases);
-  w.field("last_sequence", s.last_sequence);
-}
 
 /// What a reader or writer threw, as the InvalidArgument the public functions promise.
 [[noreturn]] inline void rethrow_as_invalid_argument(const char* type, const FieldError& e) {
@@ -288,17 +216,17 @@ template <class T>
 void save_into(const char* type, cereal::JSONOutputArchive& ar, const T& value) {
   try {
     Writer check(nullptr);
-    write(check, value);
+    fields(check, value);
     Writer w(&ar);
-    write(w, value);
+    fields(w, value);
   } catch (const FieldError& e) {
     rethrow_as_invalid_argument(type, e);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading. Both readers offer field(name, T&) for the same T; the layout is described once, by
-// the read() overloads, and shared by both.
+// Reading. Both readers offer field(name, T&) for the same T and fail(name, reason); the layout
+// itself is the fields() overloads below, shared with the writer.
 
 template <class T>
 inline constexpr bool kIsRecord = std::is_class_v<T> && !std::is_same_v<T, std::string>;
@@ -371,7 +299,7 @@ class DomReader {
   requires kIsRecord<T>
   void value(T& out) {
     if (!v_.IsObject()) path_.fail("must be an object");
-    read(*this, out);
+    fields(*this, out);
   }
 
   void require_object() const {
@@ -535,123 +463,152 @@ class CerealReader {
     }
   }
   template <class T>
-  requires(!requires(T t) { t.resize(0); }) void node(T& out) { read(*this, out); }
+  requires(!requires(T t) { t.resize(0); }) void node(T& out) { fields(*this, out); }
 
   cereal::JSONInputArchive& ar_;
   Path path_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// The layout, described once for the writer and both readers: `Io` is the Writer (with const
+// values) or a reader (with mutable ones).
+
+template <class T, class U>
+concept SameAs = std::same_as<std::remove_const_t<T>, U>;
+
+// Enumerations travel by name, times as integer Unix nanoseconds.
+inline void dtype_field(Writer& w, const char* name, DType t) {
+  w.field(name, std::string(to_string(t)));
+}
 template <class R>
-DType read_dtype(R& r, const char* name) {
+void dtype_field(R& r, const char* name, DType& out) {
   std::string text;
   r.field(name, text);
   for (DType t : kAllDTypes) {
-    if (to_string(t) == text) return t;
+    if (to_string(t) == text) {
+      out = t;
+      return;
+    }
   }
   r.fail(name,
          "has unknown dtype '" + text + "' (expected bool, int32, int64, float32 or float64)");
 }
 
+inline void stage_field(Writer& w, const char* name, Stage s) {
+  w.field(name, std::string(to_string(s)));
+}
+inline void stage_field(Writer& w, const char* name, const std::optional<Stage>& s) {
+  w.field(name, s ? std::optional<std::string>(to_string(*s)) : std::nullopt);
+}
 template <class R>
-std::optional<Stage> read_optional_stage(R& r, const char* name) {
+void stage_field(R& r, const char* name, std::optional<Stage>& out) {
   std::optional<std::string> text;
   r.field(name, text);
-  if (!text) return std::nullopt;
-  if (auto s = stage_from_string(*text)) return s;
-  r.fail(name, "has unknown stage '" + *text +
-                   "' (expected Development, Staging, Production, Archived or Rejected)");
+  out.reset();
+  if (!text) return;
+  out = stage_from_string(*text);
+  if (!out) {
+    r.fail(name, "has unknown stage '" + *text +
+                     "' (expected Development, Staging, Production, Archived or Rejected)");
+  }
 }
-
 template <class R>
-Stage read_stage(R& r, const char* name) {
+void stage_field(R& r, const char* name, Stage& out) {
   std::string text;
   r.field(name, text);
-  if (auto s = stage_from_string(text)) return *s;
-  r.fail(name, "has unknown stage '" + text +
-                   "' (expected Development, Staging, Production, Archived or Rejected)");
+  const std::optional<Stage> s = stage_from_string(text);
+  if (!s) {
+    r.fail(name, "has unknown stage '" + text +
+                     "' (expected Development, Staging, Production, Archived or Rejected)");
+  }
+  out = *s;
 }
 
+inline void time_field(Writer& w, const char* name, TimePoint t) {
+  w.field(name, to_unix_nanos(t));
+}
 template <class R>
-TimePoint read_time(R& r, const char* name) {
+void time_field(R& r, const char* name, TimePoint& out) {
   std::int64_t ns = 0;
   r.field(name, ns);
-  return from_unix_nanos(ns);
+  out = from_unix_nanos(ns);
 }
 
-template <class R>
-void read(R& r, TensorSpec& t) {
-  r.field("name", t.name);
-  t.dtype = read_dtype(r, "dtype");
-  r.field("shape", t.shape);
+template <class Io, SameAs<TensorSpec> T>
+void fields(Io& io, T& t) {
+  io.field("name", t.name);
+  dtype_field(io, "dtype", t.dtype);
+  io.field("shape", t.shape);
 }
 
-template <class R>
-void read(R& r, Signature& s) {
-  r.field("inputs", s.inputs);
-  r.field("outputs", s.outputs);
-  r.field("class_names", s.class_names);
+template <class Io, SameAs<Signature> T>
+void fields(Io& io, T& s) {
+  io.field("inputs", s.inputs);
+  io.field("outputs", s.outputs);
+  io.field("class_names", s.class_names);
 }
 
-template <class R>
-void read(R& r, ArtifactRef& a) {
-  r.field("format", a.format);
-  r.field("sha256", a.sha256);
-  r.field("size", a.size);
-  r.field("uri", a.uri);
+template <class Io, SameAs<ArtifactRef> T>
+void fields(Io& io, T& a) {
+  io.field("format", a.format);
+  io.field("sha256", a.sha256);
+  io.field("size", a.size);
+  io.field("uri", a.uri);
 }
 
-template <class R>
-void read_metadata(R& r, ModelVersion& v) {
-  r.field("run_id", v.run_id);
-  r.field("dataset_version", v.dataset_version);
-  r.field("metrics", v.metrics);
-  r.field("group_metrics", v.group_metrics);
-  r.field("signature", v.signature);
-  r.field("dependencies", v.dependencies);
-  r.field("owner", v.owner);
-  r.field("changelog", v.changelog);
-  r.field("description", v.description);
-  r.field("tags", v.tags);
+/// The fields the SQLite store keeps in its metadata column.
+template <class Io, SameAs<ModelVersion> T>
+void metadata_fields(Io& io, T& v) {
+  io.field("run_id", v.run_id);
+  io.field("dataset_version", v.dataset_version);
+  io.field("metrics", v.metrics);
+  io.field("group_metrics", v.group_metrics);
+  io.field("signature", v.signature);
+  io.field("dependencies", v.dependencies);
+  io.field("owner", v.owner);
+  io.field("changelog", v.changelog);
+  io.field("description", v.description);
+  io.field("tags", v.tags);
 }
 
-template <class R>
-void read(R& r, ModelVersion& v) {
-  r.field("name", v.name);
-  r.field("version", v.version);
-  r.field("semver", v.semver);
-  v.stage = read_stage(r, "stage");
-  read_metadata(r, v);
-  v.created_at = read_time(r, "created_at_ns");
-  v.stage_changed_at = read_time(r, "stage_changed_at_ns");
-  r.field("artifact", v.artifact);
+template <class Io, SameAs<ModelVersion> T>
+void fields(Io& io, T& v) {
+  io.field("name", v.name);
+  io.field("version", v.version);
+  io.field("semver", v.semver);
+  stage_field(io, "stage", v.stage);
+  metadata_fields(io, v);
+  time_field(io, "created_at_ns", v.created_at);
+  time_field(io, "stage_changed_at_ns", v.stage_changed_at);
+  io.field("artifact", v.artifact);
 }
 
-template <class R>
-void read(R& r, AuditRecord& a) {
-  r.field("sequence", a.sequence);
-  a.at = read_time(r, "at_ns");
-  r.field("actor", a.actor);
-  r.field("model", a.model);
-  r.field("version", a.version);
-  r.field("action", a.action);
-  a.from_stage = read_optional_stage(r, "from_stage");
-  a.to_stage = read_optional_stage(r, "to_stage");
-  r.field("alias", a.alias);
-  r.field("reason", a.reason);
+template <class Io, SameAs<AuditRecord> T>
+void fields(Io& io, T& a) {
+  io.field("sequence", a.sequence);
+  time_field(io, "at_ns", a.at);
+  io.field("actor", a.actor);
+  io.field("model", a.model);
+  io.field("version", a.version);
+  io.field("action", a.action);
+  stage_field(io, "from_stage", a.from_stage);
+  stage_field(io, "to_stage", a.to_stage);
+  io.field("alias", a.alias);
+  io.field("reason", a.reason);
 }
 
-template <class R>
-void read(R& r, AliasRecord& a) {
-  r.field("model", a.model);
-  r.field("alias", a.alias);
-  r.field("version", a.version);
+template <class Io, SameAs<AliasRecord> T>
+void fields(Io& io, T& a) {
+  io.field("model", a.model);
+  io.field("alias", a.alias);
+  io.field("version", a.version);
 }
 
-template <class R>
-void read(R& r, StoreState& s) {
-  r.field("versions", s.versions);
-  r.field("aliases", s.aliases);
-  r.field("last_sequence", s.last_sequence);
+template <class Io, SameAs<StoreState> T>
+void fields(Io& io, T& s) {
+  io.field("versions", s.versions);
+  io.field("aliases", s.aliases);
+  io.field("last_sequence", s.last_sequence);
 }
 
 /// Why RapidJSON refused a document, in words.
@@ -730,7 +687,7 @@ template <class T>
 void load_from(const char* type, cereal::JSONInputArchive& ar, T& out) {
   try {
     CerealReader r(ar);
-    read(r, out);
+    fields(r, out);
   } catch (const FieldError& e) {
     rethrow_as_invalid_argument(type, e);
   }
@@ -740,19 +697,19 @@ void load_from(const char* type, cereal::JSONInputArchive& ar, T& out) {
 
 namespace switchyard {
 
-#define SWITCHYARD_JSON_TYPE(Type)                                                            \
-  SWITCHYARD_INLINE std::string to_json(const Type& value, JsonStyle style) {                 \
-    return detail::json_io::write_document(                                                   \
-        #Type, value, style, [](detail::json_io::Writer& w, const Type& v) { write(w, v); }); \
-  }                                                                                           \
-  SWITCHYARD_INLINE void detail::parse_json(std::string_view json, Type& out) {               \
-    json_io::parse_into(#Type, json, out);                                                    \
-  }                                                                                           \
-  SWITCHYARD_INLINE void save(cereal::JSONOutputArchive& archive, const Type& value) {        \
-    detail::json_io::save_into(#Type, archive, value);                                        \
-  }                                                                                           \
-  SWITCHYARD_INLINE void load(cereal::JSONInputArchive& archive, Type& value) {               \
-    detail::json_io::load_from(#Type, archive, value);                                        \
+#define SWITCHYARD_JSON_TYPE(Type)                                                             \
+  SWITCHYARD_INLINE std::string to_json(const Type& value, JsonStyle style) {                  \
+    return detail::json_io::write_document(                                                    \
+        #Type, value, style, [](detail::json_io::Writer& w, const Type& v) { fields(w, v); }); \
+  }                                                                                            \
+  SWITCHYARD_INLINE void detail::parse_json(std::string_view json, Type& out) {                \
+    json_io::parse_into(#Type, json, out);                                                     \
+  }                                                                                            \
+  SWITCHYARD_INLINE void save(cereal::JSONOutputArchive& archive, const Type& value) {         \
+    detail::json_io::save_into(#Type, archive, value);                                         \
+  }                                                                                            \
+  SWITCHYARD_INLINE void load(cereal::JSONInputArchive& archive, Type& value) {                \
+    detail::json_io::load_from(#Type, archive, value);                                         \
   }
 
 SWITCHYARD_JSON_TYPE(TensorSpec)
@@ -768,14 +725,14 @@ SWITCHYARD_JSON_TYPE(StoreState)
 SWITCHYARD_INLINE std::string detail::version_metadata_to_json(const ModelVersion& version) {
   return json_io::write_document(
       "ModelVersion metadata", version, JsonStyle::kCompact,
-      [](json_io::Writer& w, const ModelVersion& v) { json_io::write_metadata(w, v); });
+      [](json_io::Writer& w, const ModelVersion& v) { json_io::metadata_fields(w, v); });
 }
 
 SWITCHYARD_INLINE void detail::version_metadata_from_json(std::string_view json,
                                                           ModelVersion& out) {
   json_io::read_document("ModelVersion metadata", json, [&](json_io::DomReader& r) {
     r.require_object();
-    json_io::read_metadata(r, out);
+    json_io::metadata_fields(r, out);
   });
 }
 

@@ -502,6 +502,14 @@ inline void check_version(const ModelVersion& v) {
   }
 }
 
+/// The metadata JSON of a version the store can write and read back; throws InvalidArgument.
+inline std::string checked_metadata(const ModelVersion& v) {
+  check_version(v);
+  std::string metadata = detail::version_metadata_to_json(v);
+  check_text(version_key(v.name, v.version) + " metadata", metadata, kSqliteMaxMetadataBytes);
+  return metadata;
+}
+
 /// A deferred read transaction, so the several SELECTs of load() see one snapshot.
 class ReadSnapshot {
  public:
@@ -770,11 +778,7 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
   }
 
   void insert_version(const ModelVersion& v) override {
-    detail::sqlite_store::check_version(v);
-    const std::string metadata = detail::version_metadata_to_json(v);
-    detail::sqlite_store::check_text(
-        detail::sqlite_store::version_key(v.name, v.version) + " metadata", metadata,
-        kSqliteMaxMetadataBytes);
+    const std::string metadata = detail::sqlite_store::checked_metadata(v);
     guarded([&] {
       {
         detail::sqlite_store::Query q(c_, detail::sqlite_store::kUpsertModel);
@@ -796,11 +800,7 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
   }
 
   void update_version(const ModelVersion& v) override {
-    detail::sqlite_store::check_version(v);
-    const std::string metadata = detail::version_metadata_to_json(v);
-    detail::sqlite_store::check_text(
-        detail::sqlite_store::version_key(v.name, v.version) + " metadata", metadata,
-        kSqliteMaxMetadataBytes);
+    const std::string metadata = detail::sqlite_store::checked_metadata(v);
     guarded([&] {
       detail::sqlite_store::Query q(c_, detail::sqlite_store::kUpdateVersion);
       bind_version_columns(q, v, metadata).bind(v.name).bind(v.version);

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <latch>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -211,19 +210,24 @@ TEST(DeploymentTest, swaps_under_concurrent_load_fail_no_request) {
     d.router().set_policy(canary(50));
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> failures{0}, served{0};
-    std::latch started(3);
+    std::atomic<std::uint64_t> per_worker[2] = {0, 0};
     auto worker = [&](int id) {
-      started.arrive_and_wait();
       std::uint64_t i = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         auto key = "user-" + std::to_string(id * 1000000 + static_cast<int>(i++ % 5000));
         auto r = d.predict({.key = key, .input = row()});
         if (!r.ok() || r->prediction.labels.at(0) != r->version) failures.fetch_add(1);
         served.fetch_add(1, std::memory_order_relaxed);
+        per_worker[id].fetch_add(1, std::memory_order_relaxed);
       }
     };
-    std::thread a(worker, 1), b(worker, 2);
-    started.arrive_and_wait();
+    std::thread a(worker, 0), b(worker, 1);
+    // Swap only once both workers are serving, and stop them only after each served plenty, so
+    // the swaps really happen under load on any scheduler (synchronised on counters, no sleeps).
+    auto wait_until_each_served = [&](std::uint64_t n) {
+      while (per_worker[0].load() < n || per_worker[1].load() < n) std::this_thread::yield();
+    };
+    wait_until_each_served(1);
     for (int i = 0; i < 2000; ++i) {
       RoutingPolicy p;
       std::int64_t stable = 1 + i % kVersions, cand = 1 + (i + 1) % kVersions;
@@ -231,6 +235,7 @@ TEST(DeploymentTest, swaps_under_concurrent_load_fail_no_request) {
       p.weight_style = WeightStyle::kPercent;
       d.router().set_policy(p);
     }
+    wait_until_each_served(20000);
     stop = true;
     a.join();
     b.join();

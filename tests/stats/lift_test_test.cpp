@@ -2,6 +2,7 @@
 // Effect moments, the relative-lift t-test and CUPED against GrowthBook's gbstats 0.8.0.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <switchyard/stats/lift_test.hpp>
 #include <switchyard/stats/proportion_counter.hpp>
 
@@ -59,6 +60,19 @@ TEST(LiftTest, cuped_matches_growthbook_regression_adjustment) {
     const EffectMoments raw = effect_moments(t.summary_y(), c.summary_y(), m.scale);
     EXPECT_LT(m.std_error, 0.7 * raw.std_error);
   }
+}
+
+// Moments assembled by hand (e.g. restored from storage) are checked before use.
+TEST(LiftTest, hand_built_moments_are_validated) {
+  EffectMoments m;
+  m.status = StatStatus::kOk;
+  m.estimate = 0.1;
+  m.std_error = 0.0;
+  m.total_count = 100;
+  EXPECT_EQ(lift_test(m).status, StatStatus::kZeroVariance);
+  m.std_error = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(lift_test(m).status, StatStatus::kInvalidInput);
+  EXPECT_EQ(lift_test(m).p_value, 1.0);
 }
 
 TEST(LiftTest, degenerate_arms) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <switchyard/stats/bayesian_test.hpp>
 #include <switchyard/stats/lift_test.hpp>
 #include <switchyard/stats/proportion_counter.hpp>
 #include <switchyard/stats/sequential_test.hpp>
@@ -82,6 +83,16 @@ TEST(SequentialTest, aa_simulation_controls_false_positives_under_continuous_pee
   EXPECT_GE(naive_rate, 3.0 * kAlpha) << "naive peeking false positive rate " << naive_rate;
   RecordProperty("naive_fpr", std::to_string(naive_rate));
   RecordProperty("sequential_fpr", std::to_string(sequential_rate));
+}
+
+TEST(SequentialTest, hand_built_moments_are_validated) {
+  EffectMoments m;
+  m.status = StatStatus::kOk;
+  m.estimate = 0.0;
+  m.std_error = 0.0;
+  m.total_count = 100;
+  EXPECT_EQ(sequential_test(m).status, StatStatus::kZeroVariance);
+  EXPECT_EQ(bayesian_test(m).status, StatStatus::kZeroVariance);
 }
 
 TEST(SequentialTest, degenerate_and_options) {

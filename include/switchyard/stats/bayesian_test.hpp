@@ -93,9 +93,10 @@ inline BayesianResult bayesian_test(const EffectMoments& moments,
   BayesianResult r;
   r.credibility = options.credibility;
   r.scale = moments.scale;
-  if (!moments.ok()) {
-    r.status = moments.status;
-    r.reason = moments.reason;
+  std::string why;
+  if (const StatStatus st = detail::usable(moments, why); st != StatStatus::kOk) {
+    r.status = st;
+    r.reason = std::move(why);
     return r;
   }
   GaussianPrior prior = options.prior;

@@ -43,6 +43,24 @@ inline double welch_df(double var_t, double n_t, double var_c, double n_c) {
          (var_t * var_t / (n_t * n_t * (n_t - 1.0)) + var_c * var_c / (n_c * n_c * (n_c - 1.0)));
 }
 
+/// For moments built by hand: an ok status needs a finite estimate and a positive, finite standard
+/// error. Returns the status to report (kOk when usable) and sets `why`.
+inline StatStatus usable(const EffectMoments& m, std::string& why) {
+  if (!m.ok()) {
+    why = m.reason;
+    return m.status;
+  }
+  if (!std::isfinite(m.estimate) || !std::isfinite(m.std_error) || m.std_error < 0.0) {
+    why = "effect moments hold a non-finite estimate or standard error";
+    return StatStatus::kInvalidInput;
+  }
+  if (m.std_error == 0.0) {
+    why = "effect moments have a zero standard error";
+    return StatStatus::kZeroVariance;
+  }
+  return StatStatus::kOk;
+}
+
 inline EffectMoments moments_status(StatStatus s, std::string why, EffectScale scale) {
   EffectMoments m;
   m.status = s;

@@ -32,8 +32,9 @@ inline LiftResult lift_test(const EffectMoments& moments, double confidence = 0.
   LiftResult r;
   r.confidence = confidence;
   r.scale = moments.scale;
-  if (!moments.ok()) {
-    detail::set_status(r, moments.status, moments.reason);
+  std::string why;
+  if (const StatStatus st = detail::usable(moments, why); st != StatStatus::kOk) {
+    detail::set_status(r, st, std::move(why));
     r.scale = moments.scale;
     return r;
   }

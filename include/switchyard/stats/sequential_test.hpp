@@ -67,8 +67,9 @@ inline SequentialResult sequential_test(const EffectMoments& moments,
   SequentialResult r;
   r.confidence = options.confidence;
   r.scale = moments.scale;
-  if (!moments.ok()) {
-    detail::set_status(r, moments.status, moments.reason);
+  std::string why;
+  if (const StatStatus st = detail::usable(moments, why); st != StatStatus::kOk) {
+    detail::set_status(r, st, std::move(why));
     r.scale = moments.scale;
     return r;
   }

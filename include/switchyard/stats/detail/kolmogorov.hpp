@@ -417,17 +417,19 @@ inline double ks2_outer_prob_inside(std::int64_t m, std::int64_t n, std::int64_t
   return A[static_cast<std::size_t>(maxj - minj - 1)];
 }
 
+/// C(n, k) in double; +infinity when it exceeds the double range (never throws).
 inline double binomial_coefficient(std::int64_t n, std::int64_t k) {
   if (k < 0 || k > n) return 0.0;
-  if (n > 1020) {
+  if (n > 1020) {  // beyond C(1020, 510) ~ 3e305 the result may overflow: go through logs
     const double l = std::lgamma(static_cast<double>(n) + 1) -
                      std::lgamma(static_cast<double>(k) + 1) -
                      std::lgamma(static_cast<double>(n - k) + 1);
     return l > 709.0 ? std::numeric_limits<double>::infinity() : std::exp(l);
   }
-  const double v =
-      boost::math::binomial_coefficient<double>(static_cast<unsigned>(n), static_cast<unsigned>(k));
-  return v;
+  using NoThrow = boost::math::policies::policy<
+      boost::math::policies::overflow_error<boost::math::policies::ignore_error>>;
+  return boost::math::binomial_coefficient<double>(static_cast<unsigned>(n),
+                                                   static_cast<unsigned>(k), NoThrow());
 }
 
 /// Number of lattice paths from (0,0) to (m,n) that reach the line m y <= n x - h g (one-sided
@@ -452,6 +454,8 @@ inline double ks2_count_paths_outside(std::int64_t m, std::int64_t n, std::int64
                 xj[static_cast<std::size_t>(j)] - xj[static_cast<std::size_t>(i)] + j - i, j - i) *
             B[static_cast<std::size_t>(i)];
     }
+    // scipy stops at the first overflow (numpy errstate 'raise') and falls back; so does this.
+    if (!std::isfinite(bj)) return std::numeric_limits<double>::infinity();
     B[static_cast<std::size_t>(j)] = bj;
   }
   double paths = 0.0;

@@ -115,9 +115,29 @@ TEST(BadInputTest, bad_metadata_is_refused_before_anything_is_recorded) {
   huge.changelog = std::string(kSqliteMaxMetadataBytes + 1, 'x');
   expect_error<InvalidArgument>([&] { f.registry->register_version(kModel, art, huge); },
                                 {"metadata", "limit"});
+  expect_error<InvalidArgument>(
+      [&] {
+        f.registry->register_version(kModel, art, {},
+                                     {.actor = std::string(kSqliteMaxTextBytes + 1, 'a')});
+      },
+      {"audit actor", "limit"});
   EXPECT_TRUE(f.registry->models().empty());
   EXPECT_TRUE(f.registry->history(kModel).empty());
   EXPECT_EQ(f.registry->register_version(kModel, art, {})->version, 1) << "nothing was consumed";
+}
+
+TEST(BadInputTest, a_transition_from_a_stale_snapshot_is_refused_and_says_to_refresh) {
+  RegistryFixture a;
+  const auto v = a.add(kModel, 0.9);
+  // A second registry (another process, say) on the same file, with its own snapshot.
+  auto store = testing::open_store(a.db_path());
+  ModelRegistry b({.store = store.get(), .artifacts = a.artifacts.get()});
+  a.registry->transition(kModel, v, Stage::kArchived);
+  expect_error<InvalidTransition>([&] { b.transition(kModel, v, Stage::kStaging); },
+                                  {"changed from Development to Archived", "refresh()"});
+  EXPECT_EQ(a.registry->get(kModel, v)->stage, Stage::kArchived);
+  b.refresh();
+  EXPECT_EQ(b.get(kModel, v)->stage, Stage::kArchived);
 }
 
 TEST(BadInputTest, registry_and_store_options_are_checked) {

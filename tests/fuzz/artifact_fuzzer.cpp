@@ -12,11 +12,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/model_loader.hpp>
+#include <vector>
 
 #include "fuzz_support.hpp"
 
@@ -87,7 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     ModelPtr m = loader.load(format, bytes);
     SWITCHYARD_FUZZ_CHECK(m != nullptr, "ModelLoader::load returned null");
-    SWITCHYARD_FUZZ_CHECK(format == kLinearFormat && any, "ModelLoader loaded what nothing else did");
+    SWITCHYARD_FUZZ_CHECK(format == kLinearFormat && any,
+                          "ModelLoader loaded what nothing else did");
   } catch (const Error& e) {
     if (format == kLinearFormat) {
       expect_error<LoadError>(e, "ModelLoader::load");

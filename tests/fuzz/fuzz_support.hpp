@@ -13,11 +13,10 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <switchyard/core/error.hpp>
 #include <system_error>
 #include <type_traits>
 #include <typeinfo>
-
-#include <switchyard/core/error.hpp>
 
 namespace switchyard::fuzz {
 
@@ -29,9 +28,9 @@ namespace switchyard::fuzz {
   std::abort();
 }
 
-#define SWITCHYARD_FUZZ_CHECK(cond, what)                                              \
-  do {                                                                                 \
-    if (!(cond)) ::switchyard::fuzz::fail(std::string(#cond " failed: ") + (what));    \
+#define SWITCHYARD_FUZZ_CHECK(cond, what)                                           \
+  do {                                                                              \
+    if (!(cond)) ::switchyard::fuzz::fail(std::string(#cond " failed: ") + (what)); \
   } while (false)
 
 /// Aborts unless `e` is one of the error types a call documents. The name of the dynamic type
@@ -75,11 +74,26 @@ class FuzzInput {
 
   /// A double: usually one of the values that break numeric code, sometimes raw bits.
   double number() noexcept {
-    static constexpr double kInteresting[] = {
-        0.0, -0.0, 1.0, -1.0, 0.5, 30.0, 70.0, 100.0, 1e-9, 1e-300, 5e-324, 1e300,
-        std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(),
-        std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-        std::numeric_limits<double>::quiet_NaN(), 99.999999999, 33.333333333333336, 1e18};
+    static constexpr double kInteresting[] = {0.0,
+                                              -0.0,
+                                              1.0,
+                                              -1.0,
+                                              0.5,
+                                              30.0,
+                                              70.0,
+                                              100.0,
+                                              1e-9,
+                                              1e-300,
+                                              5e-324,
+                                              1e300,
+                                              std::numeric_limits<double>::max(),
+                                              std::numeric_limits<double>::lowest(),
+                                              std::numeric_limits<double>::infinity(),
+                                              -std::numeric_limits<double>::infinity(),
+                                              std::numeric_limits<double>::quiet_NaN(),
+                                              99.999999999,
+                                              33.333333333333336,
+                                              1e18};
     const std::uint8_t pick = byte();
     if (pick < sizeof(kInteresting) / sizeof(kInteresting[0])) return kInteresting[pick];
     if (pick < 200) return static_cast<double>(pick - 100);
@@ -186,7 +200,8 @@ class ScratchDir {
       base = std::filesystem::temp_directory_path();
     }
     std::string pattern = (base / "switchyard-fuzz-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) fail("cannot create a scratch directory in " + pattern);
+    if (::mkdtemp(pattern.data()) == nullptr)
+      fail("cannot create a scratch directory in " + pattern);
     path_ = pattern;
   }
   ~ScratchDir() {

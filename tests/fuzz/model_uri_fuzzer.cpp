@@ -5,14 +5,12 @@
 // Input: one mode byte, then strings (see FuzzInput::string).
 //   0 resolve(uri)          1 find(name, selector)       2 validate_model_name(name, rules)
 //   3 validate_semver(text) 4 validate_alias(alias)      5 by_alias / by_semver / get
+#include <Eigen/Core>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <Eigen/Core>
-
 #include <switchyard/core/names.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
@@ -69,16 +67,24 @@ struct World {
     if (alias == "next.try") return 3;
     return std::nullopt;
   }
-  static bool known(std::string_view name) { return name == "fraud-detection" || name == "ranking"; }
+  static bool known(std::string_view name) {
+    return name == "fraud-detection" || name == "ranking";
+  }
   static std::int64_t latest(std::string_view name) { return name == "ranking" ? 1 : 4; }
   static std::optional<std::int64_t> in_stage(std::string_view name, Stage s) {
-    if (name == "ranking") return s == Stage::kDevelopment ? std::optional<std::int64_t>(1) : std::nullopt;
+    if (name == "ranking")
+      return s == Stage::kDevelopment ? std::optional<std::int64_t>(1) : std::nullopt;
     switch (s) {
-      case Stage::kProduction: return 1;
-      case Stage::kStaging: return 2;
-      case Stage::kDevelopment: return 3;
-      case Stage::kArchived: return 4;
-      case Stage::kRejected: return std::nullopt;
+      case Stage::kProduction:
+        return 1;
+      case Stage::kStaging:
+        return 2;
+      case Stage::kDevelopment:
+        return 3;
+      case Stage::kArchived:
+        return 4;
+      case Stage::kRejected:
+        return std::nullopt;
     }
     return std::nullopt;
   }
@@ -285,8 +291,8 @@ void check_find(std::string_view name, std::string_view selector) {
     } else if (selector.front() == '@') {
       SWITCHYARD_FUZZ_CHECK(v == r.by_alias(name, selector.substr(1)), "find @alias != by_alias");
     }
-    if (auto target = World::alias_target(name, selector.front() == '@' ? selector.substr(1)
-                                                                           : selector)) {
+    if (auto target =
+            World::alias_target(name, selector.front() == '@' ? selector.substr(1) : selector)) {
       Stage s{};
       if (!stage_name(selector, s) && !digit(selector.front())) {
         SWITCHYARD_FUZZ_CHECK(v->version == *target, "alias selector found the wrong version");
@@ -378,16 +384,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace switchyard::fuzz;
   FuzzInput in(data, size);
   switch (in.byte() % 6) {
-    case 0: check_resolve(in.rest()); break;
+    case 0:
+      check_resolve(in.rest());
+      break;
     case 1: {
       const std::string name = in.string();
       check_find(name, in.rest());
       break;
     }
-    case 2: check_name(in); break;
-    case 3: check_semver(in.rest()); break;
-    case 4: check_alias(in.rest()); break;
-    default: check_direct(in); break;
+    case 2:
+      check_name(in);
+      break;
+    case 3:
+      check_semver(in.rest());
+      break;
+    case 4:
+      check_alias(in.rest());
+      break;
+    default:
+      check_direct(in);
+      break;
   }
   return 0;
 }

@@ -6,14 +6,12 @@
 // Input: one mode byte, then the JSON text.
 //   0 TensorSpec  1 Signature  2 ArtifactRef  3 ModelVersion  4 AuditRecord  5 AliasRecord
 //   6 StoreState  7 version metadata (the SQLite store's column)  8..255 ModelRegistry::import_json
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
@@ -172,15 +170,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t mode = in.byte();
   const std::string_view json = in.rest();
   switch (mode) {
-    case 0: round_trip<TensorSpec>(json, "TensorSpec"); break;
-    case 1: round_trip<Signature>(json, "Signature"); break;
-    case 2: round_trip<ArtifactRef>(json, "ArtifactRef"); break;
-    case 3: round_trip<ModelVersion>(json, "ModelVersion"); break;
-    case 4: round_trip<AuditRecord>(json, "AuditRecord"); break;
-    case 5: round_trip<AliasRecord>(json, "AliasRecord"); break;
-    case 6: round_trip<StoreState>(json, "StoreState"); break;
-    case 7: metadata_round_trip(json); break;
-    default: import(json); break;
+    case 0:
+      round_trip<TensorSpec>(json, "TensorSpec");
+      break;
+    case 1:
+      round_trip<Signature>(json, "Signature");
+      break;
+    case 2:
+      round_trip<ArtifactRef>(json, "ArtifactRef");
+      break;
+    case 3:
+      round_trip<ModelVersion>(json, "ModelVersion");
+      break;
+    case 4:
+      round_trip<AuditRecord>(json, "AuditRecord");
+      break;
+    case 5:
+      round_trip<AliasRecord>(json, "AliasRecord");
+      break;
+    case 6:
+      round_trip<StoreState>(json, "StoreState");
+      break;
+    case 7:
+      metadata_round_trip(json);
+      break;
+    default:
+      import(json);
+      break;
   }
   return 0;
 }

@@ -6,20 +6,18 @@
 // Input (FuzzInput): variant count, then per variant name/version/weight; mode, hash scheme,
 // weight style, normalize, seed, coverage, overrides, segments, fallback, pinnable versions; then
 // keys to route, and a weight change.
+#include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/serving/model_source.hpp>
 #include <switchyard/serving/traffic_router.hpp>
+#include <vector>
 
 #include "fuzz_support.hpp"
 
@@ -165,7 +163,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto table = router.table();
-  SWITCHYARD_FUZZ_CHECK(table != nullptr && table != before, "an accepted policy was not published");
+  SWITCHYARD_FUZZ_CHECK(table != nullptr && table != before,
+                        "an accepted policy was not published");
   check_routes(*table, in);
 
   // Serving never throws, and with models that never fail every routed request is answered.

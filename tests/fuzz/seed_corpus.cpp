@@ -4,15 +4,13 @@
 // Usage: switchyard_fuzz_seeds <tests/fuzz/corpus>   (scripts/fuzz.sh --regenerate-seeds)
 #include <sqlite3.h>
 
+#include <Eigen/Core>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
-
-#include <Eigen/Core>
-
 #include <switchyard/core/clock.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
@@ -50,22 +48,31 @@ std::string read_file(const fs::path& p) {
 // ---- model_uri --------------------------------------------------------------------------------
 
 void model_uri() {
-  const char* uris[] = {"models:/fraud-detection/1", "models:/fraud-detection@champion",
-                        "models:/fraud-detection/Production", "models:/ranking/latest",
-                        "models:/../etc/1", "models:/fraud-detection/0002"};
+  const char* uris[] = {"models:/fraud-detection/1",
+                        "models:/fraud-detection@champion",
+                        "models:/fraud-detection/Production",
+                        "models:/ranking/latest",
+                        "models:/../etc/1",
+                        "models:/fraud-detection/0002"};
   int i = 0;
-  for (const char* uri : uris) seed("model_uri", "resolve-" + std::to_string(i++), with_mode(0, uri));
+  for (const char* uri : uris)
+    seed("model_uri", "resolve-" + std::to_string(i++), with_mode(0, uri));
   seed("model_uri", "find-alias",
        FuzzOutput().byte(1).string("fraud-detection").raw("@challenger").bytes());
   seed("model_uri", "find-semver",
        FuzzOutput().byte(1).string("fraud-detection").raw("1.1.0-rc.1+build.5").bytes());
-  seed("model_uri", "find-stage", FuzzOutput().byte(1).string("ranking").raw("development").bytes());
+  seed("model_uri", "find-stage",
+       FuzzOutput().byte(1).string("ranking").raw("development").bytes());
   seed("model_uri", "name",
        FuzzOutput().byte(2).boolean(true).byte(128).string("fraud-detection.v2_a").bytes());
   seed("model_uri", "semver", with_mode(3, "1.0.0-alpha.1+exp.sha.5114f85"));
   seed("model_uri", "alias", with_mode(4, "champion"));
   seed("model_uri", "direct",
-       FuzzOutput().byte(5).string("fraud-detection").string("champion").integral<std::int64_t>(2)
+       FuzzOutput()
+           .byte(5)
+           .string("fraud-detection")
+           .string("champion")
+           .integral<std::int64_t>(2)
            .bytes());
 }
 
@@ -208,10 +215,10 @@ void sqlite_store() {
     VersionMetadata m;
     m.semver = "1.0.0";
     m.metrics = {{"auc", 0.91}};
-    r.register_version("fraud-detection",
-                       {std::string(kLinearFormat),
-                        LinearModel(w, Eigen::VectorXd::Zero(1)).to_artifact()},
-                       m, {.actor = "ci"});
+    r.register_version(
+        "fraud-detection",
+        {std::string(kLinearFormat), LinearModel(w, Eigen::VectorXd::Zero(1)).to_artifact()}, m,
+        {.actor = "ci"});
     r.transition("fraud-detection", 1, Stage::kStaging);
     r.transition("fraud-detection", 1, Stage::kProduction);
     r.set_alias("fraud-detection", "champion", 1);
@@ -231,8 +238,10 @@ void sqlite_store() {
     const fs::path other = dir / "other.db";
     sqlite3* o = nullptr;
     sqlite3_open(other.c_str(), &o);
-    sqlite3_exec(o, "PRAGMA page_size=512; CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES "
-                    "('hello');", nullptr, nullptr, nullptr);
+    sqlite3_exec(o,
+                 "PRAGMA page_size=512; CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES "
+                 "('hello');",
+                 nullptr, nullptr, nullptr);
     sqlite3_close(o);
     seed("sqlite_store", "foreign-database", with_mode(0, read_file(other)));
   }
@@ -247,9 +256,30 @@ void sqlite_store() {
        FuzzOutput().byte(1).byte(0).byte(4).boolean(true).boolean(true).byte(3).bytes());
   seed("sqlite_store", "edit-drop-aliases", FuzzOutput().byte(1).byte(0).byte(5).byte(0).bytes());
   seed("sqlite_store", "edit-audit-row",
-       FuzzOutput().byte(1).byte(3).byte(2).byte(1).byte(8).byte(1).byte(1).byte(4).string("x")
-           .byte(4).string("fraud-detection").byte(1).byte(1).byte(4).string("register").byte(0)
-           .byte(1).byte(0).byte(4).string("").byte(4).string("").bytes());
+       FuzzOutput()
+           .byte(1)
+           .byte(3)
+           .byte(2)
+           .byte(1)
+           .byte(8)
+           .byte(1)
+           .byte(1)
+           .byte(4)
+           .string("x")
+           .byte(4)
+           .string("fraud-detection")
+           .byte(1)
+           .byte(1)
+           .byte(4)
+           .string("register")
+           .byte(0)
+           .byte(1)
+           .byte(0)
+           .byte(4)
+           .string("")
+           .byte(4)
+           .string("")
+           .bytes());
   std::error_code ec;
   fs::remove_all(dir, ec);
 }

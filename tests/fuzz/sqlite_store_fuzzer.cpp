@@ -10,6 +10,7 @@
 //   odd:  the rest is an edit script (see apply_edits) for the template store.
 #include <sqlite3.h>
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -18,14 +19,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
+#include <vector>
 
 #include "fuzz_support.hpp"
 
@@ -134,13 +132,21 @@ constexpr const char* kSchemaEdits[] = {
 };
 
 void bind_value(sqlite3_stmt* s, int index, FuzzInput& in) {
-  static constexpr std::int64_t kIntegers[] = {0, 1, 2, 3, 4, 5, -1, 7, 1'700'000'000'000'000'000,
-                                               INT64_MAX, INT64_MIN};
+  static constexpr std::int64_t kIntegers[] = {
+      0, 1, 2, 3, 4, 5, -1, 7, 1'700'000'000'000'000'000, INT64_MAX, INT64_MIN};
   switch (in.byte() % 6) {
-    case 0: sqlite3_bind_null(s, index); break;
-    case 1: sqlite3_bind_int64(s, index, kIntegers[in.byte() % 11]); break;
-    case 2: sqlite3_bind_int64(s, index, in.integral<std::int64_t>()); break;
-    case 3: sqlite3_bind_double(s, index, in.number()); break;
+    case 0:
+      sqlite3_bind_null(s, index);
+      break;
+    case 1:
+      sqlite3_bind_int64(s, index, kIntegers[in.byte() % 11]);
+      break;
+    case 2:
+      sqlite3_bind_int64(s, index, in.integral<std::int64_t>());
+      break;
+    case 3:
+      sqlite3_bind_double(s, index, in.number());
+      break;
     case 4: {
       const std::string text = in.string(512);
       sqlite3_bind_text64(s, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -174,8 +180,8 @@ void apply_edits(const fs::path& path, FuzzInput& in) {
       case 1: {  // one cell of one row
         const char* column = t.columns[in.byte() % t.columns.size()];
         run(db,
-            std::string("UPDATE ") + t.name + " SET " + column + " = ? WHERE rowid = " +
-                std::to_string(in.in_range(1, 8)),
+            std::string("UPDATE ") + t.name + " SET " + column +
+                " = ? WHERE rowid = " + std::to_string(in.in_range(1, 8)),
             in, 1);
         break;
       }
@@ -186,8 +192,10 @@ void apply_edits(const fs::path& path, FuzzInput& in) {
         break;
       }
       case 3:
-        run(db, std::string("DELETE FROM ") + t.name + " WHERE rowid = " +
-                    std::to_string(in.in_range(1, 8)), in, 0);
+        run(db,
+            std::string("DELETE FROM ") + t.name +
+                " WHERE rowid = " + std::to_string(in.in_range(1, 8)),
+            in, 0);
         break;
       case 4: {
         const char* pragma = in.boolean() ? "user_version" : "application_id";
@@ -242,9 +250,9 @@ void exercise(const fs::path& path, const SqliteRegistryStore::Options& options)
     expect_error<CorruptStore, StorageError, SchemaTooNew, NotFound>(e, "opening the store");
     // The documentation promises that a refused file is not changed.
     if (dynamic_cast<const CorruptStore*>(&e) || dynamic_cast<const SchemaTooNew*>(&e)) {
-      SWITCHYARD_FUZZ_CHECK(without_journal_mode_fields(read_file(path)) ==
-                                without_journal_mode_fields(before),
-                            std::string("a refused store file was modified: ") + e.what());
+      SWITCHYARD_FUZZ_CHECK(
+          without_journal_mode_fields(read_file(path)) == without_journal_mode_fields(before),
+          std::string("a refused store file was modified: ") + e.what());
     }
     return;
   }

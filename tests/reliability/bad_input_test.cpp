@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -18,9 +19,6 @@
 #include <memory>
 #include <span>
 #include <string>
-
-#include <Eigen/Core>
-
 #include <switchyard/core/names.hpp>
 #include <switchyard/core/tensor.hpp>
 #include <switchyard/models/linear_model.hpp>
@@ -78,9 +76,9 @@ TEST(BadInputTest, malformed_model_uris_are_invalid_argument_naming_the_uri) {
   auto& r = *f.registry;
   for (const std::string& uri : std::initializer_list<std::string>{
            "models:/fraud-detection@", "models:/fraud-detection@a/b", "models:/@champion",
-        "models:/fraud-detection/", "models:/fraud-detection/1234567890123456789",
-        "models:/fraud detection/1", "MODELS:/fraud-detection/1", "models:/fraud-detection/1.0.0",
-        std::string("models:/fraud-detection\0/1", 26)}) {
+           "models:/fraud-detection/", "models:/fraud-detection/1234567890123456789",
+           "models:/fraud detection/1", "MODELS:/fraud-detection/1",
+           "models:/fraud-detection/1.0.0", std::string("models:/fraud-detection\0/1", 26)}) {
     SCOPED_TRACE(uri);
     expect_error<InvalidArgument>([&] { r.resolve(uri); }, {});
   }
@@ -88,7 +86,8 @@ TEST(BadInputTest, malformed_model_uris_are_invalid_argument_naming_the_uri) {
   expect_error<NotFound>([&] { r.resolve("models:/unknown-model/1"); }, {"unknown-model"});
 }
 
-// ---- registration metadata ------------------------------------------------------------------------
+// ---- registration metadata
+// ------------------------------------------------------------------------
 
 TEST(BadInputTest, bad_metadata_is_refused_before_anything_is_recorded) {
   RegistryFixture f;
@@ -106,7 +105,10 @@ TEST(BadInputTest, bad_metadata_is_refused_before_anything_is_recorded) {
   expect_error<InvalidArgument>([&] { f.registry->register_version(kModel, art, group); },
                                 {"group 'de'", "auc"});
   expect_error<InvalidArgument>(
-      [&] { f.registry->register_version(kModel, {"", art.bytes}, {}); }, {"empty artifact format"});
+      [&] {
+        f.registry->register_version(kModel, {"", art.bytes}, {});
+      },
+      {"empty artifact format"});
   VersionMetadata nul;
   nul.description = std::string("before\0after", 12);
   expect_error<InvalidArgument>([&] { f.registry->register_version(kModel, art, nul); },
@@ -150,7 +152,8 @@ TEST(BadInputTest, registry_and_store_options_are_checked) {
   expect_error<InvalidArgument>([] { ArtifactStore a(""); }, {"root is empty"});
 }
 
-// ---- registry JSON import -------------------------------------------------------------------------
+// ---- registry JSON import
+// -------------------------------------------------------------------------
 
 TEST(BadInputTest, imports_are_checked_whole_before_anything_is_written) {
   RegistryFixture a;
@@ -193,8 +196,8 @@ TEST(BadInputTest, imports_name_every_missing_artifact) {
 
 // Crash found while writing docs/bad-input.md: import_json parses with cereal's recursive reader,
 // so deep nesting overflows the stack (SIGSEGV at 1,000,000 levels; at far fewer under ASan).
-// Fix in include/switchyard/registry/model_registry-inl.hpp:976 (`cereal::JSONInputArchive ar(is)`):
-// check the nesting depth first, or parse with the iterative reader serialization uses.
+// Fix in include/switchyard/registry/model_registry-inl.hpp:976 (`cereal::JSONInputArchive
+// ar(is)`): check the nesting depth first, or parse with the iterative reader serialization uses.
 TEST(BadInputTest, DISABLED_deeply_nested_import_is_refused_without_exhausting_the_stack) {
   RegistryFixture f;
   const std::string doc = "{\"format\":\"switchyard.registry\",\"format_version\":1,\"state\":" +
@@ -202,7 +205,8 @@ TEST(BadInputTest, DISABLED_deeply_nested_import_is_refused_without_exhausting_t
   EXPECT_THROW(f.registry->import_json(doc), InvalidArgument);
 }
 
-// ---- semantic versions ------------------------------------------------------------------------------
+// ---- semantic versions
+// ------------------------------------------------------------------------------
 
 TEST(BadInputTest, semantic_versions_follow_semver_2) {
   for (const char* ok : {"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1",
@@ -227,7 +231,8 @@ TEST(BadInputTest, DISABLED_semver_rejects_leading_zero_prerelease_identifiers) 
   EXPECT_NO_THROW(validate_semver("1.0.0-0a"));  // alphanumeric: allowed
 }
 
-// ---- routing policies -------------------------------------------------------------------------------
+// ---- routing policies
+// -------------------------------------------------------------------------------
 
 struct Source {
   StaticModelSource models;
@@ -280,10 +285,10 @@ TEST(BadInputTest, policy_fields_the_router_tests_do_not_cover_are_refused_by_na
   p.variants[1].weight = std::numeric_limits<double>::infinity();
   refused(p, "finite");
   EXPECT_THROW(router.set_policy([] {
-                 RoutingPolicy q = two_arms();
-                 q.pinnable_versions = {9};  // not in the source
-                 return q;
-               }()),
+    RoutingPolicy q = two_arms();
+    q.pinnable_versions = {9};  // not in the source
+    return q;
+  }()),
                NotFound);
   EXPECT_EQ(router.table(), before);
 }
@@ -296,8 +301,11 @@ TEST(BadInputTest, weight_changes_and_blue_green_switches_are_checked) {
   const auto before = router.table();
   expect_error<InvalidArgument>([&] { router.set_weights({{"nope", 1}}); }, {"'nope'"});
   expect_error<InvalidArgument>([&] { router.set_weights({{"control", -1}}); }, {"negative"});
-  expect_error<InvalidArgument>([&] { router.set_weights({{"control", 0}, {"canary", 0}}); },
-                                {"add up to 0"});
+  expect_error<InvalidArgument>(
+      [&] {
+        router.set_weights({{"control", 0}, {"canary", 0}});
+      },
+      {"add up to 0"});
   expect_error<InvalidArgument>([&] { router.switch_blue_green("red"); }, {"'red'"});
   expect_error<InvalidArgument>([&] { router.switch_blue_green("green"); }, {"no blue/green"});
   EXPECT_EQ(router.table(), before);
@@ -320,7 +328,8 @@ TEST(BadInputTest, DISABLED_weights_whose_sum_overflows_are_refused_or_honoured)
   for (const auto& arm : router.table()->variants()) EXPECT_DOUBLE_EQ(arm.share, 0.5);
 }
 
-// ---- tensors and requests -----------------------------------------------------------------------------
+// ---- tensors and requests
+// -----------------------------------------------------------------------------
 
 TEST(BadInputTest, tensor_views_refuse_what_they_cannot_describe) {
   expect_error<InvalidArgument>([] { Shape s{1, 2, 3, 4, 5}; }, {"rank 5"});
@@ -358,7 +367,8 @@ TEST(BadInputTest, requests_that_do_not_fit_the_signature_are_statuses_naming_th
   EXPECT_TRUE(d.predict({.key = "u", .input = TensorView(row, Shape{1, 3})}).ok());
 }
 
-// ---- store files --------------------------------------------------------------------------------------
+// ---- store files
+// --------------------------------------------------------------------------------------
 
 // Found by the sqlite_store fuzz target: SqliteRegistryStore's documentation promises that a
 // refused file is not changed, but a current Switchyard header over a damaged schema is switched

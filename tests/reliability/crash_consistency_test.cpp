@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -24,16 +25,13 @@
 #include <random>
 #include <set>
 #include <string>
-#include <vector>
-
-#include <Eigen/Core>
-
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
+#include <vector>
 
 #include "reliability/reliability_support.hpp"
 #include "support/registry_fixture.hpp"
@@ -144,7 +142,8 @@ std::string read_bytes(const fs::path& p) {
 /// The model every acknowledged operation is applied to, in memory.
 struct Reference {
   explicit Reference(const fs::path& dir)
-      : artifacts(dir, ArtifactStore::Options{.file_ops = std::make_shared<testing::NoSyncFileOps>()}) {}
+      : artifacts(dir,
+                  ArtifactStore::Options{.file_ops = std::make_shared<testing::NoSyncFileOps>()}) {}
   ManualClock clock;
   InMemoryRegistryStore store;
   ArtifactStore artifacts;

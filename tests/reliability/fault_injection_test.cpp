@@ -13,12 +13,11 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
-
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
+#include <vector>
 
 #include "reliability/faulty_vfs.hpp"
 #include "support/registry_fixture.hpp"
@@ -52,8 +51,8 @@ struct Harness {
         .path = db().string(), .vfs_name = vfs, .max_page_count = max_pages});
     artifacts = std::make_unique<ArtifactStore>(artifact_root(),
                                                 ArtifactStore::Options{.file_ops = std::move(ops)});
-    registry = std::make_unique<ModelRegistry>(
-        ModelRegistry::Options{.store = store.get(), .artifacts = artifacts.get(), .clock = &clock});
+    registry = std::make_unique<ModelRegistry>(ModelRegistry::Options{
+        .store = store.get(), .artifacts = artifacts.get(), .clock = &clock});
   }
   void close() {
     registry.reset();
@@ -87,8 +86,9 @@ struct Harness {
   std::int64_t add() {
     VersionMetadata m;
     m.metrics = {{"auc", 0.8}};
-    return registry->register_version(kModel, testing::logistic_artifact(static_cast<double>(++seed)),
-                                      m, {.actor = "test"})
+    return registry
+        ->register_version(kModel, testing::logistic_artifact(static_cast<double>(++seed)), m,
+                           {.actor = "test"})
         ->version;
   }
   std::int64_t add_production() {
@@ -112,8 +112,7 @@ std::vector<Operation> operations() {
   auto dev = std::make_shared<std::int64_t>(0);
   return {
       {"register", "register", [](Harness&) {}, [](Harness& h) { h.add(); }},
-      {"transition", "transition",
-       [dev](Harness& h) { *dev = h.add(); },
+      {"transition", "transition", [dev](Harness& h) { *dev = h.add(); },
        [dev](Harness& h) { h.registry->transition(kModel, *dev, Stage::kStaging); }},
       {"promotion", "promotion (archives the previous Production version)",
        [dev](Harness& h) {
@@ -122,8 +121,7 @@ std::vector<Operation> operations() {
          h.registry->transition(kModel, *dev, Stage::kStaging);
        },
        [dev](Harness& h) { h.registry->transition(kModel, *dev, Stage::kProduction); }},
-      {"alias", "alias",
-       [dev](Harness& h) { *dev = h.add(); },
+      {"alias", "alias", [dev](Harness& h) { *dev = h.add(); },
        [dev](Harness& h) { h.registry->set_alias(kModel, "champion", *dev); }},
       {"rollback", "rollback",
        [](Harness& h) {
@@ -163,8 +161,8 @@ void inject_until_exhausted(bool sync) {
         return;
       }
       ++faults;
-      EXPECT_NE(error.find(h.db().string()), std::string::npos) << "error does not name the file: "
-                                                                << error;
+      EXPECT_NE(error.find(h.db().string()), std::string::npos)
+          << "error does not name the file: " << error;
       ASSERT_EQ(h.committed(), before) << "call " << n << " failed but the store changed";
       ASSERT_EQ(h.snapshot(), snapshot) << "call " << n << " failed but the snapshot changed";
       // The same registry carries the operation out once the fault is gone.
@@ -178,8 +176,8 @@ void inject_until_exhausted(bool sync) {
       h.open();
     }
     EXPECT_GT(faults, 0) << "no fault was ever reached";
-    ::testing::Test::RecordProperty(std::string(op.key) + (sync ? "_failed_syncs" : "_failed_writes"),
-                                    faults);
+    ::testing::Test::RecordProperty(
+        std::string(op.key) + (sync ? "_failed_syncs" : "_failed_writes"), faults);
   }
 }
 
@@ -333,8 +331,7 @@ TEST(FaultInjectionTest, failed_artifact_writes_record_nothing_and_name_the_file
     const std::string before = h.committed();
     const std::string snapshot = h.snapshot();
     const Artifact artifact = testing::logistic_artifact(1000 + static_cast<int>(step));
-    const fs::path final_path =
-        h.artifacts->path_of(detail::sha256_hex(artifact.bytes));
+    const fs::path final_path = h.artifacts->path_of(detail::sha256_hex(artifact.bytes));
     ops->fail = step;
     std::string error;
     try {

@@ -153,9 +153,7 @@ class FaultyVfs {
       },
       [](sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); },
       [](sqlite3_file* f, int level) { return real(f)->pMethods->xUnlock(real(f), level); },
-      [](sqlite3_file* f, int* out) {
-        return real(f)->pMethods->xCheckReservedLock(real(f), out);
-      },
+      [](sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); },
       [](sqlite3_file* f, int op, void* arg) {
         return real(f)->pMethods->xFileControl(real(f), op, arg);
       },
@@ -176,7 +174,6 @@ class FaultyVfs {
         return real(f)->pMethods->xUnfetch(real(f), off, p);
       },
   };
-
 };
 
 }  // namespace switchyard::testing

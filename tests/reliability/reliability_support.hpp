@@ -16,9 +16,8 @@
 #include <cstring>
 #include <random>
 #include <string>
-#include <utility>
-
 #include <switchyard/registry/artifact_store.hpp>
+#include <utility>
 
 namespace switchyard::testing {
 
@@ -95,9 +94,9 @@ inline bool read_all(int fd, void* data, std::size_t size) noexcept {
 
 /// One fixed-size message from a forked worker: an acknowledged operation, or its failure.
 struct WorkerMessage {
-  std::int64_t op = 0;       ///< operation index
-  std::int64_t value = 0;    ///< what the operation produced (a version number, a sequence)
-  std::int32_t failed = 0;   ///< 1: `text` holds the exception message and the worker stops
+  std::int64_t op = 0;      ///< operation index
+  std::int64_t value = 0;   ///< what the operation produced (a version number, a sequence)
+  std::int32_t failed = 0;  ///< 1: `text` holds the exception message and the worker stops
   char text[500] = {};
 
   static WorkerMessage failure(std::int64_t op, const char* what) {

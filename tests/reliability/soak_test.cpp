@@ -10,6 +10,7 @@
 // run if resident memory grew more than that after warm-up (the short run only reports it).
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -17,17 +18,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_loader.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/serving/deployment.hpp>
+#include <thread>
+#include <vector>
 
 #include "reliability/reliability_support.hpp"
 #include "support/registry_fixture.hpp"
@@ -89,13 +87,12 @@ class CountedModel final : public Model {
   std::size_t id_;
 };
 
-Artifact counted_artifact(double seed) {
-  return {kFormat, testing::logistic_artifact(seed).bytes};
-}
+Artifact counted_artifact(double seed) { return {kFormat, testing::logistic_artifact(seed).bytes}; }
 
 TEST(SoakTest, predictions_never_fail_while_versions_come_and_go) {
   const std::int64_t target_requests = testing::env_count("SWITCHYARD_SOAK_REQUESTS", 200'000);
-  const std::int64_t versions = std::max<std::int64_t>(testing::env_count("SWITCHYARD_SOAK_VERSIONS", 200), 20);
+  const std::int64_t versions =
+      std::max<std::int64_t>(testing::env_count("SWITCHYARD_SOAK_VERSIONS", 200), 20);
   const std::int64_t growth_budget_mb = testing::env_count("SWITCHYARD_SOAK_MAX_GROWTH_MB", 0);
 
   Ledger ledger;
@@ -147,7 +144,8 @@ TEST(SoakTest, predictions_never_fail_while_versions_come_and_go) {
   };
   std::thread threads[] = {std::thread(worker, 0), std::thread(worker, 1)};
 
-  // ---- control plane -----------------------------------------------------------------------------
+  // ---- control plane
+  // -----------------------------------------------------------------------------
   std::int64_t promotions = 1, rollbacks = 0, weight_changes = 0;
   std::uint64_t warm_rss = 0;
   const std::int64_t warm_up = versions / 10;
@@ -182,16 +180,17 @@ TEST(SoakTest, predictions_never_fail_while_versions_come_and_go) {
   stop = true;
   for (auto& t : threads) t.join();
 
-  // ---- verdict -----------------------------------------------------------------------------------
+  // ---- verdict
+  // -----------------------------------------------------------------------------------
   const std::int64_t total = requests[0] + requests[1];
   const double growth_mb =
       (static_cast<double>(end_rss) - static_cast<double>(warm_rss)) / (1024.0 * 1024.0);
   std::cout << "[ soak     ] requests " << total << " (" << requests[0] << " + " << requests[1]
             << "), failed " << failures[0] + failures[1] << "; versions " << versions
             << ", weight changes " << weight_changes << ", promotions " << promotions
-            << ", rollbacks " << rollbacks << "; models created " << ledger.total()
-            << "; resident " << warm_rss / 1048576 << " MiB after warm-up (version " << warm_up
-            << "), " << end_rss / 1048576 << " MiB at the end, growth " << growth_mb << " MiB ("
+            << ", rollbacks " << rollbacks << "; models created " << ledger.total() << "; resident "
+            << warm_rss / 1048576 << " MiB after warm-up (version " << warm_up << "), "
+            << end_rss / 1048576 << " MiB at the end, growth " << growth_mb << " MiB ("
             << growth_mb * 1024.0 / static_cast<double>(versions - warm_up) << " KiB per version)"
             << std::endl;
   ::testing::Test::RecordProperty("requests", std::to_string(total));

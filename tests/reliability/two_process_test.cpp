@@ -18,7 +18,6 @@
 #include <set>
 #include <stdexcept>
 #include <string>
-
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
@@ -61,8 +60,8 @@ std::string half_applied(RegistryStore& store) {
 [[noreturn]] void writer_main(const fs::path& dir, int writer, std::int64_t ops, int ack_fd) {
   std::int64_t op = 0;
   try {
-    SqliteRegistryStore store({.path = (dir / "registry.db").string(),
-                               .busy_timeout = std::chrono::seconds(60)});
+    SqliteRegistryStore store(
+        {.path = (dir / "registry.db").string(), .busy_timeout = std::chrono::seconds(60)});
     ArtifactStore artifacts(dir / "artifacts");
     ModelRegistry registry({.store = &store, .artifacts = &artifacts});
     const std::string me = "writer-" + std::to_string(writer);

@@ -163,17 +163,32 @@ SWITCHYARD_INLINE void validate_semver(std::string_view text) {
       ++i;
     }
   }
+  // Dot-separated identifiers of [0-9A-Za-z-]; in a pre-release, a numeric identifier may not
+  // have leading zeros (semver.org 2.0, item 9).
   auto identifiers = [&](bool build) {
     std::size_t start = i;
+    std::size_t ident = i;
+    auto end_identifier = [&](std::size_t end) {
+      if (end == ident) fail("empty identifier");
+      bool numeric = true;
+      for (std::size_t k = ident; k < end; ++k) numeric = numeric && text[k] >= '0' && text[k] <= '9';
+      if (!build && numeric && end - ident > 1 && text[ident] == '0') {
+        fail("numeric pre-release identifiers may not have leading zeros");
+      }
+    };
     while (i < text.size() && (build || text[i] != '+')) {
       char c = text[i];
       bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                 c == '-' || c == '.';
       if (!ok) fail("only [0-9A-Za-z-.] may follow the version numbers");
-      if (c == '.' && (i == start || text[i - 1] == '.')) fail("empty identifier");
+      if (c == '.') {
+        end_identifier(i);
+        ident = i + 1;
+      }
       ++i;
     }
-    if (i == start || text[i - 1] == '.') fail("empty identifier");
+    if (i == start) fail("empty identifier");
+    end_identifier(i);
   };
   if (i < text.size() && text[i] == '-') {
     ++i;
@@ -975,6 +990,27 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
 }
 
 SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
+  // cereal reads JSON recursively: refuse deep nesting before it can exhaust the stack. A real
+  // export nests 6 levels deep.
+  constexpr int kMaxDepth = 64;
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxDepth) {
+        throw InvalidArgument("import: JSON nests deeper than " + std::to_string(kMaxDepth) +
+                              " levels; not a registry export");
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
   registry_detail::RegistryExport doc;
   try {
     std::istringstream is{std::string(json)};

@@ -78,6 +78,9 @@ SWITCHYARD_INLINE void TrafficRouter::validate(const RoutingPolicy& p) const {
     sum += v.weight;
   }
   if (!(sum > 0)) throw InvalidArgument(where + "weights add up to 0");
+  if (!std::isfinite(sum)) {
+    throw InvalidArgument(where + "weights add up to more than the largest double; scale them down");
+  }
   if (p.weight_style == WeightStyle::kPercent && !p.normalize && std::fabs(sum - 100.0) > 1e-9) {
     throw InvalidArgument(where + "percent weights add up to " + std::to_string(sum) +
                           ", not 100 (set normalize to scale them)");

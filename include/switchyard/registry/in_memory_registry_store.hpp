@@ -97,7 +97,8 @@ class InMemoryRegistryStore final : public RegistryStore {
 
   /// changes_since() and load_models() of its models under one lock; see
   /// SqliteRegistryStore::load_changes_since().
-  std::pair<std::vector<std::string>, StoreState> load_changes_since(std::int64_t sequence) {
+  std::pair<std::vector<std::string>, StoreState> load_changes_since(
+      std::int64_t sequence) override {
     detail::MutexLock lk(shared_->mu);
     std::set<std::string> changed;
     for (const auto& r : shared_->audit) {

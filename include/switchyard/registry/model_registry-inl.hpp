@@ -280,10 +280,8 @@ SWITCHYARD_INLINE bool ModelRegistry::refresh() {
   detail::MutexLock lk(write_mu_);
   if (!store_->may_have_changed()) return false;
   auto current = snapshot_.load();
-  auto [touched, last] = store_->changes_since(current->last_sequence);
+  auto [touched, state] = store_->load_changes_since(current->last_sequence);
   if (touched.empty()) return false;
-  StoreState state = store_->load_models(touched);
-  state.last_sequence = std::max(state.last_sequence, last);
   apply_state(std::move(state), touched, false);
   return true;
 }
@@ -295,9 +293,7 @@ SWITCHYARD_INLINE void ModelRegistry::after_commit(std::int64_t first_sequence,
                                                    const std::string& model) {
   (void)first_sequence;
   (void)model;
-  auto [touched, last] = store_->changes_since(previous_sequence);
-  StoreState state = store_->load_models(touched);
-  state.last_sequence = std::max(state.last_sequence, last);
+  auto [touched, state] = store_->load_changes_since(previous_sequence);
   apply_state(std::move(state), touched, false);
 }
 
@@ -974,8 +970,7 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
     cereal::JSONOutputArchive ar(os);
     ar(cereal::make_nvp("format", std::string("switchyard.registry")),
        cereal::make_nvp("format_version", 1));
-    ar.setNextName("state");
-    save(ar, doc.state);
+    ar(cereal::make_nvp("state", doc.state));
     ar.setNextName("audit");
     ar.startNode();
     ar.makeArray();
@@ -1025,8 +1020,7 @@ SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
       throw InvalidArgument("import: export format_version " + std::to_string(format_version) +
                             " is not supported");
     }
-    ar.setNextName("state");
-    switchyard::load(ar, doc.state);
+    ar(cereal::make_nvp("state", doc.state));
     ar.setNextName("audit");
     ar.startNode();
     cereal::size_type n = 0;

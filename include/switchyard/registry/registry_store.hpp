@@ -60,9 +60,11 @@ class RegistryTransaction {
   virtual void insert_version(const ModelVersion& v) = 0;
   /// Replaces the stored row of (v.name, v.version); throws NotFound when absent.
   virtual void update_version(const ModelVersion& v) = 0;
+  /// Creates or moves an alias; throws NotFound when the version does not exist.
   virtual void set_alias(const AliasRecord& a) = 0;
+  /// Deletes an alias; does nothing when it does not exist.
   virtual void remove_alias(std::string_view model, std::string_view alias) = 0;
-  /// Appends an audit row and returns its sequence number.
+  /// Appends an audit row (its `sequence` field is ignored) and returns the sequence assigned.
   virtual std::int64_t append_audit(const AuditRecord& r) = 0;
   /// Makes every write durable and visible to other connections, or throws and changes nothing.
   virtual void commit() = 0;
@@ -84,8 +86,14 @@ class RegistryStore {
   /// Models touched by audit rows after `sequence`, and the last sequence in the store.
   virtual std::pair<std::vector<std::string>, std::int64_t> changes_since(
       std::int64_t sequence) = 0;
+  /// changes_since() and load_models() of those models from one consistent read: the image's
+  /// last_sequence covers exactly what it holds, so a commit by another process between the two
+  /// steps can never be skipped. This is what refresh() uses.
+  virtual std::pair<std::vector<std::string>, StoreState> load_changes_since(
+      std::int64_t sequence) = 0;
   /// Cheap check: true when another connection or process may have committed since the last
-  /// call (SQLite's data_version). May return true spuriously, never false wrongly.
+  /// call (the first call compares with the state at open; SQLite's data_version). May return
+  /// true spuriously, never false wrongly.
   virtual bool may_have_changed() = 0;
   virtual std::vector<AuditRecord> audit(const AuditQuery& query) = 0;
   /// Human-readable location, e.g. "sqlite:/var/lib/svc/registry.db", used in error messages.

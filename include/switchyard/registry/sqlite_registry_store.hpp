@@ -118,7 +118,8 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   /// after `sequence`, and their image with the last sequence of that same snapshot. (Two calls
   /// can straddle another process's commit and attribute it to the wrong image; proposed for
   /// RegistryStore.)
-  std::pair<std::vector<std::string>, StoreState> load_changes_since(std::int64_t sequence);
+  std::pair<std::vector<std::string>, StoreState> load_changes_since(
+      std::int64_t sequence) override;
   /// True when another connection or process committed since the previous call (or since the
   /// store was opened); this store's own commits do not count. One `PRAGMA data_version` on the
   /// writer connection; true without looking while a transaction of this store is open.

@@ -13,7 +13,7 @@ cmake --build build/ci -j"$jobs"
 (cd build/ci && ctest -j"$jobs" --output-on-failure --timeout 900)
 echo "plain build and tests: $(( $(date +%s) - start )) s"
 if [ "${SWITCHYARD_SKIP_SANITIZERS:-0}" != 1 ] && [ -x scripts/sanitize.sh ]; then
-  bash scripts/sanitize.sh tsan
-  bash scripts/sanitize.sh asan-ubsan
+  JOBS="$jobs" bash scripts/sanitize.sh tsan
+  JOBS="$jobs" bash scripts/sanitize.sh asan-ubsan
   echo "with sanitizers: $(( $(date +%s) - start )) s"
 fi

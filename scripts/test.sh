@@ -12,7 +12,7 @@ cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_W
 cmake --build build/ci -j"$jobs"
 (cd build/ci && ctest -j"$jobs" --output-on-failure --timeout 900)
 echo "plain build and tests: $(( $(date +%s) - start )) s"
-if [ "${SWITCHYARD_SKIP_SANITIZERS:-0}" != 1 ] && [ -x scripts/sanitize.sh ]; then
+if [ "${SWITCHYARD_SKIP_SANITIZERS:-0}" != 1 ] && [ -f scripts/sanitize.sh ]; then
   JOBS="$jobs" bash scripts/sanitize.sh tsan
   JOBS="$jobs" bash scripts/sanitize.sh asan-ubsan
   echo "with sanitizers: $(( $(date +%s) - start )) s"

@@ -389,17 +389,19 @@ class PendingJoinTable {
   /// Drops every expired entry now.
   void sweep() {
     const TimePoint now = clock_.now();
-    for (auto& s : stripes_) {
-      detail::MutexLock lk(s->mu);
-      sweep_locked(*s, now);
+    for (auto& stripe : stripes_) {
+      Stripe& s = *stripe;
+      detail::MutexLock lk(s.mu);
+      sweep_locked(s, now);
     }
   }
 
   Tally tally() const {
     Tally t;
-    for (const auto& s : stripes_) {
-      detail::MutexLock lk(s->mu);
-      const Tally& x = s->tally;
+    for (const auto& stripe : stripes_) {
+      const Stripe& s = *stripe;
+      detail::MutexLock lk(s.mu);
+      const Tally& x = s.tally;
       t.tracked += x.tracked;
       t.labels_joined += x.labels_joined;
       t.outcomes_joined += x.outcomes_joined;
@@ -410,7 +412,7 @@ class PendingJoinTable {
       t.unmatched += x.unmatched;
       t.duplicate_joins += x.duplicate_joins;
       t.duplicate_ids += x.duplicate_ids;
-      t.pending += s->map.size();
+      t.pending += s.map.size();
     }
     return t;
   }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// An SQLite VFS that wraps the default one and fails the Nth xWrite or xSync on demand: the
-// fault-injection seam behind SqliteRegistryStore::Options::vfs_name.
+// An SQLite VFS that wraps the default one and fails the Nth xWrite or xSync on demand (or runs a
+// hook between two statements): the fault-injection seam behind SqliteRegistryStore's vfs_name.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <utility>
 
 namespace switchyard::testing {
 
@@ -43,6 +45,14 @@ class FaultyVfs {
   /// How many faults were injected since construction.
   int injected() const { return injected_.load(); }
 
+  /// Runs `hook` once, right after the `nth` release of all locks (xUnlock to NONE) on a file
+  /// opened through this VFS: a deterministic point between two statements of a connection, where
+  /// another connection can commit. Single-threaded use only.
+  void on_unlock(int nth, std::function<void()> hook) {
+    unlock_countdown_ = nth;
+    unlock_hook_ = std::move(hook);
+  }
+
  private:
   struct File {
     sqlite3_file base;
@@ -57,6 +67,8 @@ class FaultyVfs {
   std::atomic<bool> sticky_{false};
   std::atomic<bool> failing_{false};
   std::atomic<int> injected_{0};
+  int unlock_countdown_ = 0;
+  std::function<void()> unlock_hook_;
 
   FaultyVfs() {
     root_ = sqlite3_vfs_find(nullptr);
@@ -127,53 +139,73 @@ class FaultyVfs {
     f->real = reinterpret_cast<sqlite3_file*>(f + 1);
     std::memset(f->real, 0, static_cast<std::size_t>(root()->szOsFile));
     const int rc = root()->xOpen(root(), name, f->real, flags, out_flags);
-    f->base.pMethods = f->real->pMethods != nullptr ? &kMethods : nullptr;
+    f->base.pMethods = f->real->pMethods != nullptr ? &methods() : nullptr;
     return rc;
   }
 
-  static constexpr sqlite3_io_methods kMethods = {
-      3,
-      [](sqlite3_file* f) { return real(f)->pMethods->xClose(real(f)); },
-      [](sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
-        return real(f)->pMethods->xRead(real(f), buf, n, off);
-      },
-      [](sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
-        if (trip(instance().write_countdown_)) return SQLITE_IOERR_WRITE;
-        return real(f)->pMethods->xWrite(real(f), buf, n, off);
-      },
-      [](sqlite3_file* f, sqlite3_int64 size) {
-        return real(f)->pMethods->xTruncate(real(f), size);
-      },
-      [](sqlite3_file* f, int flags) {
-        if (trip(instance().sync_countdown_)) return SQLITE_IOERR_FSYNC;
-        return real(f)->pMethods->xSync(real(f), flags);
-      },
-      [](sqlite3_file* f, sqlite3_int64* size) {
-        return real(f)->pMethods->xFileSize(real(f), size);
-      },
-      [](sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); },
-      [](sqlite3_file* f, int level) { return real(f)->pMethods->xUnlock(real(f), level); },
-      [](sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); },
-      [](sqlite3_file* f, int op, void* arg) {
-        return real(f)->pMethods->xFileControl(real(f), op, arg);
-      },
-      [](sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); },
-      [](sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); },
-      [](sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-        return real(f)->pMethods->xShmMap(real(f), region, size, extend, out);
-      },
-      [](sqlite3_file* f, int offset, int n, int flags) {
-        return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
-      },
-      [](sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); },
-      [](sqlite3_file* f, int del) { return real(f)->pMethods->xShmUnmap(real(f), del); },
-      [](sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
-        return real(f)->pMethods->xFetch(real(f), off, n, out);
-      },
-      [](sqlite3_file* f, sqlite3_int64 off, void* p) {
-        return real(f)->pMethods->xUnfetch(real(f), off, p);
-      },
-  };
+  static void after_unlock(int level) {
+    if (level != SQLITE_LOCK_NONE) return;
+    FaultyVfs& v = instance();
+    if (v.unlock_hook_ && v.unlock_countdown_ > 0 && --v.unlock_countdown_ == 0) {
+      auto hook = std::move(v.unlock_hook_);
+      v.unlock_hook_ = nullptr;
+      hook();
+    }
+  }
+
+  // A function, not a static data member: its lambdas need the complete class.
+  static const sqlite3_io_methods& methods() {
+    static const sqlite3_io_methods table = {
+        3,
+        [](sqlite3_file* f) { return real(f)->pMethods->xClose(real(f)); },
+        [](sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+          return real(f)->pMethods->xRead(real(f), buf, n, off);
+        },
+        [](sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+          if (trip(instance().write_countdown_)) return SQLITE_IOERR_WRITE;
+          return real(f)->pMethods->xWrite(real(f), buf, n, off);
+        },
+        [](sqlite3_file* f, sqlite3_int64 size) {
+          return real(f)->pMethods->xTruncate(real(f), size);
+        },
+        [](sqlite3_file* f, int flags) {
+          if (trip(instance().sync_countdown_)) return SQLITE_IOERR_FSYNC;
+          return real(f)->pMethods->xSync(real(f), flags);
+        },
+        [](sqlite3_file* f, sqlite3_int64* size) {
+          return real(f)->pMethods->xFileSize(real(f), size);
+        },
+        [](sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); },
+        [](sqlite3_file* f, int level) {
+          const int rc = real(f)->pMethods->xUnlock(real(f), level);
+          after_unlock(level);
+          return rc;
+        },
+        [](sqlite3_file* f, int* out) {
+          return real(f)->pMethods->xCheckReservedLock(real(f), out);
+        },
+        [](sqlite3_file* f, int op, void* arg) {
+          return real(f)->pMethods->xFileControl(real(f), op, arg);
+        },
+        [](sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); },
+        [](sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); },
+        [](sqlite3_file* f, int region, int size, int extend, void volatile** out) {
+          return real(f)->pMethods->xShmMap(real(f), region, size, extend, out);
+        },
+        [](sqlite3_file* f, int offset, int n, int flags) {
+          return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
+        },
+        [](sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); },
+        [](sqlite3_file* f, int del) { return real(f)->pMethods->xShmUnmap(real(f), del); },
+        [](sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+          return real(f)->pMethods->xFetch(real(f), off, n, out);
+        },
+        [](sqlite3_file* f, sqlite3_int64 off, void* p) {
+          return real(f)->pMethods->xUnfetch(real(f), off, p);
+        },
+    };
+    return table;
+  }
 };
 
 }  // namespace switchyard::testing

@@ -51,6 +51,7 @@ struct Stored {
   Stored() {
     dir = std::filesystem::temp_directory_path() /
           ("switchyard-bench-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir);
     open();
     for (; next < kStored; ++next) {
       registry->register_version("fraud-detection", artifact(next % 50), metadata(next));

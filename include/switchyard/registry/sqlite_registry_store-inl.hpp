@@ -573,6 +573,10 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
   if (rc != SQLITE_OK) {
     std::error_code ec;
     if ((rc & 0xff) == SQLITE_CANTOPEN && !std::filesystem::exists(options.path, ec)) {
+      const auto parent = std::filesystem::path(options.path).parent_path();
+      if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+        throw NotFound(where_ + ": the directory " + parent.string() + " does not exist");
+      }
       throw NotFound(where_ + ": no registry store at this path (create_if_missing is off)");
     }
     if (raw == nullptr) throw StorageError(where_ + ": cannot open: " + sqlite3_errstr(rc));

@@ -153,7 +153,8 @@ TEST(ExperimentTest, sequential_mode_uses_the_always_valid_test_with_tuning_5000
   Experiment e(o);
   feed_binary(e, "control", 800, 80);
   feed_binary(e, "treatment", 800, 112);
-  const MetricComparison& cmp = only_comparison(e.analyze());
+  const ExperimentReport r = e.analyze();
+  const MetricComparison& cmp = only_comparison(r);
   const ProportionCounter c(80, 800), t(112, 800);
   const stats::SequentialOptions so{0.95, 5000.0};
   const auto abs = stats::sequential_test(

@@ -5,7 +5,6 @@
 //
 // Usage: ab_test   (deterministic: fixed seeds and a manual clock; runs in well under a second)
 #include <Eigen/Dense>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,8 +13,6 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <vector>
-
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/events.hpp>
 #include <switchyard/models/linear_model.hpp>
@@ -23,6 +20,7 @@
 #include <switchyard/serving/model_source.hpp>
 #include <switchyard/serving/performance_report.hpp>
 #include <switchyard/stats/experiment.hpp>
+#include <vector>
 
 namespace sy = switchyard;
 using namespace std::chrono_literals;
@@ -152,11 +150,11 @@ int main() {
     }
     if (hour % 3 == 2) {
       const sy::ExperimentReport interim = experiment.analyze();
-      std::printf("%4d  %9llu  %13llu  %s\n", hour + 1,
-                  static_cast<unsigned long long>(interim.arms[0].exposures +
-                                                  interim.arms[1].exposures),
-                  static_cast<unsigned long long>(interim.joins.labels_joined),
-                  std::string(sy::to_string(interim.decision.kind)).c_str());
+      std::printf(
+          "%4d  %9llu  %13llu  %s\n", hour + 1,
+          static_cast<unsigned long long>(interim.arms[0].exposures + interim.arms[1].exposures),
+          static_cast<unsigned long long>(interim.joins.labels_joined),
+          std::string(sy::to_string(interim.decision.kind)).c_str());
     }
   }
   // The last six hours of labels, then a day later, so what never arrived has expired.

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // PerformanceReport (seed 002's GET /models/performance): per-version figures, comparisons equal
 // to the statistics functions on the same counts, recommendations, JSON, and a live Deployment.
-#include <switchyard/serving/performance_report.hpp>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
+#include <switchyard/serving/performance_report.hpp>
 #include <vector>
 
 #include "support/json.hpp"
@@ -51,7 +50,8 @@ void set_labels(VariantStats& s, std::uint64_t labeled, std::uint64_t correct) {
 // Confidences with a given mean: a fixed zig-zag of +-spread around it.
 std::vector<double> confidences(std::size_t n, double mean, double spread) {
   std::vector<double> c(n);
-  for (std::size_t i = 0; i < n; ++i) c[i] = mean + spread * (static_cast<double>(i % 5) - 2.0) / 2.0;
+  for (std::size_t i = 0; i < n; ++i)
+    c[i] = mean + spread * (static_cast<double>(i % 5) - 2.0) / 2.0;
   return c;
 }
 
@@ -128,9 +128,9 @@ TEST(PerformanceReportTest, no_difference_yet_says_how_many_more_requests_are_ne
   EXPECT_FALSE(c.significant);
   stats::PowerOptions po;
   po.alpha = 1.0 - 0.95;
-  const auto need = stats::remaining_sample_size(ProportionCounter(246, 300),
-                                                 ProportionCounter(240, 300), 0.05,
-                                                 stats::MdeKind::kRelative, po);
+  const auto need =
+      stats::remaining_sample_size(ProportionCounter(246, 300), ProportionCounter(240, 300), 0.05,
+                                   stats::MdeKind::kRelative, po);
   ASSERT_TRUE(need.ok());
   ASSERT_TRUE(c.more_requests_needed.has_value());
   EXPECT_EQ(*c.more_requests_needed, need.remaining_per_arm);
@@ -153,8 +153,8 @@ TEST(PerformanceReportTest, a_significantly_higher_error_rate_keeps_the_baseline
   set_labels(v[1], 400, 360);  // better accuracy, but 5% errors against 0.2%
   const PerformanceReport r = performance_report("sentiment", v);
   const VersionComparison& e = find(r, 2, PerformanceMetric::kErrorRate);
-  const auto z = stats::two_proportion_z_test(ProportionCounter(25, 500),
-                                              ProportionCounter(4, 2000), 0.95);
+  const auto z =
+      stats::two_proportion_z_test(ProportionCounter(25, 500), ProportionCounter(4, 2000), 0.95);
   EXPECT_EQ(e.p_value, z.p_value);
   EXPECT_TRUE(e.worse);
   EXPECT_TRUE(find(r, 2, PerformanceMetric::kAccuracy).better);
@@ -188,8 +188,8 @@ TEST(PerformanceReportTest, json_parses_and_mirrors_the_seed_fields) {
   const std::string text = r.to_json();
   testing::json::Document doc;
   doc.Parse(text.c_str());
-  ASSERT_FALSE(doc.HasParseError()) << testing::json::GetParseError_En(doc.GetParseError())
-                                    << ": " << text;
+  ASSERT_FALSE(doc.HasParseError())
+      << testing::json::GetParseError_En(doc.GetParseError()) << ": " << text;
   EXPECT_EQ(std::string(doc["model"].GetString()), "sentiment \"model\"");
   ASSERT_EQ(doc["models"].Size(), 2u);
   const auto& m = doc["models"][0];

@@ -2,8 +2,6 @@
 // Experiment: comparisons equal the statistics library's own (tested) results on the same data,
 // sample ratio checks, late label joins on a manual clock, the pending bound, guardrails, Holm,
 // exposures from a Deployment's EventHub, concurrency and the report's JSON and table.
-#include <switchyard/stats/experiment.hpp>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,10 +9,10 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <switchyard/serving/deployment.hpp>
+#include <switchyard/stats/experiment.hpp>
 #include <thread>
 #include <vector>
-
-#include <switchyard/serving/deployment.hpp>
 
 #include "support/fake_models.hpp"
 #include "support/json.hpp"
@@ -82,7 +80,8 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
   EXPECT_EQ(cmp.absolute_effect, z.effect);
   EXPECT_EQ(cmp.absolute_interval.lower, z.interval.lower);
   EXPECT_EQ(cmp.absolute_interval.upper, z.interval.upper);
-  const auto moments = stats::effect_moments(t.summary(), c.summary(), stats::EffectScale::kRelative);
+  const auto moments =
+      stats::effect_moments(t.summary(), c.summary(), stats::EffectScale::kRelative);
   const auto lift = stats::lift_test(moments, 0.95);
   EXPECT_EQ(cmp.relative_effect, lift.effect);
   EXPECT_NEAR(cmp.relative_effect, 0.3, 1e-12);
@@ -98,8 +97,7 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
   ASSERT_EQ(cmp.power_status, stats::StatStatus::kOk);
   EXPECT_EQ(cmp.power,
             stats::achieved_power_proportions(1000, 0.1, 0.05, stats::MdeKind::kRelative, po));
-  const auto remaining =
-      stats::remaining_sample_size(t, c, 0.05, stats::MdeKind::kRelative, po);
+  const auto remaining = stats::remaining_sample_size(t, c, 0.05, stats::MdeKind::kRelative, po);
   ASSERT_TRUE(cmp.more_samples_per_arm.has_value());
   EXPECT_EQ(*cmp.more_samples_per_arm, remaining.remaining_per_arm);
   EXPECT_GT(*cmp.more_samples_per_arm, 0u);
@@ -107,8 +105,8 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
 
 TEST(ExperimentTest, continuous_metric_equals_welch_with_missing_values_filled) {
   ManualClock clock;
-  auto o = two_arms({.name = "revenue", .kind = MetricKind::kContinuous, .missing_value = 0.0},
-                    clock);
+  auto o =
+      two_arms({.name = "revenue", .kind = MetricKind::kContinuous, .missing_value = 0.0}, clock);
   o.guardrails = {{.name = "basket", .kind = MetricKind::kContinuous}};  // no fill: buyers only
   Experiment e(o);
   std::vector<double> per_exposure[2], buyers[2];
@@ -349,7 +347,8 @@ TEST(ExperimentTest, fixed_horizon_waits_for_the_planned_sample_size) {
 
 TEST(ExperimentTest, keeps_control_when_powered_and_not_significant) {
   ManualClock clock;
-  auto o = two_arms({.name = "converted", .kind = MetricKind::kBinary,
+  auto o = two_arms({.name = "converted",
+                     .kind = MetricKind::kBinary,
                      .minimum_detectable_effect = 0.5},  // a 50% lift needs about 700 per arm
                     clock);
   Experiment e(o);
@@ -380,9 +379,9 @@ TEST(ExperimentTest, holm_adjusts_the_primary_across_treatments) {
   for (const auto& c : m.comparisons) raw.push_back(c.p_value);
   EXPECT_EQ(m.comparisons[0].variant, "a");
   EXPECT_EQ(m.comparisons[1].variant, "c");
-  EXPECT_EQ(raw[0], stats::two_proportion_z_test(ProportionCounter(120, 1000),
-                                                 ProportionCounter(100, 1000))
-                        .p_value);
+  EXPECT_EQ(raw[0],
+            stats::two_proportion_z_test(ProportionCounter(120, 1000), ProportionCounter(100, 1000))
+                .p_value);
   const auto holm = stats::adjust_p_values(raw, stats::PValueAdjustment::kHolm, 0.05);
   for (std::size_t i = 0; i < raw.size(); ++i) {
     EXPECT_EQ(m.comparisons[i].adjusted_p_value, holm.p_values[i]);
@@ -436,9 +435,9 @@ TEST(ExperimentTest, table_names_arms_metrics_comparisons_and_the_decision) {
   feed_with_latency(e, "control", 3000, 300, 5.0);
   feed_with_latency(e, "treatment", 3000, 420, 5.0);
   const std::string t = e.analyze().to_string();
-  for (const char* s : {"Experiment exp: sequential", "control", "treatment", "sample ratio",
-                        "Primary converted", "Guardrail latency_ms", "treatment vs control",
-                        "BETTER", "Decision: ship_treatment"}) {
+  for (const char* s :
+       {"Experiment exp: sequential", "control", "treatment", "sample ratio", "Primary converted",
+        "Guardrail latency_ms", "treatment vs control", "BETTER", "Decision: ship_treatment"}) {
     EXPECT_NE(t.find(s), std::string::npos) << "missing '" << s << "' in\n" << t;
   }
 }
@@ -468,7 +467,8 @@ TEST(ExperimentTest, exposures_come_from_a_deployment_event_hub_and_stop_on_deta
   std::vector<std::pair<std::string, std::int64_t>> served;
   for (int i = 0; i < 400; ++i) {
     const std::string rid = "req-" + std::to_string(i);
-    auto r = d.predict({.key = "user-" + std::to_string(i), .input = TensorView(row, Shape{1, 3}),
+    auto r = d.predict({.key = "user-" + std::to_string(i),
+                        .input = TensorView(row, Shape{1, 3}),
                         .request_id = rid});
     ASSERT_TRUE(r.ok());
     served.emplace_back(rid, r->version);

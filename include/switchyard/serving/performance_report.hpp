@@ -9,8 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <switchyard/monitoring/version_stats.hpp>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/stats/experiment.hpp>
@@ -18,6 +16,7 @@
 #include <switchyard/stats/multiple_comparisons.hpp>
 #include <switchyard/stats/proportion_test.hpp>
 #include <switchyard/stats/t_test.hpp>
+#include <vector>
 
 namespace switchyard {
 
@@ -36,19 +35,19 @@ struct PerformanceReportOptions {
 /// One version's serving statistics (seed 002's per-model entry). Thread-safe: a value type.
 struct VersionPerformance {
   std::int64_t version = 0;
-  std::string variant;  ///< its arm in the current table; empty when it left the table
-  double share = 0.0;   ///< its current share of the weighted split
+  std::string variant;              ///< its arm in the current table; empty when it left the table
+  double share = 0.0;               ///< its current share of the weighted split
   std::uint64_t request_count = 0;  ///< requests routed to it, served or failed
   std::uint64_t errors = 0;
   double error_rate = 0.0;
   std::optional<double> avg_latency_ms;  ///< over successful calls; empty when there were none
   std::optional<double> p99_latency_ms;  ///< histogram quantile, within 0.8% of the exact one
   std::uint64_t confidence_count = 0;
-  std::optional<double> avg_confidence;    ///< empty when the model reports no confidence
+  std::optional<double> avg_confidence;         ///< empty when the model reports no confidence
   stats::IntervalEstimate confidence_interval;  ///< Student t interval of the mean confidence
-  std::uint64_t labeled = 0;               ///< predictions with a known outcome
+  std::uint64_t labeled = 0;                    ///< predictions with a known outcome
   std::uint64_t correct = 0;
-  std::optional<double> accuracy;          ///< correct / labeled; empty when nothing is labelled
+  std::optional<double> accuracy;             ///< correct / labeled; empty when nothing is labelled
   stats::IntervalEstimate accuracy_interval;  ///< Wilson interval
 };
 
@@ -62,9 +61,12 @@ enum class PerformanceMetric : std::uint8_t {
 /// The name of a performance metric, e.g. "mean confidence".
 constexpr std::string_view to_string(PerformanceMetric m) noexcept {
   switch (m) {
-    case PerformanceMetric::kAccuracy: return "accuracy";
-    case PerformanceMetric::kMeanConfidence: return "mean confidence";
-    case PerformanceMetric::kErrorRate: return "error rate";
+    case PerformanceMetric::kAccuracy:
+      return "accuracy";
+    case PerformanceMetric::kMeanConfidence:
+      return "mean confidence";
+    case PerformanceMetric::kErrorRate:
+      return "error rate";
   }
   return "unknown";
 }
@@ -171,9 +173,8 @@ inline VersionPerformance version_performance(const VariantStats& v, double conf
     const stats::SampleSummary c = confidence_summary(s);
     p.avg_confidence = c.mean;
     if (std::isfinite(c.mean)) {
-      p.confidence_interval =
-          mean_interval(stats::RunningMoments::from_moments(c.count, c.mean, c.variance),
-                        confidence);
+      p.confidence_interval = mean_interval(
+          stats::RunningMoments::from_moments(c.count, c.mean, c.variance), confidence);
     }
   }
   p.labeled = s.labeled;
@@ -205,10 +206,10 @@ inline VersionComparison compare_versions(const VersionPerformance& cand,
       break;
     case PerformanceMetric::kErrorRate:
       t.rate = k.rate = true;
-      t.counter = stats::ProportionCounter(std::min(cand.errors, cand.request_count),
-                                           cand.request_count);
-      k.counter = stats::ProportionCounter(std::min(base.errors, base.request_count),
-                                           base.request_count);
+      t.counter =
+          stats::ProportionCounter(std::min(cand.errors, cand.request_count), cand.request_count);
+      k.counter =
+          stats::ProportionCounter(std::min(base.errors, base.request_count), base.request_count);
       break;
     case PerformanceMetric::kMeanConfidence:
       break;
@@ -427,8 +428,8 @@ inline PerformanceReport performance_report(std::string_view model,
       if (best == nullptr || qc.relative_effect > best->relative_effect) best = &qc;
     } else if (qc.better && ec.worse) {
       s = name + " shows " + detail::effect_words(qc, o.confidence).sentence() + " but " +
-          detail::effect_words(ec, o.confidence).sentence() + " against " + base_name +
-          ": keep " + base_name;
+          detail::effect_words(ec, o.confidence).sentence() + " against " + base_name + ": keep " +
+          base_name;
     } else if (qc.worse) {
       s = name + " shows " + detail::effect_words(qc, o.confidence).sentence() + " against " +
           base_name + ": keep " + base_name;
@@ -440,9 +441,9 @@ inline PerformanceReport performance_report(std::string_view model,
       const std::string unit =
           qc.metric == PerformanceMetric::kAccuracy ? " more labeled requests" : " more requests";
       const detail::EffectWords words = detail::effect_words(qc, o.confidence);
-      s = "no significant difference " + std::string(more > 0 ? "yet " : "") + "between " +
-          name + " and " + base_name + " in " + std::string(to_string(qc.metric)) + " (" +
-          words.value + ", " + words.detail;
+      s = "no significant difference " + std::string(more > 0 ? "yet " : "") + "between " + name +
+          " and " + base_name + " in " + std::string(to_string(qc.metric)) + " (" + words.value +
+          ", " + words.detail;
       if (more > 0) {
         s += "; need about " + std::to_string(more) + unit + " per version)";
       } else if (qc.more_requests_needed) {
@@ -472,11 +473,11 @@ inline std::string PerformanceReport::to_json() const {
     return e.ok() ? report_json_interval(e.interval) : std::string("null");
   };
   auto b = [](bool v) { return std::string(v ? "true" : "false"); };
-  std::string out = "{\"model\": " + report_json_string(model) +
-                    ", \"confidence\": " + report_json_number(confidence) +
-                    ", \"baseline_version\": " +
-                    (baseline_version ? std::to_string(*baseline_version) : "null") +
-                    ", \"models\": [";
+  std::string out =
+      "{\"model\": " + report_json_string(model) +
+      ", \"confidence\": " + report_json_number(confidence) +
+      ", \"baseline_version\": " + (baseline_version ? std::to_string(*baseline_version) : "null") +
+      ", \"models\": [";
   for (std::size_t i = 0; i < versions.size(); ++i) {
     const VersionPerformance& v = versions[i];
     out += (i ? ", " : "") + std::string("{\"version\": ") + std::to_string(v.version) +
@@ -489,8 +490,7 @@ inline std::string PerformanceReport::to_json() const {
            ", \"p99_latency_ms\": " + opt(v.p99_latency_ms) +
            ", \"avg_confidence\": " + opt(v.avg_confidence) +
            ", \"avg_confidence_interval\": " + interval(v.confidence_interval) +
-           ", \"labeled\": " + std::to_string(v.labeled) +
-           ", \"accuracy\": " + opt(v.accuracy) +
+           ", \"labeled\": " + std::to_string(v.labeled) + ", \"accuracy\": " + opt(v.accuracy) +
            ", \"accuracy_interval\": " + interval(v.accuracy_interval) + "}";
   }
   out += "], \"comparisons\": [";
@@ -498,23 +498,23 @@ inline std::string PerformanceReport::to_json() const {
     const VersionComparison& c = comparisons[i];
     const bool ok = c.status == stats::StatStatus::kOk;
     const bool rel = c.relative_status == stats::StatStatus::kOk;
-    out += (i ? ", " : "") + std::string("{\"version\": ") + std::to_string(c.version) +
-           ", \"baseline_version\": " + std::to_string(c.baseline_version) +
-           ", \"metric\": " + report_json_string(switchyard::to_string(c.metric)) +
-           ", \"status\": " + report_json_string(stats::to_string(c.status)) +
-           ", \"reason\": " + report_json_string(c.reason) +
-           ", \"baseline_value\": " + report_json_number(c.baseline_value) +
-           ", \"value\": " + report_json_number(c.value) +
-           ", \"absolute_effect\": " + (ok ? report_json_number(c.absolute_effect) : "null") +
-           ", \"absolute_interval\": " + (ok ? report_json_interval(c.absolute_interval) : "null") +
-           ", \"relative_effect\": " + (rel ? report_json_number(c.relative_effect) : "null") +
-           ", \"relative_interval\": " +
-           (rel ? report_json_interval(c.relative_interval) : "null") +
-           ", \"p_value\": " + report_json_number(c.p_value) +
-           ", \"adjusted_p_value\": " + report_json_number(c.adjusted_p_value) +
-           ", \"significant\": " + b(c.significant) + ", \"better\": " + b(c.better) +
-           ", \"worse\": " + b(c.worse) + ", \"more_requests_needed\": " +
-           (c.more_requests_needed ? std::to_string(*c.more_requests_needed) : "null") + "}";
+    out +=
+        (i ? ", " : "") + std::string("{\"version\": ") + std::to_string(c.version) +
+        ", \"baseline_version\": " + std::to_string(c.baseline_version) +
+        ", \"metric\": " + report_json_string(switchyard::to_string(c.metric)) +
+        ", \"status\": " + report_json_string(stats::to_string(c.status)) +
+        ", \"reason\": " + report_json_string(c.reason) +
+        ", \"baseline_value\": " + report_json_number(c.baseline_value) +
+        ", \"value\": " + report_json_number(c.value) +
+        ", \"absolute_effect\": " + (ok ? report_json_number(c.absolute_effect) : "null") +
+        ", \"absolute_interval\": " + (ok ? report_json_interval(c.absolute_interval) : "null") +
+        ", \"relative_effect\": " + (rel ? report_json_number(c.relative_effect) : "null") +
+        ", \"relative_interval\": " + (rel ? report_json_interval(c.relative_interval) : "null") +
+        ", \"p_value\": " + report_json_number(c.p_value) +
+        ", \"adjusted_p_value\": " + report_json_number(c.adjusted_p_value) +
+        ", \"significant\": " + b(c.significant) + ", \"better\": " + b(c.better) +
+        ", \"worse\": " + b(c.worse) + ", \"more_requests_needed\": " +
+        (c.more_requests_needed ? std::to_string(*c.more_requests_needed) : "null") + "}";
   }
   out += "], \"best_version\": " + (best_version ? std::to_string(*best_version) : "null") +
          ", \"recommendation\": " + report_json_string(recommendation) + "}";
@@ -527,17 +527,17 @@ inline std::string PerformanceReport::to_string() const {
   auto opt = [](const std::optional<double>& v, int decimals) {
     return v ? report_fixed(*v, decimals) : std::string("-");
   };
-  std::string out = "Model " + model + " performance (" + report_fixed(confidence * 100.0, 0) +
-                    "% confidence)";
+  std::string out =
+      "Model " + model + " performance (" + report_fixed(confidence * 100.0, 0) + "% confidence)";
   if (baseline_version) out += ", baseline version " + std::to_string(*baseline_version);
   out += "\n\n";
   std::size_t w = 9;
   for (const auto& v : versions) w = std::max(w, v.variant.size() + 2);
-  out += "  " + report_pad("version", 9) + report_pad("variant", w) + report_pad("share", 8, false) +
-         report_pad("requests", 10, false) + report_pad("errors", 9, false) +
-         report_pad("avg ms", 10, false) + report_pad("p99 ms", 10, false) +
-         report_pad("avg conf", 10, false) + report_pad("accuracy", 10, false) +
-         report_pad("labeled", 9, false) + "\n";
+  out += "  " + report_pad("version", 9) + report_pad("variant", w) +
+         report_pad("share", 8, false) + report_pad("requests", 10, false) +
+         report_pad("errors", 9, false) + report_pad("avg ms", 10, false) +
+         report_pad("p99 ms", 10, false) + report_pad("avg conf", 10, false) +
+         report_pad("accuracy", 10, false) + report_pad("labeled", 9, false) + "\n";
   for (const auto& v : versions) {
     out += "  " + report_pad(std::to_string(v.version), 9) + report_pad(v.variant, w) +
            report_pad(report_fixed(v.share * 100.0, 1) + "%", 8, false) +

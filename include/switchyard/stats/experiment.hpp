@@ -14,10 +14,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/error.hpp>
@@ -38,6 +34,9 @@
 #include <switchyard/stats/sequential_test.hpp>
 #include <switchyard/stats/sharded_accumulator.hpp>
 #include <switchyard/stats/t_test.hpp>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace switchyard {
 
@@ -54,19 +53,25 @@ enum class MetricKind : std::uint8_t {
 /// The name of a metric kind, e.g. "brier_score".
 constexpr std::string_view to_string(MetricKind k) noexcept {
   switch (k) {
-    case MetricKind::kBinary: return "binary";
-    case MetricKind::kContinuous: return "continuous";
-    case MetricKind::kLatency: return "latency";
-    case MetricKind::kAccuracy: return "accuracy";
-    case MetricKind::kBrierScore: return "brier_score";
-    case MetricKind::kLogLoss: return "log_loss";
+    case MetricKind::kBinary:
+      return "binary";
+    case MetricKind::kContinuous:
+      return "continuous";
+    case MetricKind::kLatency:
+      return "latency";
+    case MetricKind::kAccuracy:
+      return "accuracy";
+    case MetricKind::kBrierScore:
+      return "brier_score";
+    case MetricKind::kLogLoss:
+      return "log_loss";
   }
   return "unknown";
 }
 
 /// Which way a metric should move.
 enum class MetricDirection : std::uint8_t {
-  kAuto,            ///< the kind's natural direction: lower for latency, Brier score and log loss
+  kAuto,  ///< the kind's natural direction: lower for latency, Brier score and log loss
   kHigherIsBetter,
   kLowerIsBetter,
 };
@@ -113,20 +118,26 @@ enum class JoinResult : std::uint8_t {
 /// The name of a join result, e.g. "unknown_request".
 constexpr std::string_view to_string(JoinResult r) noexcept {
   switch (r) {
-    case JoinResult::kJoined: return "joined";
-    case JoinResult::kUnknownRequest: return "unknown_request";
-    case JoinResult::kExpired: return "expired";
-    case JoinResult::kDuplicate: return "duplicate";
-    case JoinResult::kInvalidValue: return "invalid_value";
-    case JoinResult::kNotTracked: return "not_tracked";
+    case JoinResult::kJoined:
+      return "joined";
+    case JoinResult::kUnknownRequest:
+      return "unknown_request";
+    case JoinResult::kExpired:
+      return "expired";
+    case JoinResult::kDuplicate:
+      return "duplicate";
+    case JoinResult::kInvalidValue:
+      return "invalid_value";
+    case JoinResult::kNotTracked:
+      return "not_tracked";
   }
   return "unknown";
 }
 
 /// One served prediction, as the experiment sees it.
 struct Exposure {
-  std::string_view request_id{};  ///< joins later outcomes and labels; empty: never joined
-  std::string_view variant{};     ///< must be one of the experiment's arms
+  std::string_view request_id{};      ///< joins later outcomes and labels; empty: never joined
+  std::string_view variant{};         ///< must be one of the experiment's arms
   std::int32_t predicted_label = -1;  ///< for kAccuracy; < 0 when the model gives none
   /// Probability of class 1 (binary classifiers), for kBrierScore and kLogLoss; NaN when absent.
   double score = std::numeric_limits<double>::quiet_NaN();
@@ -145,10 +156,14 @@ enum class DecisionKind : std::uint8_t {
 /// The name of a decision, e.g. "need_more_data".
 constexpr std::string_view to_string(DecisionKind d) noexcept {
   switch (d) {
-    case DecisionKind::kShipTreatment: return "ship_treatment";
-    case DecisionKind::kKeepControl: return "keep_control";
-    case DecisionKind::kNeedMoreData: return "need_more_data";
-    case DecisionKind::kInvalid: return "invalid";
+    case DecisionKind::kShipTreatment:
+      return "ship_treatment";
+    case DecisionKind::kKeepControl:
+      return "keep_control";
+    case DecisionKind::kNeedMoreData:
+      return "need_more_data";
+    case DecisionKind::kInvalid:
+      return "invalid";
   }
   return "unknown";
 }
@@ -181,9 +196,9 @@ struct VariantMetric {
 /// effect_moments on the absolute and the relative scale.
 struct MetricComparison {
   std::string metric;
-  std::string variant;  ///< the treatment
+  std::string variant;                                           ///< the treatment
   stats::StatStatus status = stats::StatStatus::kNotEnoughData;  ///< of the p-value's test
-  std::string reason;   ///< empty when ok
+  std::string reason;                                            ///< empty when ok
   double control_mean = 0.0;
   double treatment_mean = 0.0;
   double absolute_effect = 0.0;  ///< treatment - control
@@ -193,13 +208,14 @@ struct MetricComparison {
   stats::Interval relative_interval;
   double p_value = 1.0;           ///< two-sided; always-valid in sequential mode
   double adjusted_p_value = 1.0;  ///< Holm over the treatments (primary metric); else p_value
-  /// The sequential test's always-valid p-value (equal to p_value in sequential mode), Holm-adjusted
-  /// like adjusted_p_value. Fixed-horizon mode uses it to stop before the planned sample size:
-  /// stopping when it is significant keeps the false positive rate at alpha however often one looks.
+  /// The sequential test's always-valid p-value (equal to p_value in sequential mode),
+  /// Holm-adjusted like adjusted_p_value. Fixed-horizon mode uses it to stop before the planned
+  /// sample size: stopping when it is significant keeps the false positive rate at alpha however
+  /// often one looks.
   double always_valid_p_value = 1.0;
-  bool significant = false;       ///< adjusted_p_value < 1 - confidence
-  bool improvement = false;       ///< significant, in the metric's good direction
-  bool regression = false;        ///< significant, in the metric's bad direction
+  bool significant = false;  ///< adjusted_p_value < 1 - confidence
+  bool improvement = false;  ///< significant, in the metric's good direction
+  bool regression = false;   ///< significant, in the metric's bad direction
   /// Probability that the treatment beats the control (flat-prior bayesian_test on the relative
   /// effect, or the absolute one when the control mean is 0); 0.5 when not computable.
   double chance_to_beat_control = 0.5;
@@ -221,7 +237,7 @@ struct MetricReport {
   bool primary = false;
   bool higher_is_better = true;
   double minimum_detectable_effect = 0.05;
-  std::vector<VariantMetric> variants;         ///< in arm order
+  std::vector<VariantMetric> variants;        ///< in arm order
   std::vector<MetricComparison> comparisons;  ///< one per treatment, in arm order
 };
 
@@ -236,18 +252,18 @@ struct ArmReport {
 
 /// The pending-join table's and the exposure path's counters. Thread-safe: a value type.
 struct JoinCounters {
-  std::uint64_t pending = 0;          ///< predictions waiting for outcomes or a label
-  std::uint64_t tracked = 0;          ///< predictions ever entered into the table
+  std::uint64_t pending = 0;  ///< predictions waiting for outcomes or a label
+  std::uint64_t tracked = 0;  ///< predictions ever entered into the table
   std::uint64_t labels_joined = 0;
   std::uint64_t outcomes_joined = 0;
-  std::uint64_t completed = 0;        ///< left the table because everything it waits for arrived
-  std::uint64_t evicted = 0;          ///< dropped, oldest first, to keep max_pending
-  std::uint64_t expired = 0;          ///< dropped after the TTL
+  std::uint64_t completed = 0;          ///< left the table because everything it waits for arrived
+  std::uint64_t evicted = 0;            ///< dropped, oldest first, to keep max_pending
+  std::uint64_t expired = 0;            ///< dropped after the TTL
   std::uint64_t expired_unlabeled = 0;  ///< of evicted + expired: never got a label (label metrics)
-  std::uint64_t unmatched = 0;        ///< outcomes or labels for an unknown, evicted or expired id
-  std::uint64_t duplicate_joins = 0;  ///< a metric or label recorded twice for one prediction
-  std::uint64_t duplicate_ids = 0;    ///< an exposure reused a pending request id (not tracked)
-  std::uint64_t missing_ids = 0;      ///< exposures without a request id (counted, never joined)
+  std::uint64_t unmatched = 0;         ///< outcomes or labels for an unknown, evicted or expired id
+  std::uint64_t duplicate_joins = 0;   ///< a metric or label recorded twice for one prediction
+  std::uint64_t duplicate_ids = 0;     ///< an exposure reused a pending request id (not tracked)
+  std::uint64_t missing_ids = 0;       ///< exposures without a request id (counted, never joined)
   std::uint64_t unknown_variants = 0;  ///< exposures of a variant that is not an arm (ignored)
   std::uint64_t invalid_values = 0;    ///< NaN or infinite outcome values refused
   std::uint64_t unusable_labels = 0;   ///< joined labels a quality metric could not score
@@ -474,11 +490,21 @@ inline std::string report_json_string(std::string_view v) {
   std::string out = "\"";
   for (unsigned char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -593,16 +619,17 @@ inline stats::IntervalEstimate mean_interval(const stats::RunningMoments& m, dou
 /// are in flight: the event slot keeps its state alive until it returns.
 ///
 /// @code
-/// switchyard::Experiment exp({.name = "fraud-v2",
-///                             .arms = switchyard::Experiment::arms_of(deployment.router().policy()),
-///                             .primary = {.name = "accuracy", .kind = switchyard::MetricKind::kAccuracy},
-///                             .guardrails = {{.name = "latency_ms", .kind = switchyard::MetricKind::kLatency}},
-///                             .clock = &clock});
-/// exp.attach(hub);                           // exposures from every served prediction
-/// exp.record_label("req-17", 1);             // hours later, when the truth is known
+/// namespace sy = switchyard;
+/// sy::Experiment exp({.name = "fraud-v2",
+///                     .arms = sy::Experiment::arms_of(deployment.router().policy()),
+///                     .primary = {.name = "accuracy", .kind = sy::MetricKind::kAccuracy},
+///                     .guardrails = {{.name = "log_loss", .kind = sy::MetricKind::kLogLoss}},
+///                     .clock = &clock});
+/// exp.attach(hub);                  // exposures from every served prediction
+/// exp.record_label("req-17", 1);    // hours later, when the truth is known
 /// auto report = exp.analyze();
-/// std::cout << report.to_string();           // or report.to_json()
-/// if (report.decision.kind == switchyard::DecisionKind::kShipTreatment) promote(report.decision.variant);
+/// std::cout << report.to_string();  // or report.to_json()
+/// if (report.decision.kind == sy::DecisionKind::kShipTreatment) promote(report.decision.variant);
 /// @endcode
 class Experiment {
  public:
@@ -614,18 +641,18 @@ class Experiment {
     MetricSpec primary{};
     std::vector<MetricSpec> guardrails{};
     AnalysisMode mode = AnalysisMode::kFixedHorizon;
-    double confidence = 0.95;       ///< alpha = 1 - confidence for tests and intervals
-    double power = 0.8;             ///< target power for the samples-needed estimate
+    double confidence = 0.95;  ///< alpha = 1 - confidence for tests and intervals
+    double power = 0.8;        ///< target power for the samples-needed estimate
     double srm_threshold = stats::kDefaultSrmThreshold;  ///< 0.001, GrowthBook's
-    double sequential_tuning = 5000.0;  ///< the normal mixture's tuning (total sample size)
+    double sequential_tuning = 5000.0;    ///< the normal mixture's tuning (total sample size)
     std::size_t max_pending = 1'000'000;  ///< predictions awaiting outcomes or labels
     Duration pending_ttl = std::chrono::hours(24);  ///< how long a prediction waits for them
-    std::size_t join_stripes = 16;  ///< mutex stripes of the pending-join table
+    std::size_t join_stripes = 16;                  ///< mutex stripes of the pending-join table
     /// Also compute the power reached for guardrail metrics (the primary always gets it). Off by
     /// default: one noncentral-t evaluation costs about 2 us per continuous comparison, and the
     /// decision does not use it.
     bool guardrail_power = false;
-    const Clock* clock = nullptr;   ///< null: the system clock; must outlive the experiment
+    const Clock* clock = nullptr;  ///< null: the system clock; must outlive the experiment
   };
 
   /// Validates `options`; throws InvalidArgument naming the field (fewer than 2 arms, duplicate
@@ -783,7 +810,8 @@ inline void validate_experiment(const Experiment::Options& o) {
                             "' minimum_detectable_effect must be positive and finite, got " +
                             std::to_string(m.minimum_detectable_effect));
     }
-    if (m.missing_value && (m.kind != MetricKind::kContinuous || !std::isfinite(*m.missing_value))) {
+    if (m.missing_value &&
+        (m.kind != MetricKind::kContinuous || !std::isfinite(*m.missing_value))) {
       throw InvalidArgument("experiment '" + n + "': metric '" + m.name +
                             "' missing_value needs a continuous metric and a finite value");
     }
@@ -844,7 +872,8 @@ inline void experiment_power(MetricComparison& c, const ArmMetricData& t, const 
         c.power_status = stats::StatStatus::kInvalidInput;
         return;
       }
-      c.power = stats::achieved_power_proportions(per_arm, base, rel, stats::MdeKind::kRelative, po);
+      c.power =
+          stats::achieved_power_proportions(per_arm, base, rel, stats::MdeKind::kRelative, po);
       c.power_status = stats::StatStatus::kOk;
       if (c.power >= po.power) {
         c.more_samples_per_arm = 0;
@@ -869,8 +898,7 @@ inline void experiment_power(MetricComparison& c, const ArmMetricData& t, const 
         return;
       }
       const double n1 = static_cast<double>(ts.count), n2 = static_cast<double>(ks.count);
-      const double pooled =
-          ((n1 - 1.0) * ts.variance + (n2 - 1.0) * ks.variance) / (n1 + n2 - 2.0);
+      const double pooled = ((n1 - 1.0) * ts.variance + (n2 - 1.0) * ks.variance) / (n1 + n2 - 2.0);
       if (!(pooled > 0.0)) {
         c.power_status = stats::StatStatus::kZeroVariance;
         return;
@@ -923,9 +951,9 @@ inline MetricComparison experiment_compare(const MetricSpec& spec, bool higher,
     c.relative_status = lift.status;
     c.relative_effect = lift.effect;
     c.relative_interval = lift.interval;
-    const stats::SequentialResult a = stats::sequential_test(
-        stats::effect_moments(ts, ks, stats::EffectScale::kAbsolute),
-        stats::SequentialOptions{o.confidence, o.sequential_tuning});
+    const stats::SequentialResult a =
+        stats::sequential_test(stats::effect_moments(ts, ks, stats::EffectScale::kAbsolute),
+                               stats::SequentialOptions{o.confidence, o.sequential_tuning});
     c.always_valid_p_value = a.p_value;
   } else {
     const stats::SequentialOptions so{o.confidence, o.sequential_tuning};
@@ -1361,8 +1389,8 @@ inline ExperimentReport Experiment::analyze() const {
   const MetricReport& primary = rep.metrics.front();
   const bool sequential = o.mode == AnalysisMode::kSequential;
   const MetricComparison* best = nullptr;
-  std::vector<std::string> against;   // why each decided treatment is not shipped
-  std::vector<std::string> waiting;   // why each undecided treatment waits
+  std::vector<std::string> against;  // why each decided treatment is not shipped
+  std::vector<std::string> waiting;  // why each undecided treatment waits
   std::uint64_t more = 0;
   for (std::size_t t = 0; t < primary.comparisons.size(); ++t) {
     const MetricComparison& pc = primary.comparisons[t];
@@ -1408,7 +1436,8 @@ inline ExperimentReport Experiment::analyze() const {
     } else if (pc.significant) {
       why = pc.variant + ": " + describe(pc) +
             " before the planned sample size, and the always-valid test does not confirm it yet "
-            "(" + detail::report_p_value(pc.always_valid_p_value) + ")";
+            "(" +
+            detail::report_p_value(pc.always_valid_p_value) + ")";
     } else {
       why = pc.variant + ": " + describe(pc) + " is not significant yet";
     }
@@ -1504,28 +1533,26 @@ inline std::string ExperimentReport::to_json() const {
       const MetricComparison& c = m.comparisons[j];
       const bool ok = c.status == stats::StatStatus::kOk;
       const bool rel = c.relative_status == stats::StatStatus::kOk;
-      out += (j ? ", " : "") + std::string("{\"variant\": ") + report_json_string(c.variant) +
-             ", \"status\": " + report_json_string(stats::to_string(c.status)) +
-             ", \"reason\": " + report_json_string(c.reason) +
-             ", \"control_mean\": " + report_json_number(c.control_mean) +
-             ", \"treatment_mean\": " + report_json_number(c.treatment_mean) +
-             ", \"absolute_effect\": " + (ok ? report_json_number(c.absolute_effect) : "null") +
-             ", \"absolute_interval\": " +
-             (ok ? report_json_interval(c.absolute_interval) : "null") +
-             ", \"relative_effect\": " + (rel ? report_json_number(c.relative_effect) : "null") +
-             ", \"relative_interval\": " +
-             (rel ? report_json_interval(c.relative_interval) : "null") +
-             ", \"p_value\": " + report_json_number(c.p_value) +
-             ", \"adjusted_p_value\": " + report_json_number(c.adjusted_p_value) +
-             ", \"always_valid_p_value\": " + report_json_number(c.always_valid_p_value) +
-             ", \"significant\": " + b(c.significant) + ", \"improvement\": " +
-             b(c.improvement) + ", \"regression\": " + b(c.regression) +
-             ", \"chance_to_beat_control\": " + report_json_number(c.chance_to_beat_control) +
-             ", \"power\": " +
-             (c.power_status == stats::StatStatus::kOk ? report_json_number(c.power) : "null") +
-             ", \"more_samples_per_arm\": " +
-             (c.more_samples_per_arm ? u(*c.more_samples_per_arm) : "null") +
-             "}";
+      out +=
+          (j ? ", " : "") + std::string("{\"variant\": ") + report_json_string(c.variant) +
+          ", \"status\": " + report_json_string(stats::to_string(c.status)) +
+          ", \"reason\": " + report_json_string(c.reason) +
+          ", \"control_mean\": " + report_json_number(c.control_mean) +
+          ", \"treatment_mean\": " + report_json_number(c.treatment_mean) +
+          ", \"absolute_effect\": " + (ok ? report_json_number(c.absolute_effect) : "null") +
+          ", \"absolute_interval\": " + (ok ? report_json_interval(c.absolute_interval) : "null") +
+          ", \"relative_effect\": " + (rel ? report_json_number(c.relative_effect) : "null") +
+          ", \"relative_interval\": " + (rel ? report_json_interval(c.relative_interval) : "null") +
+          ", \"p_value\": " + report_json_number(c.p_value) +
+          ", \"adjusted_p_value\": " + report_json_number(c.adjusted_p_value) +
+          ", \"always_valid_p_value\": " + report_json_number(c.always_valid_p_value) +
+          ", \"significant\": " + b(c.significant) + ", \"improvement\": " + b(c.improvement) +
+          ", \"regression\": " + b(c.regression) +
+          ", \"chance_to_beat_control\": " + report_json_number(c.chance_to_beat_control) +
+          ", \"power\": " +
+          (c.power_status == stats::StatStatus::kOk ? report_json_number(c.power) : "null") +
+          ", \"more_samples_per_arm\": " +
+          (c.more_samples_per_arm ? u(*c.more_samples_per_arm) : "null") + "}";
     }
     out += "]}";
   }
@@ -1599,8 +1626,7 @@ inline std::string ExperimentReport::to_string() const {
       }
       out += "abs " + report_fixed(c.absolute_effect, 4) + " [" +
              report_fixed(c.absolute_interval.lower, 4) + ", " +
-             report_fixed(c.absolute_interval.upper, 4) + "], " +
-             detail::report_p_value(c.p_value);
+             report_fixed(c.absolute_interval.upper, 4) + "], " + detail::report_p_value(c.p_value);
       if (c.adjusted_p_value != c.p_value) {
         out += " (Holm " + detail::report_p_value(c.adjusted_p_value).substr(2) + ")";
       }

@@ -345,6 +345,41 @@ TEST(ExperimentTest, fixed_horizon_waits_for_the_planned_sample_size) {
   EXPECT_NE(r.decision.reason.find(std::to_string(plan.per_arm - 400)), std::string::npos);
 }
 
+TEST(ExperimentTest, keeps_control_when_the_treatment_is_significantly_worse) {
+  ManualClock clock;
+  Experiment e(with_latency_guardrail(clock));  // sequential
+  feed_with_latency(e, "control", 3000, 420, 5.0);
+  feed_with_latency(e, "treatment", 3000, 300, 5.0);
+  const ExperimentReport r = e.analyze();
+  EXPECT_TRUE(only_comparison(r).regression);
+  EXPECT_EQ(r.decision.kind, DecisionKind::kKeepControl) << r.decision.reason;
+  EXPECT_NE(r.decision.reason.find("is worse"), std::string::npos) << r.decision.reason;
+}
+
+// Fixed horizon, far below the planned size for a 5% lift at a 10% rate (about 58,000 per arm):
+// a +40% lift stops early because the always-valid test confirms it; a +15% lift with a
+// significant z-test (p = 0.007) but no confirmation waits.
+TEST(ExperimentTest, fixed_horizon_stops_early_only_when_the_always_valid_test_agrees) {
+  ManualClock clock;
+  Experiment big(two_arms({.name = "converted", .kind = MetricKind::kBinary}, clock));
+  feed_binary(big, "control", 3000, 300);
+  feed_binary(big, "treatment", 3000, 420);
+  const ExperimentReport b = big.analyze();
+  EXPECT_GT(only_comparison(b).more_samples_per_arm.value_or(0), 0u);
+  EXPECT_LT(only_comparison(b).always_valid_p_value, 0.05);
+  EXPECT_EQ(b.decision.kind, DecisionKind::kShipTreatment) << b.decision.reason;
+
+  Experiment small(two_arms({.name = "converted", .kind = MetricKind::kBinary}, clock));
+  feed_binary(small, "control", 3000, 300);
+  feed_binary(small, "treatment", 3000, 365);
+  const ExperimentReport s = small.analyze();
+  const MetricComparison& c = only_comparison(s);
+  EXPECT_LT(c.p_value, 0.05);
+  EXPECT_GE(c.always_valid_p_value, 0.05);
+  EXPECT_EQ(s.decision.kind, DecisionKind::kNeedMoreData) << s.decision.reason;
+  EXPECT_EQ(s.decision.more_samples_per_arm, *c.more_samples_per_arm);
+}
+
 TEST(ExperimentTest, keeps_control_when_powered_and_not_significant) {
   ManualClock clock;
   auto o = two_arms({.name = "converted",

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// Umbrella header: every public Switchyard header in one include.
+#pragma once
+
+/// @file
+/// Includes the whole public API: core types, built-in models, registry, serving, monitoring and
+/// statistics. Convenient for small programs; larger ones include the headers they use, which
+/// compiles faster (notably under SWITCHYARD_HEADER_ONLY, where this pulls in every -inl file).
+/// The packaging tests fail when a public header is missing here.
+
+#include <switchyard/core/clock.hpp>
+#include <switchyard/core/config.hpp>
+#include <switchyard/core/error.hpp>
+#include <switchyard/core/events.hpp>
+#include <switchyard/core/model.hpp>
+#include <switchyard/core/names.hpp>
+#include <switchyard/core/signature.hpp>
+#include <switchyard/core/stage.hpp>
+#include <switchyard/core/status.hpp>
+#include <switchyard/core/tensor.hpp>
+#include <switchyard/models/linear_model.hpp>
+#include <switchyard/monitoring/exposition.hpp>
+#include <switchyard/monitoring/latency_histogram.hpp>
+#include <switchyard/monitoring/version_stats.hpp>
+#include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/in_memory_registry_store.hpp>
+#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/model_version.hpp>
+#include <switchyard/registry/registry_store.hpp>
+#include <switchyard/registry/serialization.hpp>
+#include <switchyard/registry/sqlite_registry_store.hpp>
+#include <switchyard/registry/validation.hpp>
+#include <switchyard/serving/bucketing.hpp>
+#include <switchyard/serving/deployment.hpp>
+#include <switchyard/serving/model_source.hpp>
+#include <switchyard/serving/routing_policy.hpp>
+#include <switchyard/serving/routing_table.hpp>
+#include <switchyard/serving/traffic_router.hpp>
+#include <switchyard/stats/bayesian_test.hpp>
+#include <switchyard/stats/chi_square.hpp>
+#include <switchyard/stats/classification_metrics.hpp>
+#include <switchyard/stats/co_moments.hpp>
+#include <switchyard/stats/effect_moments.hpp>
+#include <switchyard/stats/ks_test.hpp>
+#include <switchyard/stats/lift_test.hpp>
+#include <switchyard/stats/mann_whitney.hpp>
+#include <switchyard/stats/mcnemar.hpp>
+#include <switchyard/stats/multiple_comparisons.hpp>
+#include <switchyard/stats/power.hpp>
+#include <switchyard/stats/proportion_counter.hpp>
+#include <switchyard/stats/proportion_test.hpp>
+#include <switchyard/stats/result.hpp>
+#include <switchyard/stats/roc_auc.hpp>
+#include <switchyard/stats/running_moments.hpp>
+#include <switchyard/stats/sample_ratio_mismatch.hpp>
+#include <switchyard/stats/sequential_test.hpp>
+#include <switchyard/stats/sharded_accumulator.hpp>
+#include <switchyard/stats/stats.hpp>
+#include <switchyard/stats/t_test.hpp>
+#include <switchyard/version.hpp>

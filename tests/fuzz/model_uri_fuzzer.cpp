@@ -175,31 +175,6 @@ bool valid_semver(std::string_view s) {
   return i == s.size();
 }
 
-// Known divergence, reported to the registry's owner: validate_semver accepts numeric
-// pre-release identifiers with leading zeros ("1.0.0-01"), which semver.org 2.0 forbids. The
-// regression test ReliabilityBadInputTest.DISABLED_semver_rejects_leading_zero_prerelease pins the
-// fix; until then the target tolerates exactly this difference so it can look for others.
-bool only_leading_zero_prerelease_differs(std::string_view s) {
-  std::string fixed(s);
-  const std::size_t dash = fixed.find('-');
-  if (dash == std::string::npos) return false;
-  const std::size_t end = std::min(fixed.find('+'), fixed.size());
-  bool changed = false;
-  std::size_t i = dash + 1;
-  while (i < end) {
-    std::size_t j = i;
-    while (j < end && fixed[j] != '.') ++j;
-    bool all_digits = j > i;
-    for (std::size_t k = i; k < j; ++k) all_digits = all_digits && digit(fixed[k]);
-    if (all_digits && j - i > 1 && fixed[i] == '0') {
-      fixed[i] = '1';
-      changed = true;
-    }
-    i = j + 1;
-  }
-  return changed && valid_semver(fixed);
-}
-
 bool stage_name(std::string_view s, Stage& out) {
   if (auto st = stage_from_string(s)) {
     out = *st;
@@ -330,7 +305,7 @@ void check_semver(std::string_view text) {
     accepted = false;
   }
   const bool want = text.size() <= 64 && valid_semver(text);
-  if (accepted != want && !(accepted && only_leading_zero_prerelease_differs(text))) {
+  if (accepted != want) {
     fail("validate_semver(" + show(text) + ") " + (accepted ? "accepted" : "refused") +
          " what semver.org 2.0 " + (want ? "allows" : "forbids"));
   }

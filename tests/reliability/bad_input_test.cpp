@@ -4,7 +4,7 @@
 // wrong, or (on the request path) return the documented status, and change nothing.
 //
 // Tests named DISABLED_* pin bugs found by fuzzing and review in files this area does not own;
-// each names the file and line to fix. Enable them with the fix.
+// each names the file and function to fix. Enable them with the fix.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -150,6 +150,12 @@ TEST(BadInputTest, registry_and_store_options_are_checked) {
   expect_error<InvalidArgument>([&] { ModelRegistry r({.store = &store}); },
                                 {"Options::artifacts"});
   expect_error<InvalidArgument>([] { ArtifactStore a(""); }, {"root is empty"});
+  testing::TempDir dir;
+  const auto missing = dir.path() / "no-such-directory";
+  expect_error<NotFound>(
+      [&] { SqliteRegistryStore s({.path = (missing / "registry.db").string()}); },
+      {missing.string(), "does not exist"});
+  EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
 // ---- registry JSON import
@@ -194,10 +200,8 @@ TEST(BadInputTest, imports_name_every_missing_artifact) {
                          {"version 1", "version 2", a.registry->get(kModel, 2)->artifact.uri});
 }
 
-// Crash found while writing docs/bad-input.md: import_json parses with cereal's recursive reader,
-// so deep nesting overflows the stack (SIGSEGV at 1,000,000 levels; at far fewer under ASan).
-// Fix in include/switchyard/registry/model_registry-inl.hpp:976 (`cereal::JSONInputArchive
-// ar(is)`): check the nesting depth first, or parse with the iterative reader serialization uses.
+// Regression test for a crash found while writing docs/bad-input.md: import_json parsed with
+// cereal's recursive reader, so deep nesting overflowed the stack (SIGSEGV at 1,000,000 levels).
 TEST(BadInputTest, deeply_nested_import_is_refused_without_exhausting_the_stack) {
   RegistryFixture f;
   const std::string doc = "{\"format\":\"switchyard.registry\",\"format_version\":1,\"state\":" +
@@ -221,10 +225,8 @@ TEST(BadInputTest, semantic_versions_follow_semver_2) {
   expect_error<InvalidArgument>([] { validate_semver(std::string(65, '1')); }, {"64"});
 }
 
-// semver.org 2.0 item 9: "Numeric identifiers MUST NOT include leading zeroes". Found by the
-// model_uri fuzz target's semver oracle. Fix in include/switchyard/registry/model_registry-inl.hpp
-// (validate_semver, the `identifiers` lambda near line 165): refuse a numeric pre-release
-// identifier longer than one digit that starts with '0'.
+// semver.org 2.0 item 9: "Numeric identifiers MUST NOT include leading zeroes". Regression test
+// for a divergence the model_uri fuzz target's semver oracle found.
 TEST(BadInputTest, semver_rejects_leading_zero_prerelease_identifiers) {
   EXPECT_THROW(validate_semver("1.0.0-01"), InvalidArgument);
   EXPECT_THROW(validate_semver("1.0.0-alpha.007"), InvalidArgument);
@@ -311,10 +313,9 @@ TEST(BadInputTest, weight_changes_and_blue_green_switches_are_checked) {
   EXPECT_EQ(router.table(), before);
 }
 
-// Found by the routing_policy fuzz target: finite weights whose sum overflows to infinity pass
-// validation, every share becomes 0 and the first arm silently takes all traffic (a 50/50 policy
-// routes 100/0). Fix in include/switchyard/serving/traffic_router-inl.hpp:79 (refuse a sum that
-// is not finite, or scale by the largest weight before summing).
+// Regression test for a bug the routing_policy fuzz target found: finite weights whose sum
+// overflowed to infinity passed validation, every share became 0 and the first arm silently took
+// all traffic (a 50/50 policy routed 100/0).
 TEST(BadInputTest, weights_whose_sum_overflows_are_refused_or_honoured) {
   Source s;
   TrafficRouter router({.model = kModel, .source = &s.models});
@@ -373,8 +374,8 @@ TEST(BadInputTest, requests_that_do_not_fit_the_signature_are_statuses_naming_th
 // Found by the sqlite_store fuzz target: SqliteRegistryStore's documentation promises that a
 // refused file is not changed, but a current Switchyard header over a damaged schema is switched
 // to WAL (header bytes 18-19, the change counter and a -wal file) before the schema check refuses
-// it. Fix in include/switchyard/registry/sqlite_registry_store-inl.hpp:600-607 (Connection::open):
-// prepare the statements that check the schema before setting journal_mode=WAL.
+// it. Fix in include/switchyard/registry/sqlite_registry_store-inl.hpp (Connection::open): prepare
+// the statements that check the schema before setting journal_mode=WAL.
 TEST(BadInputTest, DISABLED_refused_damaged_schema_leaves_the_file_untouched) {
   testing::TempDir dir;
   const auto path = dir.path() / "registry.db";

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +127,15 @@ inline std::uint64_t resident_bytes() {
   const int got = std::fscanf(f, "%llu %llu", &size, &resident);
   std::fclose(f);
   return got == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+/// Bytes of heap in use (glibc's mallinfo2; 0 elsewhere), to see which owner holds memory.
+inline std::uint64_t heap_in_use() {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  return static_cast<std::uint64_t>(::mallinfo2().uordblks);
+#else
+  return 0;
+#endif
 }
 
 /// POSIX file operations that skip fsync: for reference stores that model what a store should

@@ -205,8 +205,18 @@ TEST(SoakTest, predictions_never_fail_while_versions_come_and_go) {
   // table's arms are alive, and nothing was destroyed twice.
   EXPECT_EQ(ledger.live(), router.table()->variants().size());
   EXPECT_EQ(ledger.destroyed_twice(), 0u);
+  // Where the growth lives: the heap each owner gives back when it goes.
+  const std::size_t stats_kept = router.versions_with_stats().size();
+  const std::uint64_t heap_before = testing::heap_in_use();
   deployment.reset();
+  const std::uint64_t heap_without_deployment = testing::heap_in_use();
   registry.reset();
+  const std::uint64_t heap_without_registry = testing::heap_in_use();
+  std::cout << "[ soak     ] versions whose statistics the router keeps: " << stats_kept
+            << "; heap released by destroying the deployment: "
+            << (heap_before - heap_without_deployment) / 1048576
+            << " MiB, the registry: " << (heap_without_deployment - heap_without_registry) / 1048576
+            << " MiB" << std::endl;
   EXPECT_EQ(ledger.live(), 0u) << "models outlived the registry and deployment";
   EXPECT_EQ(ledger.destroyed_twice(), 0u);
   if (growth_budget_mb > 0) {

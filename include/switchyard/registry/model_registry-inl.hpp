@@ -135,6 +135,49 @@ class SteadyClock final : public Clock {
   }
 };
 
+// The stage changes of one transaction: each updates the row and appends its audit row; the new
+// rows and the events wait for the commit.
+struct StageChanges {
+  RegistryTransaction& tx;
+  std::string model;
+  std::string actor;
+  TimePoint now;
+  std::int64_t first_sequence = 0, last_sequence = 0;
+  std::vector<ModelVersion> changed;
+  std::vector<RegistryEvent> events;
+
+  void apply(ModelVersion v, Stage dest, const std::string& action, const std::string& reason) {
+    const Stage from = v.stage;
+    v.stage = dest;
+    v.stage_changed_at = now;
+    tx.update_version(v);
+    AuditRecord a;
+    a.at = now;
+    a.actor = actor;
+    a.model = model;
+    a.version = v.version;
+    a.action = action;
+    a.from_stage = from;
+    a.to_stage = dest;
+    a.reason = reason;
+    last_sequence = tx.append_audit(a);
+    if (first_sequence == 0) first_sequence = last_sequence;
+    events.push_back({dest == Stage::kRejected ? RegistryEvent::Kind::kVersionRejected
+                                               : RegistryEvent::Kind::kStageChanged,
+                      model, v.version, from, dest, "", actor, reason, now, last_sequence});
+    changed.push_back(std::move(v));
+  }
+  // Replaces the changed rows in a copy of the model's snapshot entry.
+  template <class Entry>
+  void update(Entry& e) const {
+    for (const auto& v : changed) {
+      for (auto& slot : e.versions) {
+        if (slot->version == v.version) slot = std::make_shared<const ModelVersion>(v);
+      }
+    }
+  }
+};
+
 // The export document: a whole registry with its audit trail.
 struct RegistryExport {
   StoreState state;
@@ -717,52 +760,23 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
                             std::string(to_string(current->stage)) +
                             " concurrently; retry after refresh()");
   }
-  std::vector<ModelVersion> changed;
-  std::vector<RegistryEvent> events;
-  std::int64_t first_seq = 0, last_seq = 0;
-  auto record = [&](ModelVersion v, Stage from, Stage dest, const std::string& action,
-                    const std::string& reason) {
-    v.stage = dest;
-    v.stage_changed_at = now;
-    tx->update_version(v);
-    AuditRecord a;
-    a.at = now;
-    a.actor = options.actor;
-    a.model = model;
-    a.version = v.version;
-    a.action = action;
-    a.from_stage = from;
-    a.to_stage = dest;
-    a.reason = reason;
-    last_seq = tx->append_audit(a);
-    if (first_seq == 0) first_seq = last_seq;
-    events.push_back({dest == Stage::kRejected ? RegistryEvent::Kind::kVersionRejected
-                                               : RegistryEvent::Kind::kStageChanged,
-                      model, v.version, from, dest, "", options.actor, reason, now, last_seq});
-    changed.push_back(std::move(v));
-  };
+  registry_detail::StageChanges changes{*tx, model, options.actor, now};
   if (target == Stage::kProduction && !options.keep_existing_production) {
     for (std::int64_t other : tx->versions_in_stage(model, Stage::kProduction)) {
       if (other == version) continue;
-      auto o = tx->find_version(model, other);
-      if (!o) continue;
-      record(*o, Stage::kProduction, Stage::kArchived, "transition",
-             "replaced by version " + std::to_string(version) +
-                 (options.reason.empty() ? "" : ": " + options.reason));
-    }
-  }
-  record(*current, current->stage, target, rejected ? "reject" : "transition",
-         rejected ? "failed validation: " + report->failures() : options.reason);
-  tx->commit();
-
-  publish_change(snap, model, first_seq, last_seq, false, [&](ModelEntry& e) {
-    for (auto& v : changed) {
-      for (auto& slot : e.versions) {
-        if (slot->version == v.version) slot = std::make_shared<const ModelVersion>(v);
+      if (auto o = tx->find_version(model, other)) {
+        changes.apply(*o, Stage::kArchived, "transition",
+                      "replaced by version " + std::to_string(version) +
+                          (options.reason.empty() ? "" : ": " + options.reason));
       }
     }
-  });
-  for (const auto& e : events) emit(e);
+  }
+  changes.apply(*current, target, rejected ? "reject" : "transition",
+                rejected ? "failed validation: " + report->failures() : options.reason);
+  tx->commit();
+  publish_change(snap, model, changes.first_sequence, changes.last_sequence, false,
+                 [&](ModelEntry& e) { changes.update(e); });
+  for (const auto& e : changes.events) emit(e);
   if (rejected) {
     throw ValidationFailed(registry_detail::ref(name, version) +
                            " failed validation and was moved to Rejected: " + report->failures());
@@ -799,44 +813,19 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::rollback(std::string_view name,
                : "model '" + model + "' has no earlier Production version to roll back to");
   }
   const TimePoint now = clock_->now();
-  std::int64_t first_seq = 0, last_seq = 0;
-  std::vector<ModelVersion> changed;
-  std::vector<RegistryEvent> events;
-  auto record = [&](ModelVersion v, Stage dest, const std::string& reason) {
-    Stage from = v.stage;
-    v.stage = dest;
-    v.stage_changed_at = now;
-    tx->update_version(v);
-    AuditRecord a;
-    a.at = now;
-    a.actor = context.actor;
-    a.model = model;
-    a.version = v.version;
-    a.action = "rollback";
-    a.from_stage = from;
-    a.to_stage = dest;
-    a.reason = reason;
-    last_seq = tx->append_audit(a);
-    if (first_seq == 0) first_seq = last_seq;
-    events.push_back({RegistryEvent::Kind::kStageChanged, model, v.version, from, dest, "",
-                      context.actor, reason, now, last_seq});
-    changed.push_back(std::move(v));
-  };
+  registry_detail::StageChanges changes{*tx, model, context.actor, now};
   for (std::int64_t c : current) {
-    auto v = tx->find_version(model, c);
-    if (v) record(*v, Stage::kArchived, context.reason);
+    if (auto v = tx->find_version(model, c)) {
+      changes.apply(*v, Stage::kArchived, "rollback", context.reason);
+    }
   }
   const std::int64_t restored_version = restore->version;
-  record(*restore, Stage::kProduction, context.reason);
+  changes.apply(*restore, Stage::kProduction, "rollback", context.reason);
   tx->commit();
-  publish_change(snap, model, first_seq, last_seq, false, [&](ModelEntry& e) {
-    for (auto& v : changed) {
-      for (auto& slot : e.versions) {
-        if (slot->version == v.version) slot = std::make_shared<const ModelVersion>(v);
-      }
-    }
-  });
-  for (const auto& e : events) emit(e);
+  publish_change(snap, model, changes.first_sequence, changes.last_sequence, false,
+                 [&](ModelEntry& e) { changes.update(e); });
+  for (const auto& e : changes.events) emit(e);
+  const std::int64_t last_seq = changes.last_sequence;
   RegistryEvent rb{RegistryEvent::Kind::kRolledBack, model, restored_version,
                    Stage::kProduction, Stage::kProduction, "", context.actor, context.reason,
                    now, last_seq};

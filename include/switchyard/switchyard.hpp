@@ -34,6 +34,7 @@
 #include <switchyard/serving/bucketing.hpp>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/serving/model_source.hpp>
+#include <switchyard/serving/performance_report.hpp>
 #include <switchyard/serving/routing_policy.hpp>
 #include <switchyard/serving/routing_table.hpp>
 #include <switchyard/serving/traffic_router.hpp>
@@ -42,6 +43,7 @@
 #include <switchyard/stats/classification_metrics.hpp>
 #include <switchyard/stats/co_moments.hpp>
 #include <switchyard/stats/effect_moments.hpp>
+#include <switchyard/stats/experiment.hpp>
 #include <switchyard/stats/ks_test.hpp>
 #include <switchyard/stats/lift_test.hpp>
 #include <switchyard/stats/mann_whitney.hpp>

@@ -20,7 +20,7 @@ inline double first_confidence(const Prediction& p) noexcept {
 }
 // Calls the arm's model, recording the outcome on its statistics. Returns false if it threw.
 inline bool call(const detail::TickClock& clock, const RoutedVariant& arm, const ModelInput& input,
-                 Prediction& out) noexcept {
+                 Prediction& out, std::uint64_t& latency_ns) noexcept {
   const std::uint64_t start = clock.now();
   try {
     out = arm.model->predict(input);
@@ -29,6 +29,7 @@ inline bool call(const detail::TickClock& clock, const RoutedVariant& arm, const
     return false;
   }
   const std::uint64_t elapsed = clock.to_ns(clock.now() - start);
+  latency_ns = elapsed;
   // Record every row of a batch's labels and confidences would cost per row; the first row
   // stands for the request, which is what per-request statistics count.
   arm.stats->record_success(elapsed, first_label(out), first_confidence(out));
@@ -73,11 +74,12 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     PredictResponse response;
     response.model = table->model_name();
     response.reason = d.reason;
-    if (!deployment_detail::call(ticks_, *arm, request.input, response.prediction)) {
+    std::uint64_t latency = 0;
+    if (!deployment_detail::call(ticks_, *arm, request.input, response.prediction, latency)) {
       const RoutedVariant* fb = table->fallback();
       const bool can_fall_back = fb != nullptr && fb != arm && table->policy().fallback_on_error;
       if (!can_fall_back ||
-          !deployment_detail::call(ticks_, *fb, request.input, response.prediction)) {
+          !deployment_detail::call(ticks_, *fb, request.input, response.prediction, latency)) {
         return Status(ErrorCode::kModelFailed,
                       "model '" + std::string(model()) + "' version " +
                           std::to_string(arm->version) + " failed" +
@@ -100,6 +102,7 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
       e.key = request.key;
       e.request_id = request.request_id;
       e.fell_back = response.fell_back;
+      e.latency_ns = static_cast<std::int64_t>(latency);
       e.label = deployment_detail::first_label(response.prediction);
       e.confidence = deployment_detail::first_confidence(response.prediction);
       events_->prediction_served(e);

@@ -35,6 +35,7 @@ case "$mode" in
   asan-ubsan)
     build="${BUILD_DIR:-$root/build-asan}"
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+    flags+=" -fsanitize-ignorelist=$build/ubsan-ignorelist.txt"
     if [ "$ci" = "true" ]; then
       targets=(registry_tests models_tests serving_tests reliability_tests fuzz_model_uri
                fuzz_artifact fuzz_registry_json fuzz_routing_policy fuzz_sqlite_store)
@@ -79,6 +80,10 @@ fi
 now() { date +%s; }
 t0=$(now)
 mkdir -p "$build"
+# Debian's rapidjson 1.1.0 (used through cereal) adds an offset to a null pointer in
+# internal::Stack on every first push: Tencent/rapidjson#1724, fixed upstream after the last
+# release. Only that check, only in that class, is left out.
+printf '[pointer-overflow]\nfun:_ZN9rapidjson8internal5Stack*\n' > "$build/ubsan-ignorelist.txt"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_COMPILER="$cxx" \

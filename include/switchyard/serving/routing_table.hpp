@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <switchyard/core/config.hpp>
 #include <switchyard/core/model.hpp>
 #include <switchyard/core/status.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
@@ -65,7 +66,7 @@ struct RouteDecision {
 /// An immutable routing table, built by TrafficRouter from a validated policy and published
 /// atomically. Routing reads only this object: no lock, no allocation.
 /// Thread-safe: immutable after construction; all members are const.
-class RoutingTable {
+class SWITCHYARD_API RoutingTable {
  public:
   /// Builds from a validated policy and the arms' loaded models (same order as policy.variants,
   /// then pinnable-only versions). `model_name` is the interned name of the model.

@@ -11,7 +11,8 @@
 #
 # Common variables: SOURCE_DIR, BUILD_DIR (the tested build), WORK_DIR (scratch), CONSUMER_TARGET
 # (switchyard or switchyard_header_only), VERSION, GENERATOR, MAKE_PROGRAM, CXX_COMPILER,
-# BUILD_TYPE, SHARED, PKG_CONFIG, PKGCONFIG_DIR and CMAKE_DIR (relative to the prefix).
+# BUILD_TYPE, SHARED, PKG_CONFIG, PKGCONFIG_DIR and CMAKE_DIR (relative to the prefix), CXX_FLAGS
+# and EXE_LINKER_FLAGS (the tested build's, e.g. sanitizer flags the library was built with).
 cmake_minimum_required(VERSION 3.20)
 
 # Consumer builds are the heavy part; two jobs keep them inside CI's two cores. They build with
@@ -44,7 +45,8 @@ function(cmake_consumer project binary_dir)
   file(REMOVE_RECURSE "${binary_dir}")
   set(configure "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/consumers/${project}" -B "${binary_dir}"
       -G "${GENERATOR}" "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE="
-      "-DSWITCHYARD_CONSUMER_TARGET=${CONSUMER_TARGET}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF ${ARGN})
+      "-DSWITCHYARD_CONSUMER_TARGET=${CONSUMER_TARGET}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+      "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${EXE_LINKER_FLAGS}" ${ARGN})
   if(MAKE_PROGRAM)
     list(APPEND configure "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
   endif()
@@ -101,8 +103,9 @@ function(pkg_config_consumer prefix binary_dir)
                     OUTPUT_STRIP_TRAILING_WHITESPACE)
     list(APPEND extra "-Wl,-rpath,${libdir}")
   endif()
+  separate_arguments(build_flags UNIX_COMMAND "${CXX_FLAGS} ${EXE_LINKER_FLAGS}")
   run("compile and link with pkg-config flags"
-      "${CXX_COMPILER}" -std=c++20 ${cflags} "-DSWITCHYARD_EXPECTED_VERSION=\"${VERSION}\""
+      "${CXX_COMPILER}" -std=c++20 ${build_flags} ${cflags} "-DSWITCHYARD_EXPECTED_VERSION=\"${VERSION}\""
       "${SOURCE_DIR}/tests/consumers/program/consumer.cpp" -o "${binary_dir}/consumer"
       ${libs} ${extra})
   run("run pkg-config consumer (${CONSUMER_TARGET})" "${binary_dir}/consumer")

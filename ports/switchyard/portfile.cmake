@@ -22,6 +22,7 @@ vcpkg_cmake_configure(
     -DSWITCHYARD_BUILD_BENCHMARKS=OFF
     -DSWITCHYARD_INSTALL=ON
     -DSWITCHYARD_WERROR=OFF
+    "-DCMAKE_INSTALL_DOCDIR=share/${PORT}"
 )
 vcpkg_cmake_install()
 # Installs lib/cmake/switchyard; vcpkg wants the package files in share/switchyard.

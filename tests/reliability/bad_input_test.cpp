@@ -25,6 +25,7 @@
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/serving/traffic_router.hpp>
@@ -207,6 +208,39 @@ TEST(BadInputTest, deeply_nested_import_is_refused_without_exhausting_the_stack)
   const std::string doc = "{\"format\":\"switchyard.registry\",\"format_version\":1,\"state\":" +
                           std::string(1'000'000, '[');
   EXPECT_THROW(f.registry->import_json(doc), InvalidArgument);
+}
+
+// Found by the registry_json fuzz target (UBSan: clz(0) in rapidjson's DiyFp::Normalize): a JSON
+// number equal to zero but written with an exponent ("0e100") or with 20 or more fractional zeros
+// reads back as garbage (-1.99792e+146 for "0e100") through from_json, the SQLite metadata column
+// and import_json, because Debian's rapidjson 1.1.0 mishandles it in full-precision mode
+// (Tencent/rapidjson#1249, #1441; fixed upstream after the last release). A hand-edited export or a
+// row written by another tool thus turns a metric of 0 into a huge number that can pass a gate.
+// Fix in include/switchyard/registry/serialization-inl.hpp (read_document's Parse flags) and
+// ModelRegistry::import_json: parse numbers as strings (kParseNumbersAsStringsFlag) and convert
+// them with std::from_chars, which is correctly rounded.
+TEST(BadInputTest, DISABLED_zero_written_with_an_exponent_or_many_zeros_reads_as_zero) {
+  for (const std::string zero : {"0e100", "0e308", "0E-5", "-0e10", "0.000000000000000000000000"}) {
+    SCOPED_TRACE(zero);
+    ModelVersion v;
+    detail::version_metadata_from_json(
+        R"({"run_id":"","dataset_version":"","metrics":{"auc":)" + zero +
+            R"(},"group_metrics":{},"signature":{"inputs":[],"outputs":[],"class_names":[]},)"
+            R"("dependencies":{},"owner":"","changelog":"","description":"","tags":{}})",
+        v);
+    EXPECT_EQ(v.metrics.at("auc"), 0.0);
+    RegistryFixture a;
+    VersionMetadata m;
+    m.metrics = {{"auc", 0.5}};
+    a.registry->register_version(kModel, testing::logistic_artifact(1), m);
+    std::string json = a.registry->export_json();
+    json.replace(json.find("0.5"), 3, zero);
+    RegistryFixture b;
+    std::filesystem::copy(a.artifact_root(), b.artifact_root(),
+                          std::filesystem::copy_options::recursive);
+    b.registry->import_json(json);
+    EXPECT_EQ(b.registry->get(kModel, 1)->metrics.at("auc"), 0.0);
+  }
 }
 
 // ---- semantic versions

@@ -559,7 +559,7 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::register_version(std::string_view na
   const std::int64_t seq = tx->append_audit(audit);
   tx->commit();
   {
-    std::lock_guard cache(cache_mu_.native());
+    detail::MutexLock cache(cache_mu_);
     loaded_[{model, v.version}] = loaded;
   }
   auto ref = std::make_shared<const ModelVersion>(std::move(v));
@@ -927,7 +927,7 @@ SWITCHYARD_INLINE std::vector<std::int64_t> ModelRegistry::production_at(std::st
 
 SWITCHYARD_INLINE ModelPtr ModelRegistry::load(std::string_view name, std::int64_t version) {
   {
-    std::lock_guard lk(cache_mu_.native());
+    detail::MutexLock lk(cache_mu_);
     auto it = loaded_.find({std::string(name), version});
     if (it != loaded_.end()) {
       if (auto m = it->second.lock()) return m;
@@ -941,7 +941,7 @@ SWITCHYARD_INLINE ModelPtr ModelRegistry::load(std::string_view name, std::int64
   } catch (const LoadError& e) {
     throw LoadError(registry_detail::ref(name, version) + ": " + e.what());
   }
-  std::lock_guard lk(cache_mu_.native());
+  detail::MutexLock lk(cache_mu_);
   auto& slot = loaded_[{std::string(name), version}];
   if (auto existing = slot.lock()) return existing;  // another thread won the race
   slot = m;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Out-of-line part of linear_model.hpp: prediction and the "switchyard.linear" artifact format.
+// Thread-safety: as documented on the declarations in the matching header.
 #pragma once
 
 #include <algorithm>

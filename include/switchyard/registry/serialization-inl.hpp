@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Out-of-line part of serialization.hpp: one writer (cereal) and two readers (RapidJSON DOM,
+// Thread-safety: as documented on the declarations in the matching header.
 // cereal).
 #pragma once
 

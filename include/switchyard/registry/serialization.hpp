@@ -17,6 +17,8 @@ class JSONInputArchive;
 
 namespace switchyard {
 
+/// Thread-safety: every function here is pure (no shared state) and may run on any thread.
+
 /// Layout of the text to_json() writes. Both are read back by from_json().
 enum class JsonStyle {
   kPretty,   ///< one member per line, indented by four spaces (exports, diffs, people)

@@ -43,31 +43,6 @@ void expect_error(const switchyard::Error& e, const char* call) {
   }
 }
 
-/// Known bug, reported to the serialization owner: Debian's rapidjson 1.1.0 parses a zero written
-/// with an exponent ("0e100") or with 20+ fractional zeros as garbage in full-precision mode (UB in
-/// DiyFp::Normalize; Tencent/rapidjson#1249 and #1441). BadInputTest.DISABLED_zero_written_with_an_
-/// exponent_or_many_zeros_reads_as_zero pins the fix; until then the JSON-reading targets skip
-/// inputs that might hold such a number, so fuzzing can look past it.
-/// With `anywhere`, any "0e", "0E" or run of twenty '0's counts (for binary edit scripts, where a
-/// string's first byte may follow any byte).
-inline bool may_hold_rapidjson_zero_bug(std::string_view text, bool anywhere = false) {
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  auto word = [&](char c) {
-    return digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.';
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '0' || (!anywhere && i > 0 && word(text[i - 1]))) continue;
-    std::size_t j = i + 1, zeros = 0;
-    if (j < text.size() && text[j] == '.') {
-      for (++j; j < text.size() && text[j] == '0'; ++j) ++zeros;
-    }
-    if (j < text.size() && (text[j] == 'e' || text[j] == 'E')) return true;  // 0e5, 0.00E-3
-    if (zeros >= 20 && (j == text.size() || !digit(text[j]))) return true;   // 0.000...0
-    if (anywhere && text.substr(i).starts_with("00000000000000000000")) return true;
-  }
-  return false;
-}
-
 /// Consumes fuzz bytes front to back. Every read succeeds: past the end it yields zeros and
 /// empty strings, so any input decodes to some value.
 class FuzzInput {

@@ -33,6 +33,7 @@
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <vector>
 
+#include "reliability/faulty_vfs.hpp"
 #include "reliability/reliability_support.hpp"
 #include "support/registry_fixture.hpp"
 
@@ -277,6 +278,45 @@ TEST(CrashConsistencyTest, sigkill_at_random_moments_keeps_a_prefix_of_acknowled
   ::testing::Test::RecordProperty("acknowledged", static_cast<int>(tally.acknowledged));
   EXPECT_EQ(tally.kills, kills);
   EXPECT_GT(tally.acknowledged, 0);
+}
+
+// Found by the random-kill test above in CI: a process killed while creating the store leaves a
+// hot rollback journal beside a non-empty file. The next open measured the file's size before
+// SQLite rolled that journal back (emptying the file) and refused the store as truncated. Here the
+// creating process dies before each of its writes, truncations, syncs and deletions in turn, and
+// every crash point must leave a file that opens as an empty store.
+TEST(CrashConsistencyTest, killed_at_any_point_while_creating_the_store_leaves_an_empty_store) {
+  int crash_points = 0;
+  for (int nth = 1; nth < 1000; ++nth) {
+    SCOPED_TRACE("killed at file change " + std::to_string(nth));
+    testing::TempDir dir;
+    const std::string path = (dir.path() / "registry.db").string();
+    testing::FaultyVfs::instance();  // registered before the fork, so the child need not
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0) << "fork failed";
+    if (pid == 0) {
+      testing::FaultyVfs::instance().exit_at_change(nth);
+      try {
+        SqliteRegistryStore store({.path = path, .vfs_name = testing::FaultyVfs::kName});
+      } catch (...) {
+        _exit(2);
+      }
+      _exit(0);
+    }
+    const std::string how = testing::wait_for(pid);
+    ASSERT_NE(how, "exit 2") << "creating the store failed in the child";
+    try {
+      SqliteRegistryStore reopened({.path = path});
+      EXPECT_TRUE(reopened.load().versions.empty());
+    } catch (const Error& e) {
+      ADD_FAILURE() << "the store a crashed creator left is refused: " << e.what();
+    }
+    if (how == "exit 0") break;  // the creator finished before its nth change: all points tried
+    ASSERT_EQ(how, "exit " + std::to_string(testing::FaultyVfs::kExited));
+    ++crash_points;
+  }
+  std::cout << "[ crash    ] crash points while creating a store: " << crash_points << std::endl;
+  EXPECT_GE(crash_points, 3);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -42,6 +43,12 @@ class FaultyVfs {
     sticky_.store(false);
     failing_.store(false);
   }
+  /// Ends the process with _exit(kExited) at the `nth` change to a file from now (xWrite,
+  /// xTruncate, xSync or xDelete), before it happens: a crash at a chosen point, for a forked
+  /// child. 0 disarms.
+  void exit_at_change(int nth) { exit_countdown_.store(nth); }
+  static constexpr int kExited = 77;
+
   /// How many faults were injected since construction.
   int injected() const { return injected_.load(); }
 
@@ -67,6 +74,7 @@ class FaultyVfs {
   std::atomic<bool> sticky_{false};
   std::atomic<bool> failing_{false};
   std::atomic<int> injected_{0};
+  std::atomic<int> exit_countdown_{0};
   int unlock_countdown_ = 0;
   std::function<void()> unlock_hook_;
 
@@ -79,6 +87,7 @@ class FaultyVfs {
     vfs_.pAppData = this;
     vfs_.xOpen = &open;
     vfs_.xDelete = [](sqlite3_vfs*, const char* name, int sync) {
+      exit_if_due();
       return root()->xDelete(root(), name, sync);
     };
     vfs_.xAccess = [](sqlite3_vfs*, const char* name, int flags, int* out) {
@@ -118,6 +127,11 @@ class FaultyVfs {
 
   static sqlite3_vfs* root() { return instance().root_; }
   static sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
+
+  static void exit_if_due() {
+    auto& countdown = instance().exit_countdown_;
+    if (countdown.load() > 0 && countdown.fetch_sub(1) == 1) _exit(kExited);
+  }
 
   // True when this call is the one to fail (and, when sticky, every call after it).
   static bool trip(std::atomic<int>& countdown) {
@@ -162,13 +176,16 @@ class FaultyVfs {
           return real(f)->pMethods->xRead(real(f), buf, n, off);
         },
         [](sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+          exit_if_due();
           if (trip(instance().write_countdown_)) return SQLITE_IOERR_WRITE;
           return real(f)->pMethods->xWrite(real(f), buf, n, off);
         },
         [](sqlite3_file* f, sqlite3_int64 size) {
+          exit_if_due();
           return real(f)->pMethods->xTruncate(real(f), size);
         },
         [](sqlite3_file* f, int flags) {
+          exit_if_due();
           if (trip(instance().sync_countdown_)) return SQLITE_IOERR_FSYNC;
           return real(f)->pMethods->xSync(real(f), flags);
         },

@@ -212,7 +212,7 @@ TEST(TwoProcessTest, concurrent_writers_keep_every_acknowledged_version_and_no_h
 // first statement releases its lock. Two connections in one process stand in for two processes
 // (SQLite's locks are the same).
 TEST(TwoProcessTest,
-     DISABLED_opening_while_another_process_creates_the_store_never_sees_a_foreign_one) {
+     opening_while_another_process_creates_the_store_never_sees_a_foreign_one) {
   for (bool read_only : {true, false}) {
     SCOPED_TRACE(read_only ? "read-only opener" : "writing opener");
     testing::TempDir dir;

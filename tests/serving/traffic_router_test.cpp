@@ -206,6 +206,21 @@ TEST(TrafficRouterTest, rejects_invalid_model_names_and_missing_source) {
   EXPECT_THROW(TrafficRouter({.model = "fraud-detection", .source = nullptr}), InvalidArgument);
 }
 
+TEST(TrafficRouterTest, a_bad_variant_name_names_the_model) {
+  CountingSource source;
+  TrafficRouter router({.model = "fraud-detection", .source = &source});
+  RoutingPolicy p = split(50, 50);
+  p.variants[1].name = "bad name/..";
+  try {
+    router.set_policy(p);
+    ADD_FAILURE() << "a variant name holding a path was accepted";
+  } catch (const InvalidArgument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("fraud-detection"), std::string::npos) << what;
+    EXPECT_NE(what.find("variant name"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace switchyard
 

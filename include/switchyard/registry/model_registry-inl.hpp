@@ -974,58 +974,9 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
 }
 
 SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
-  // cereal reads JSON recursively: refuse deep nesting before it can exhaust the stack. A real
-  // export nests 6 levels deep.
-  constexpr int kMaxDepth = 64;
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : json) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) {
-        throw InvalidArgument("import: JSON nests deeper than " + std::to_string(kMaxDepth) +
-                              " levels; not a registry export");
-      }
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
+  // Parsed iteratively into a DOM and read by type: hostile nesting cannot exhaust the stack.
   registry_detail::RegistryExport doc;
-  try {
-    std::istringstream is{std::string(json)};
-    cereal::JSONInputArchive ar(is);
-    std::string format;
-    int format_version = 0;
-    ar(cereal::make_nvp("format", format), cereal::make_nvp("format_version", format_version));
-    if (format != "switchyard.registry") {
-      throw InvalidArgument("import: not a Switchyard registry export (format '" + format + "')");
-    }
-    if (format_version != 1) {
-      throw InvalidArgument("import: export format_version " + std::to_string(format_version) +
-                            " is not supported");
-    }
-    ar(cereal::make_nvp("state", doc.state));
-    ar.setNextName("audit");
-    ar.startNode();
-    cereal::size_type n = 0;
-    ar.loadSize(n);
-    doc.audit.resize(n);
-    for (auto& r : doc.audit) {
-      ar.startNode();
-      switchyard::load(ar, r);
-      ar.finishNode();
-    }
-    ar.finishNode();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw InvalidArgument(std::string("import: malformed registry export: ") + e.what());
-  }
+  detail::registry_export_from_json(json, doc.state, doc.audit);
   std::vector<std::string> missing;
   for (const auto& v : doc.state.versions) {
     validate_model_name(v.name, NameRules{.require_domain_task = false});

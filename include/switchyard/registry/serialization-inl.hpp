@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Out-of-line part of serialization.hpp: one writer (cereal) and two readers (RapidJSON DOM,
-// Thread-safety: as documented on the declarations in the matching header.
 // cereal).
+// Thread-safety: as documented on the declarations in the matching header.
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <cereal/archives/json.hpp>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/core/names.hpp>
 #include <switchyard/registry/serialization.hpp>
 
 namespace switchyard::detail::json_io {
@@ -652,6 +654,88 @@ inline const char* parse_error_text(dom::ParseErrorCode code) noexcept {
   }
 }
 
+/// Builds a document from SAX events, converting numbers itself. RapidJSON 1.1.0's full-precision
+/// reader turns a zero written with an exponent ("0e100") or with many fractional zeros into
+/// garbage (-1.99792e+146; Tencent/rapidjson#1249, #1441), and its default reader is not correctly
+/// rounded, so numbers arrive as text and std::from_chars, which is exact, converts them.
+template <class Doc>
+class NumberConvertingHandler {
+ public:
+  using Ch = char;
+  explicit NumberConvertingHandler(Doc& doc) noexcept : doc_(doc) {}
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(std::int64_t i) { return doc_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool String(const Ch* s, dom::SizeType n, bool copy) { return doc_.String(s, n, copy); }
+  bool StartObject() { return doc_.StartObject(); }
+  bool Key(const Ch* s, dom::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool EndObject(dom::SizeType members) { return doc_.EndObject(members); }
+  bool StartArray() { return doc_.StartArray(); }
+  bool EndArray(dom::SizeType elements) { return doc_.EndArray(elements); }
+
+  bool RawNumber(const Ch* s, dom::SizeType n, bool) {
+    const char* end = s + n;
+    if (std::none_of(s, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; })) {
+      if (*s == '-') {
+        std::int64_t i = 0;
+        if (auto [p, ec] = std::from_chars(s, end, i); ec == std::errc{} && p == end) {
+          return doc_.Int64(i);
+        }
+      } else {
+        std::uint64_t u = 0;
+        if (auto [p, ec] = std::from_chars(s, end, u); ec == std::errc{} && p == end) {
+          return doc_.Uint64(u);
+        }
+      }
+    }
+    double d = 0;
+    const auto [p, ec] = std::from_chars(s, end, d);
+    if (ec == std::errc::result_out_of_range && p == end) {
+      if (overflows(s, end)) {
+        too_big_ = true;
+        return false;
+      }
+      return doc_.Double(*s == '-' ? -0.0 : 0.0);  // underflow: RapidJSON reads it as zero too
+    }
+    if (ec != std::errc{} || p != end) return false;  // the reader checked the syntax already
+    return doc_.Double(d);
+  }
+
+  /// True when parsing stopped on a number beyond the range of a double.
+  bool too_big() const noexcept { return too_big_; }
+
+ private:
+  // Whether a syntactically valid JSON number whose conversion is out of range is huge rather than
+  // tiny: its decimal exponent, counted from the first significant digit, is positive.
+  static bool overflows(const char* s, const char* end) {
+    if (*s == '-') ++s;
+    const char* e = std::find_if(s, end, [](char c) { return c == 'e' || c == 'E'; });
+    std::int64_t exponent = 0;
+    if (e != end) {
+      const char* x = e + 1;
+      const bool negative = *x == '-';
+      if (*x == '-' || *x == '+') ++x;
+      if (std::from_chars(x, end, exponent).ec == std::errc::result_out_of_range) {
+        return !negative;
+      }
+      if (negative) exponent = -exponent;
+    }
+    const char* dot = std::find(s, e, '.');
+    const char* first = std::find_if(s, e, [](char c) { return c >= '1' && c <= '9'; });
+    // Position of the first significant digit relative to the decimal point.
+    const std::int64_t position = first < dot ? dot - first : -(first - dot);
+    return position + exponent > 0;
+  }
+
+  Doc& doc_;
+  bool too_big_ = false;
+};
+
 /// Parses `json` (iteratively, so hostile nesting cannot exhaust the stack) and hands the root
 /// value to `body`; every failure becomes InvalidArgument naming `type` and the field.
 template <class Body>
@@ -662,13 +746,25 @@ void read_document(const char* type, std::string_view json, Body&& body) {
   alignas(8) char stack_buffer[2048];
   dom::MemoryPoolAllocator<> values(values_buffer, sizeof values_buffer);
   dom::MemoryPoolAllocator<> stack(stack_buffer, sizeof stack_buffer);
-  dom::GenericDocument<dom::UTF8<>, dom::MemoryPoolAllocator<>, dom::MemoryPoolAllocator<>> doc(
-      &values, sizeof stack_buffer / 2, &stack);
-  doc.Parse<dom::kParseFullPrecisionFlag | dom::kParseIterativeFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
+  using Document =
+      dom::GenericDocument<dom::UTF8<>, dom::MemoryPoolAllocator<>, dom::MemoryPoolAllocator<>>;
+  Document doc(&values, sizeof stack_buffer / 2, &stack);
+  dom::ParseResult result;
+  bool too_big = false;
+  auto generate = [&](Document& d) {
+    dom::MemoryStream bytes(json.data(), json.size());
+    dom::EncodedInputStream<dom::UTF8<>, dom::MemoryStream> in(bytes);
+    dom::GenericReader<dom::UTF8<>, dom::UTF8<>, dom::MemoryPoolAllocator<>> reader(&stack);
+    NumberConvertingHandler<Document> handler(d);
+    result = reader.Parse<dom::kParseNumbersAsStringsFlag | dom::kParseIterativeFlag>(in, handler);
+    too_big = handler.too_big();
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (result.IsError()) {
     throw InvalidArgument(std::string(type) + " JSON is malformed at byte " +
-                          std::to_string(doc.GetErrorOffset()) + ": " +
-                          parse_error_text(doc.GetParseError()));
+                          std::to_string(result.Offset()) + ": " +
+                          parse_error_text(too_big ? dom::kParseErrorNumberTooBig : result.Code()));
   }
   try {
     Path path;
@@ -727,6 +823,27 @@ SWITCHYARD_INLINE std::string detail::version_metadata_to_json(const ModelVersio
   return json_io::write_document(
       "ModelVersion metadata", version, JsonStyle::kCompact,
       [](json_io::Writer& w, const ModelVersion& v) { json_io::metadata_fields(w, v); });
+}
+
+SWITCHYARD_INLINE void detail::registry_export_from_json(std::string_view json, StoreState& state,
+                                                        std::vector<AuditRecord>& audit) {
+  json_io::read_document("registry export", json, [&](json_io::DomReader& r) {
+    r.require_object();
+    std::string format;
+    std::int64_t format_version = 0;
+    r.field("format", format);
+    if (format != "switchyard.registry") {
+      throw InvalidArgument("import: not a Switchyard registry export (format '" +
+                            detail::printable(format) + "')");
+    }
+    r.field("format_version", format_version);
+    if (format_version != 1) {
+      throw InvalidArgument("import: export format_version " + std::to_string(format_version) +
+                            " is not supported");
+    }
+    r.field("state", state);
+    r.field("audit", audit);
+  });
 }
 
 SWITCHYARD_INLINE void detail::version_metadata_from_json(std::string_view json,

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/signature.hpp>
@@ -65,6 +66,10 @@ SWITCHYARD_API std::string version_metadata_to_json(const ModelVersion& version)
 /// Reads what version_metadata_to_json() wrote into the metadata fields of `out`, leaving the
 /// column fields untouched. Throws InvalidArgument naming the field.
 SWITCHYARD_API void version_metadata_from_json(std::string_view json, ModelVersion& out);
+
+/// Reads a document written by ModelRegistry::export_json; InvalidArgument names what is wrong.
+SWITCHYARD_API void registry_export_from_json(std::string_view json, StoreState& state,
+                                              std::vector<AuditRecord>& audit);
 }  // namespace detail
 
 /// Parses what to_json() wrote (either style). T is one of TensorSpec, Signature, ArtifactRef,

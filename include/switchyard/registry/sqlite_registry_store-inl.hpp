@@ -586,7 +586,17 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
   sqlite3_busy_timeout(db(), static_cast<int>(std::min<std::int64_t>(
                                  options.busy_timeout.count(), std::numeric_limits<int>::max())));
 
+  // Preparing the queries checks that every table and column is there. A current store is
+  // checked before anything is written to it (the switch to WAL rewrites the header), so a
+  // refused file is left as it was; a new or migrated one is checked once its schema is in place.
+  auto check_schema = [&] {
+    for (const char* sql : {detail::sqlite_store::kLoadVersions, detail::sqlite_store::kLoadAliases,
+                            detail::sqlite_store::kMaxSequence, detail::sqlite_store::kHistory}) {
+      statement(sql);
+    }
+  };
   const bool needs_schema = check_identity(options) >= 0;
+  if (!needs_schema) check_schema();
   if (writer) {
     // A current store needs no lock to open: another process may be in a long transaction.
     if (pragma_text("journal_mode") != "wal") {
@@ -620,30 +630,54 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
     if (verdict != "ok")
       throw CorruptStore(where_ + ": PRAGMA quick_check found damage: " + verdict);
   }
-  // Preparing the queries checks that every table and column is there.
-  for (const char* sql : {detail::sqlite_store::kLoadVersions, detail::sqlite_store::kLoadAliases,
-                          detail::sqlite_store::kMaxSequence, detail::sqlite_store::kHistory}) {
-    statement(sql);
-  }
+  if (needs_schema) check_schema();
   last_data_version = data_version();
 }
 
 SWITCHYARD_INLINE std::int64_t detail::sqlite_store::Connection::check_identity(
     const Options& options) {
+  // The header fields are read by one statement, so in one read transaction: a process creating or
+  // migrating the store cannot commit between them. The file's size is taken while that
+  // transaction still holds its read lock, after SQLite rolled back any hot journal left by a
+  // process killed while creating the store (which empties the file again).
+  std::int64_t app = 0, user = 0, schema = 0, pages = 0;
+  std::error_code ec;
+  std::uintmax_t bytes = 0;
+  {
+    const char* sql =
+        "SELECT a.application_id, u.user_version, s.schema_version, p.page_count "
+        "FROM pragma_application_id AS a, pragma_user_version AS u, "
+        "pragma_schema_version AS s, pragma_page_count AS p";
+    const std::string_view doing = "reading the file header";
+    // Called again inside the schema's write transaction, which then holds the locks itself.
+    const bool own_transaction = sqlite3_get_autocommit(db()) != 0;
+    if (own_transaction) exec("BEGIN", doing);
+    struct EndRead {
+      sqlite3* db;
+      bool active;
+      ~EndRead() {
+        if (active) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      }
+    } end_read{db(), own_transaction};
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db(), sql, -1, &raw, nullptr);
+    StatementPtr stmt(raw);
+    if (rc != SQLITE_OK) raise(rc, doing);
+    rc = sqlite3_step(raw);
+    if (rc != SQLITE_ROW) raise(rc, doing);
+    app = sqlite3_column_int64(raw, 0);
+    user = sqlite3_column_int64(raw, 1);
+    schema = sqlite3_column_int64(raw, 2);
+    pages = sqlite3_column_int64(raw, 3);
+    bytes = std::filesystem::file_size(options.path, ec);
+  }
   // A database file is whole pages of at least 512 bytes. SQLite reads a shorter file as an empty
   // database; only a zero-length file (created, never committed to) is taken as a new store.
-  std::error_code ec;
-  const auto bytes = std::filesystem::file_size(options.path, ec);
-  auto truncated = [&] {
-    return CorruptStore(where_ + ": the file is " + std::to_string(bytes) +
-                        " bytes, too short to be an SQLite database (truncated?)");
-  };
-  if (!ec && bytes > 0 && bytes < 512) throw truncated();
-  const std::int64_t app = pragma_integer("application_id");
-  const std::int64_t user = pragma_integer("user_version");
-  const std::int64_t schema = pragma_integer("schema_version");
+  if (!ec && bytes > 0 && (bytes < 512 || (pages == 0 && app == 0 && user == 0 && schema == 0))) {
+    throw CorruptStore(where_ + ": the file is " + std::to_string(bytes) +
+                       " bytes, too short to be an SQLite database (truncated?)");
+  }
   if (app == 0 && user == 0 && schema == 0) {
-    if (!ec && bytes > 0 && pragma_integer("page_count") == 0) throw truncated();
     if (options.read_only) {
       throw NotFound(where_ +
                      ": the file holds no registry store yet (empty database opened "

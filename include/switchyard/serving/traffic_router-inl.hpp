@@ -56,7 +56,11 @@ SWITCHYARD_INLINE void TrafficRouter::validate(const RoutingPolicy& p) const {
   std::set<std::int64_t> versions;
   double sum = 0.0;
   for (const auto& v : p.variants) {
-    validate_alias(v.name, "variant name");
+    try {
+      validate_alias(v.name, "variant name");
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(where + e.what());
+    }
     if (!names.insert(v.name).second) {
       throw InvalidArgument(where + "variant '" + v.name + "' appears twice");
     }

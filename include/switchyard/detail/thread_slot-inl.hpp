@@ -38,6 +38,7 @@ struct Owner {
     }
   }
   ~Owner() {
+    thread_slot_cache::index = kMaxThreadSlots;  // later calls on this thread get no slot
     if (index == kMaxThreadSlots) return;
     auto& r = registry();
     std::vector<std::shared_ptr<const void>> released;
@@ -51,8 +52,9 @@ struct Owner {
 };
 }  // namespace thread_slot_impl
 
-SWITCHYARD_INLINE std::size_t thread_index() noexcept {
+SWITCHYARD_INLINE std::size_t assign_thread_index() noexcept {
   thread_local thread_slot_impl::Owner owner;
+  thread_slot_cache::index = owner.index;
   return owner.index;
 }
 

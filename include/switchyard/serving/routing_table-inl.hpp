@@ -98,6 +98,8 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
                                   : find_variant(policy_.fallback_variant);
     fallback_ = fb ? static_cast<int>(fb - variants_.data()) : -1;
   }
+  plain_sticky_ = policy_.hash == HashScheme::kDefault && policy_.mode == RoutingMode::kSticky &&
+                  !split_index_.empty() && overrides_.empty() && segments_.empty();
 }
 
 SWITCHYARD_INLINE const RoutedVariant* RoutingTable::find_version(
@@ -149,16 +151,10 @@ SWITCHYARD_INLINE const RoutedVariant* RoutingTable::split(std::string_view key,
   }
   const std::uint64_t h = policy_.mode == RoutingMode::kRandom ? routing_detail::next_random()
                                                                 : bucketing::xxh64(key, salt_seed_);
-  std::size_t j = 0;
-  const std::size_t n = thresholds_.size();
-  while (j + 1 < n && h >= thresholds_[j] &&
-         thresholds_[j] != std::numeric_limits<std::uint64_t>::max()) {
-    ++j;
-  }
-  return &variants_[static_cast<std::size_t>(split_index_[j])];
+  return pick(h);
 }
 
-SWITCHYARD_INLINE RouteDecision RoutingTable::route(
+SWITCHYARD_INLINE RouteDecision RoutingTable::route_in_full(
     std::string_view key, std::span<const Attribute> attributes,
     std::optional<std::int64_t> pinned_version) const noexcept {
   RouteDecision d;

@@ -73,9 +73,15 @@ class SWITCHYARD_API RoutingTable {
   RoutingTable(std::string_view model_name, RoutingPolicy policy,
                std::vector<RoutedVariant> variants, std::uint64_t generation);
 
-  /// Routes one request; see RoutingPolicy for precedence. Hot path: no allocation.
+  /// Routes one request; see RoutingPolicy for precedence. Hot path: no allocation. The common
+  /// case (default hash, sticky, no overrides or segments, nothing pinned) is inline.
   RouteDecision route(std::string_view key, std::span<const Attribute> attributes = {},
-                      std::optional<std::int64_t> pinned_version = std::nullopt) const noexcept;
+                      std::optional<std::int64_t> pinned_version = std::nullopt) const noexcept {
+    if (plain_sticky_ && !pinned_version) [[likely]] {
+      return {pick(bucketing::xxh64(key, salt_seed_)), RouteReason::kWeighted};
+    }
+    return route_in_full(key, attributes, pinned_version);
+  }
 
   /// The arm the weighted split gives `key` (ignores pins, overrides and segments).
   const RoutedVariant* split(std::string_view key, RouteReason& reason) const noexcept;
@@ -105,6 +111,17 @@ class SWITCHYARD_API RoutingTable {
     int variant = -1;
   };
 
+  RouteDecision route_in_full(std::string_view key, std::span<const Attribute> attributes,
+                              std::optional<std::int64_t> pinned_version) const noexcept;
+
+  // The split arm whose threshold range holds `h`.
+  const RoutedVariant* pick(std::uint64_t h) const noexcept {
+    std::size_t j = 0;
+    const std::size_t n = thresholds_.size();
+    while (j + 1 < n && h >= thresholds_[j] && thresholds_[j] != ~std::uint64_t{0}) ++j;
+    return &variants_[static_cast<std::size_t>(split_index_[j])];
+  }
+
   std::string_view model_name_;
   RoutingPolicy policy_;
   std::vector<RoutedVariant> variants_;
@@ -123,6 +140,8 @@ class SWITCHYARD_API RoutingTable {
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> overrides_;
   std::vector<Segment> segments_;
   int fallback_ = -1;
+  // route() can take its inline path: default hash, sticky, a split, no overrides or segments.
+  bool plain_sticky_ = false;
 };
 
 }  // namespace switchyard

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <cmath>
 #include <sstream>
 
@@ -20,19 +21,112 @@
 
 namespace switchyard {
 
+namespace registry_detail {
+
+/// A model's versions, ascending by number, in fixed-size chunks shared between snapshots: a copy
+/// shares every chunk, and a change copies only the chunk it touches. Registering into a model with
+/// n versions thus costs O(n / kChunk + kChunk) reference counts instead of O(n).
+class VersionList {
+ public:
+  static constexpr std::size_t kChunk = 64;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = VersionRef;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const VersionRef*;
+    using reference = const VersionRef&;
+    const_iterator() = default;
+    const_iterator(const VersionList* list, std::size_t i) noexcept : list_(list), i_(i) {}
+    reference operator*() const noexcept { return (*list_)[i_]; }
+    pointer operator->() const noexcept { return &(*list_)[i_]; }
+    const_iterator& operator++() noexcept {
+      ++i_;
+      return *this;
+    }
+    const_iterator operator++(int) noexcept { return {list_, i_++}; }
+    const_iterator& operator--() noexcept {
+      --i_;
+      return *this;
+    }
+    const_iterator operator--(int) noexcept { return {list_, i_--}; }
+    bool operator==(const const_iterator& o) const noexcept { return i_ == o.i_; }
+
+   private:
+    const VersionList* list_ = nullptr;
+    std::size_t i_ = 0;
+  };
+  using const_reverse_iterator = std::reverse_iterator<const_iterator>;
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  const VersionRef& operator[](std::size_t i) const noexcept {
+    return (*chunks_[i / kChunk])[i % kChunk];
+  }
+  const VersionRef& back() const noexcept { return (*this)[size_ - 1]; }
+  const_iterator begin() const noexcept { return {this, 0}; }
+  const_iterator end() const noexcept { return {this, size_}; }
+  const_reverse_iterator rbegin() const noexcept { return const_reverse_iterator(end()); }
+  const_reverse_iterator rend() const noexcept { return const_reverse_iterator(begin()); }
+
+  void push_back(VersionRef v) {
+    if (size_ % kChunk == 0) {
+      auto chunk = std::make_shared<Chunk>();
+      chunk->reserve(kChunk);
+      chunks_.push_back(std::move(chunk));
+    } else {
+      own(chunks_.back());
+    }
+    chunks_.back()->push_back(std::move(v));
+    ++size_;
+  }
+  void set(std::size_t i, VersionRef v) {
+    auto& chunk = chunks_[i / kChunk];
+    own(chunk);
+    (*chunk)[i % kChunk] = std::move(v);
+  }
+
+ private:
+  using Chunk = std::vector<VersionRef>;
+  // Copies a chunk another list (a published snapshot) also holds, before it is written. A chunk
+  // held by this list alone cannot gain another holder meanwhile: holders copy from a list.
+  static void own(std::shared_ptr<Chunk>& chunk) {
+    if (chunk.use_count() > 1) {
+      auto copy = std::make_shared<Chunk>();
+      copy->reserve(kChunk);
+      copy->assign(chunk->begin(), chunk->end());
+      chunk = std::move(copy);
+    }
+  }
+  std::vector<std::shared_ptr<Chunk>> chunks_;  // all full but the last
+  std::size_t size_ = 0;
+};
+
+}  // namespace registry_detail
+
 struct ModelRegistry::ModelEntry {
-  std::vector<VersionRef> versions;  // ascending by version number
+  registry_detail::VersionList versions;  // ascending by version number
   std::map<std::string, std::int64_t, std::less<>> aliases;
 
-  const VersionRef* find(std::int64_t v) const noexcept {
+  /// Position of version `v` in `versions`, or versions.size() when there is none.
+  std::size_t index_of(std::int64_t v) const noexcept {
     // Versions are dense from 1 in the usual case: try the direct index first.
     if (v >= 1 && static_cast<std::size_t>(v) <= versions.size() &&
         versions[static_cast<std::size_t>(v - 1)]->version == v) {
-      return &versions[static_cast<std::size_t>(v - 1)];
+      return static_cast<std::size_t>(v - 1);
     }
-    auto it = std::lower_bound(versions.begin(), versions.end(), v,
-                               [](const VersionRef& r, std::int64_t x) { return r->version < x; });
-    return it != versions.end() && (*it)->version == v ? &*it : nullptr;
+    std::size_t lo = 0, hi = versions.size();
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (versions[mid]->version < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < versions.size() && versions[lo]->version == v ? lo : versions.size();
+  }
+  const VersionRef* find(std::int64_t v) const noexcept {
+    const std::size_t i = index_of(v);
+    return i < versions.size() ? &versions[i] : nullptr;
   }
 };
 
@@ -171,8 +265,8 @@ struct StageChanges {
   template <class Entry>
   void update(Entry& e) const {
     for (const auto& v : changed) {
-      for (auto& slot : e.versions) {
-        if (slot->version == v.version) slot = std::make_shared<const ModelVersion>(v);
+      if (const std::size_t i = e.index_of(v.version); i < e.versions.size()) {
+        e.versions.set(i, std::make_shared<const ModelVersion>(v));
       }
     }
   }
@@ -289,11 +383,19 @@ SWITCHYARD_INLINE void ModelRegistry::apply_state(StoreState state,
     if (auto current = snapshot_.load()) next->models = current->models;
   }
   std::unordered_map<std::string, std::shared_ptr<ModelEntry>> rebuilt;
+  std::unordered_map<std::string, std::vector<VersionRef>> loaded;
   for (const auto& m : models) rebuilt[m] = std::make_shared<ModelEntry>();
   for (auto& v : state.versions) {
     auto& e = rebuilt[v.name];
     if (!e) e = std::make_shared<ModelEntry>();
-    e->versions.push_back(std::make_shared<const ModelVersion>(std::move(v)));
+    std::string name = v.name;
+    loaded[name].push_back(std::make_shared<const ModelVersion>(std::move(v)));
+  }
+  for (auto& [name, refs] : loaded) {
+    std::sort(refs.begin(), refs.end(),
+              [](const VersionRef& a, const VersionRef& b) { return a->version < b->version; });
+    auto& e = rebuilt[name];
+    for (auto& r : refs) e->versions.push_back(std::move(r));
   }
   for (auto& a : state.aliases) {
     auto& e = rebuilt[a.model];
@@ -301,8 +403,6 @@ SWITCHYARD_INLINE void ModelRegistry::apply_state(StoreState state,
     e->aliases[a.alias] = a.version;
   }
   for (auto& [name, e] : rebuilt) {
-    std::sort(e->versions.begin(), e->versions.end(),
-              [](const VersionRef& a, const VersionRef& b) { return a->version < b->version; });
     if (e->versions.empty()) {
       next->models.erase(name);
     } else {

@@ -52,4 +52,9 @@ for name in ("BM_Registry_LookupByAlias/real_time/threads:1", "BM_Registry_Looku
     if name in med:
         b = med[name]
         print(f"{name}: {b['real_time']:.3f} {b['time_unit']}")
+reg = med.get("BM_Registry_RegisterWith10kStored/real_time")
+flush = med.get("BM_Disk_FlushBaseline/real_time")
+if reg and flush:
+    print(f"durable register = {reg['real_time'] / flush['real_time']:.2f} disk flushes "
+          f"(one 4 KiB write + fdatasync: {flush['real_time']:.0f} us; a register needs 3)")
 PY

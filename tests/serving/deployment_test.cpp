@@ -17,8 +17,8 @@ namespace {
 using testing::ConstantModel;
 
 struct Fixture {
+  std::atomic<int> destroyed{0};  // first: the models count into it when the source lets them go
   StaticModelSource source;
-  std::atomic<int> destroyed{0};
   std::shared_ptr<ConstantModel> v1 = std::make_shared<ConstantModel>(0, 0.8, &destroyed);
   std::shared_ptr<ConstantModel> v2 = std::make_shared<ConstantModel>(1, 0.6, &destroyed);
   Fixture() {
@@ -168,8 +168,8 @@ TEST(DeploymentTest, prediction_events_are_opt_in_and_a_throwing_slot_breaks_not
 }
 
 TEST(DeploymentTest, in_flight_request_keeps_its_model_until_it_returns) {
+  std::atomic<int> destroyed{0};  // declared first: the models count into it when they go
   StaticModelSource source;
-  std::atomic<int> destroyed{0};
   auto gated = std::make_shared<testing::GatedModel>(&destroyed);
   source.add("fraud-detection", 1, gated);
   source.add("fraud-detection", 2, std::make_shared<ConstantModel>(0, 0.5, &destroyed));
@@ -199,8 +199,8 @@ TEST(DeploymentTest, in_flight_request_keeps_its_model_until_it_returns) {
 // Two threads predict while a third republishes weights many times: no request may fail, each
 // served version must be one the table held, and every retired model is destroyed exactly once.
 TEST(DeploymentTest, swaps_under_concurrent_load_fail_no_request) {
+  std::atomic<int> destroyed{0};  // declared first: the models count into it when they go
   StaticModelSource source;
-  std::atomic<int> destroyed{0};
   constexpr int kVersions = 8;
   for (int v = 1; v <= kVersions; ++v) {
     source.add("fraud-detection", v, std::make_shared<ConstantModel>(v, 0.5, &destroyed));

@@ -206,6 +206,36 @@ TEST(TrafficRouterTest, rejects_invalid_model_names_and_missing_source) {
   EXPECT_THROW(TrafficRouter({.model = "fraud-detection", .source = nullptr}), InvalidArgument);
 }
 
+// A service registers versions for months: the router must not keep statistics for all of them.
+TEST(TrafficRouterTest, statistics_of_retired_versions_are_bounded_and_outlive_tables_in_flight) {
+  CountingSource source;
+  TrafficRouter router({.model = "fraud-detection", .source = &source, .retired_stats = 2});
+  auto only = [](std::int64_t v) {
+    RoutingPolicy p;
+    p.variants = {{"v" + std::to_string(v), v, 1}};
+    return p;
+  };
+  router.set_policy(only(1));
+  const auto first_table = router.table();  // a request still in flight on version 1
+  router.stats(1)->record_error();
+  for (std::int64_t v = 2; v <= 10; ++v) router.set_policy(only(v));
+  EXPECT_EQ(router.versions_with_stats(), (std::vector<std::int64_t>{8, 9, 10}));
+  EXPECT_EQ(router.stats(1), nullptr);
+  // The table in flight still counts into version 1's statistics, which it keeps alive.
+  first_table->variants()[0].stats->record_error();
+  EXPECT_EQ(first_table->variants()[0].stats->snapshot().errors, 2u);
+
+  // A retained version that returns keeps its counters; a dropped one starts again.
+  router.stats(9)->record_error();
+  router.set_policy(only(9));
+  EXPECT_EQ(router.stats(9)->snapshot().errors, 1u);
+  router.set_policy(only(1));
+  EXPECT_EQ(router.stats(1)->snapshot().errors, 0u);
+  EXPECT_EQ(router.versions_with_stats(), (std::vector<std::int64_t>{1, 9, 10}));
+  router.clear();
+  EXPECT_EQ(router.versions_with_stats(), (std::vector<std::int64_t>{1, 9}));
+}
+
 TEST(TrafficRouterTest, a_bad_variant_name_names_the_model) {
   CountingSource source;
   TrafficRouter router({.model = "fraud-detection", .source = &source});

@@ -38,7 +38,8 @@ inline bool call(const detail::TickClock& clock, const RoutedVariant& arm, const
 }  // namespace deployment_detail
 
 SWITCHYARD_INLINE Deployment::Deployment(Options options)
-    : router_(TrafficRouter::Options{std::move(options.model), options.source}),
+    : router_(TrafficRouter::Options{std::move(options.model), options.source,
+                                     options.retired_stats}),
       events_(options.events),
       check_signatures_(options.check_signatures) {}
 
@@ -117,7 +118,8 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
 }
 
 SWITCHYARD_INLINE void Deployment::record_outcome(std::int64_t version, bool correct) {
-  router_.stats(version).record_outcome(correct);
+  // A version that never served, or retired long ago, has no statistics to count it in.
+  if (auto s = router_.stats(version)) s->record_outcome(correct);
 }
 
 SWITCHYARD_INLINE std::vector<VariantStats> Deployment::collect(Read mode) const {
@@ -132,10 +134,11 @@ SWITCHYARD_INLINE std::vector<VariantStats> Deployment::collect(Read mode) const
         vs.share = arm->share;
       }
     }
-    VersionStats& s = router_.stats(v);
-    vs.stats = mode == Read::kCumulative ? s.snapshot()
-               : mode == Read::kWindow   ? s.window()
-                                         : s.reset_window();
+    const auto s = router_.stats(v);
+    if (!s) continue;  // dropped since versions_with_stats()
+    vs.stats = mode == Read::kCumulative ? s->snapshot()
+               : mode == Read::kWindow   ? s->window()
+                                         : s->reset_window();
     out.push_back(std::move(vs));
   }
   return out;

@@ -70,6 +70,8 @@ class Deployment {
     EventHub* events = nullptr;    ///< optional; prediction_served is emitted only when wanted
     /// Check each request's input against the model's signature (MLflow rules) before calling it.
     bool check_signatures = true;
+    /// Retired versions whose statistics are kept; see TrafficRouter::Options::retired_stats.
+    std::size_t retired_stats = 16;
   };
 
   SWITCHYARD_API explicit Deployment(Options options);
@@ -86,8 +88,11 @@ class Deployment {
   std::string_view model() const noexcept { return router_.model(); }
 
   /// Records a ground-truth outcome for a prediction `version` made (accuracy in reports).
+  /// Ignored for a version the router keeps no statistics for (see
+  /// TrafficRouter::Options::retired_stats).
   SWITCHYARD_API void record_outcome(std::int64_t version, bool correct);
-  /// Cumulative statistics of every version this deployment has served.
+  /// Cumulative statistics of every version this deployment serves, and of the recently retired
+  /// ones the router still keeps.
   SWITCHYARD_API std::vector<VariantStats> stats() const;
   /// Statistics since the last reset_window().
   SWITCHYARD_API std::vector<VariantStats> window() const;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,7 +51,8 @@ struct RoutedVariant {
   std::string_view name;
   std::int64_t version = 0;
   ModelPtr model;
-  VersionStats* stats = nullptr;  ///< owned by the router; lives as long as the router
+  /// Shared by the router and every table holding this arm: alive while either holds it.
+  std::shared_ptr<VersionStats> stats;
   double share = 0.0;             ///< fraction of the weighted split, 0 for pinnable-only arms
   bool in_split = false;
 };

@@ -2,6 +2,7 @@
 // Out-of-line part of traffic_router.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -11,7 +12,8 @@
 
 namespace switchyard {
 
-SWITCHYARD_INLINE TrafficRouter::TrafficRouter(Options options) : source_(options.source) {
+SWITCHYARD_INLINE TrafficRouter::TrafficRouter(Options options)
+    : source_(options.source), retired_stats_(options.retired_stats) {
   validate_model_name(options.model, NameRules{.require_domain_task = false});
   if (source_ == nullptr) {
     throw InvalidArgument("router for model '" + options.model + "': Options::source is null");
@@ -26,15 +28,33 @@ SWITCHYARD_INLINE std::string_view TrafficRouter::intern(std::string_view s) {
   return *it;
 }
 
-SWITCHYARD_INLINE VersionStats& TrafficRouter::stats_locked(std::int64_t version) const {
-  auto& slot = stats_[version];
-  if (!slot) slot = std::make_unique<VersionStats>();
-  return *slot;
+SWITCHYARD_INLINE std::shared_ptr<VersionStats> TrafficRouter::stats_locked(
+    std::int64_t version) {
+  auto& entry = stats_[version];
+  if (!entry.stats) entry.stats = std::make_shared<VersionStats>();
+  return entry.stats;
 }
 
-SWITCHYARD_INLINE VersionStats& TrafficRouter::stats(std::int64_t version) const {
+SWITCHYARD_INLINE void TrafficRouter::retire_stats_locked(const RoutingTable* table) {
+  std::vector<std::pair<std::uint64_t, std::int64_t>> retired;  // (retired_at, version)
+  for (auto& [version, entry] : stats_) {
+    if (table != nullptr && table->find_version(version) != nullptr) {
+      entry.retired_at = 0;
+    } else {
+      if (entry.retired_at == 0) entry.retired_at = generation_;
+      retired.emplace_back(entry.retired_at, version);
+    }
+  }
+  if (retired.size() <= retired_stats_) return;
+  // Oldest retirements go first. Tables still in flight keep their arms' statistics alive.
+  std::sort(retired.begin(), retired.end());
+  for (std::size_t i = 0; i + retired_stats_ < retired.size(); ++i) stats_.erase(retired[i].second);
+}
+
+SWITCHYARD_INLINE std::shared_ptr<VersionStats> TrafficRouter::stats(std::int64_t version) const {
   detail::MutexLock lk(mu_);
-  return stats_locked(version);
+  auto it = stats_.find(version);
+  return it == stats_.end() ? nullptr : it->second.stats;
 }
 
 SWITCHYARD_INLINE std::vector<std::int64_t> TrafficRouter::versions_with_stats() const {
@@ -139,15 +159,16 @@ SWITCHYARD_INLINE void TrafficRouter::publish_locked(RoutingPolicy policy) {
   for (std::size_t i = 0; i < policy.variants.size(); ++i) {
     const auto& spec = policy.variants[i];
     arms.push_back(RoutedVariant{intern(spec.name), spec.version, models[i].second,
-                                 &stats_locked(spec.version), spec.weight / sum, true});
+                                 stats_locked(spec.version), spec.weight / sum, true});
   }
   for (std::size_t i = 0; i < pin_only.size(); ++i) {
     arms.push_back(RoutedVariant{intern("pinned"), pin_only[i],
                                  models[policy.variants.size() + i].second,
-                                 &stats_locked(pin_only[i]), 0.0, false});
+                                 stats_locked(pin_only[i]), 0.0, false});
   }
   auto table = std::make_shared<const RoutingTable>(model(), std::move(policy), std::move(arms),
                                                     ++generation_);
+  retire_stats_locked(table.get());
   auto old = cell_.publish(std::move(table));
   (void)old;  // released here; in-flight requests keep their own references
 }
@@ -201,6 +222,7 @@ SWITCHYARD_INLINE void TrafficRouter::switch_blue_green(std::string_view active)
 SWITCHYARD_INLINE void TrafficRouter::clear() {
   detail::MutexLock lk(mu_);
   ++generation_;
+  retire_stats_locked(nullptr);
   cell_.publish(nullptr);
 }
 

@@ -48,6 +48,10 @@ class TrafficRouter {
   struct Options {
     std::string model{};             ///< model name (validated like a registry name)
     ModelSource* source = nullptr;   ///< required; must outlive the router
+    /// Versions that left the table keep their statistics for this many later retirements (a
+    /// last scrape, late outcome labels), then the router drops them, so memory stays bounded
+    /// however many versions come and go. A version that returns starts new counters.
+    std::size_t retired_stats = 16;
   };
 
   explicit SWITCHYARD_API TrafficRouter(Options options);
@@ -72,16 +76,19 @@ class TrafficRouter {
   std::shared_ptr<const RoutingTable> table() const { return cell_.load(); }
   /// The current policy (empty before the first set_policy).
   SWITCHYARD_API RoutingPolicy policy() const;
-  /// Statistics of `version`, creating them if new. The reference lives as long as the router.
-  SWITCHYARD_API VersionStats& stats(std::int64_t version) const;
-  /// Versions that have statistics, ascending.
+  /// Statistics of `version`: those of an arm of the current table or of a recently retired one
+  /// (see Options::retired_stats); null otherwise. The pointer keeps them alive.
+  SWITCHYARD_API std::shared_ptr<VersionStats> stats(std::int64_t version) const;
+  /// Versions that have statistics (current arms and recently retired ones), ascending.
   SWITCHYARD_API std::vector<std::int64_t> versions_with_stats() const;
   /// The model name this router serves, interned (valid as long as the router).
   std::string_view model() const noexcept { return *model_name_; }
 
  private:
   std::string_view intern(std::string_view s) SWITCHYARD_REQUIRES(mu_);
-  VersionStats& stats_locked(std::int64_t version) const SWITCHYARD_REQUIRES(mu_);
+  std::shared_ptr<VersionStats> stats_locked(std::int64_t version) SWITCHYARD_REQUIRES(mu_);
+  // Marks versions missing from `table` (null: all) retired; drops the oldest beyond the limit.
+  void retire_stats_locked(const RoutingTable* table) SWITCHYARD_REQUIRES(mu_);
   void validate(const RoutingPolicy& p) const;
   void publish_locked(RoutingPolicy policy) SWITCHYARD_REQUIRES(mu_);
 
@@ -89,7 +96,12 @@ class TrafficRouter {
   mutable detail::Mutex mu_;
   std::set<std::string, std::less<>> interned_ SWITCHYARD_GUARDED_BY(mu_);
   const std::string* model_name_ = nullptr;
-  mutable std::map<std::int64_t, std::unique_ptr<VersionStats>> stats_ SWITCHYARD_GUARDED_BY(mu_);
+  struct StatsEntry {
+    std::shared_ptr<VersionStats> stats;
+    std::uint64_t retired_at = 0;  // generation of the first table without it; 0 while an arm
+  };
+  std::size_t retired_stats_;
+  std::map<std::int64_t, StatsEntry> stats_ SWITCHYARD_GUARDED_BY(mu_);
   std::uint64_t generation_ SWITCHYARD_GUARDED_BY(mu_) = 0;
   detail::SnapshotCell<RoutingTable> cell_;
 };

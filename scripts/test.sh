@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Switchyard's dependencies and tools (Debian 12), builds everything with -Werror and runs
-# the whole test suite: unit and integration tests, consumer builds, then the sanitizer passes.
+# the whole test suite: unit and integration tests, consumer builds, then the sanitizer passes and
+# a short libFuzzer run of every fuzz target.
 # Set SWITCHYARD_SKIP_SANITIZERS=1 to run only the plain build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,7 @@ echo "plain build and tests: $(( $(date +%s) - start )) s"
 if [ "${SWITCHYARD_SKIP_SANITIZERS:-0}" != 1 ] && [ -f scripts/sanitize.sh ]; then
   JOBS="$jobs" bash scripts/sanitize.sh tsan
   JOBS="$jobs" bash scripts/sanitize.sh asan-ubsan
+  # libFuzzer on every target from its committed corpus (20 s each when CI=true).
+  JOBS="$jobs" bash scripts/fuzz.sh
   echo "with sanitizers: $(( $(date +%s) - start )) s"
 fi

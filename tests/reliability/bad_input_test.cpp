@@ -430,5 +430,35 @@ TEST(BadInputTest, refused_damaged_schema_leaves_the_file_untouched) {
   EXPECT_FALSE(std::filesystem::exists(path.string() + "-wal"));
 }
 
+// Found by the sqlite_store fuzz target: a models row whose max_version is negative made the next
+// registration compute version -66 and fail with an undocumented InvalidArgument; at INT64_MAX the
+// next number overflowed. Both are damage to the store, and nothing may be written.
+TEST(BadInputTest, a_hostile_highest_version_is_a_corrupt_store_and_writes_nothing) {
+  for (const char* hostile : {"-67", "0", "9223372036854775807"}) {
+    SCOPED_TRACE(hostile);
+    RegistryFixture f;
+    f.add(kModel, 0.9);
+    f.registry.reset();
+    f.store.reset();
+    {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open(f.db_path().c_str(), &db), SQLITE_OK);
+      const std::string sql = std::string("UPDATE models SET max_version = ") + hostile;
+      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+      sqlite3_close(db);
+    }
+    f.reopen();
+    const std::string before = f.registry->export_json();
+    try {
+      f.add(kModel, 0.8);
+      ADD_FAILURE() << "registered over a hostile max_version";
+    } catch (const CorruptStore& e) {
+      EXPECT_NE(std::string(e.what()).find("version"), std::string::npos) << e.what();
+    }
+    f.reopen();
+    EXPECT_EQ(f.registry->export_json(), before);
+  }
+}
+
 }  // namespace
 }  // namespace switchyard

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iterator>
+#include <limits>
 #include <cmath>
 #include <sstream>
 
@@ -621,7 +622,12 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::register_version(std::string_view na
   auto tx = store_->begin();
   ModelVersion v;
   v.name = model;
-  v.version = tx->max_version(model) + 1;
+  const std::int64_t highest = tx->max_version(model);
+  if (highest < 0 || highest == std::numeric_limits<std::int64_t>::max()) {
+    throw CorruptStore("model '" + model + "': the store's highest version number " +
+                       std::to_string(highest) + " leaves no next version");
+  }
+  v.version = highest + 1;
   v.semver = std::move(metadata.semver);
   v.stage = Stage::kDevelopment;
   v.run_id = std::move(metadata.run_id);

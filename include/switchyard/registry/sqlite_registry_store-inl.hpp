@@ -771,7 +771,7 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
       detail::sqlite_store::Query q(c_, detail::sqlite_store::kSelectMaxVersion);
       q.bind(model);
       if (!q.step()) return std::int64_t{0};
-      return q.row(&detail::sqlite_store::model_label).integer(1, "max_version");
+      return q.row(&detail::sqlite_store::model_label).positive(1, "max_version");
     });
   }
 

@@ -93,7 +93,12 @@ for t in "${targets[@]}"; do
   fi
   before=$(find "$work" -type f | wc -l)
   start=$(date +%s)
-  if "$exe" "${dict[@]}" -max_total_time="$seconds" -max_len="$max_len" -timeout=20 \
+  # CI fuzzes with a fixed seed, so a run explores the same inputs each time (a new crash shows up
+  # in a by-hand run, not as a flaky CI); SWITCHYARD_FUZZ_SEED overrides it.
+  seed_arg=()
+  if [ -n "${SWITCHYARD_FUZZ_SEED:-}" ]; then seed_arg=(-seed="$SWITCHYARD_FUZZ_SEED")
+  elif [ "${CI:-false}" = "true" ]; then seed_arg=(-seed=1); fi
+  if "$exe" "${dict[@]}" "${seed_arg[@]}" -max_total_time="$seconds" -max_len="$max_len" -timeout=20 \
        -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$crashes/" \
        "$work" "$committed" > "$log" 2>&1; then
     :

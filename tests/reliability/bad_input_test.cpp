@@ -432,10 +432,11 @@ TEST(BadInputTest, refused_damaged_schema_leaves_the_file_untouched) {
 
 // Found by the sqlite_store fuzz target: a models row whose max_version is negative made the next
 // registration compute version -66 and fail with an undocumented InvalidArgument; at INT64_MAX the
-// next number overflowed. Both are damage to the store, and nothing may be written.
+// next number overflowed, and so did the next audit sequence after a row at INT64_MAX (UBSan).
+// All are damage to the store, and nothing may be written.
 TEST(BadInputTest, a_hostile_highest_version_is_a_corrupt_store_and_writes_nothing) {
   for (const char* hostile : {"-67", "0", "9223372036854775807"}) {
-    SCOPED_TRACE(hostile);
+    SCOPED_TRACE(std::string("max_version ") + hostile);
     RegistryFixture f;
     f.add(kModel, 0.9);
     f.registry.reset();
@@ -457,6 +458,26 @@ TEST(BadInputTest, a_hostile_highest_version_is_a_corrupt_store_and_writes_nothi
     }
     f.reopen();
     EXPECT_EQ(f.registry->export_json(), before);
+  }
+  {
+    SCOPED_TRACE("audit sequence 2^63-1");
+    RegistryFixture f;
+    f.add(kModel, 0.9);
+    f.registry.reset();
+    f.store.reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(f.db_path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE audit SET sequence = 9223372036854775807", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    try {
+      f.reopen();
+      f.add(kModel, 0.8);
+      ADD_FAILURE() << "wrote after an audit sequence with no successor";
+    } catch (const CorruptStore& e) {
+      EXPECT_NE(std::string(e.what()).find("sequence"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -544,9 +544,16 @@ inline void check_aliases(const StoreState& state, const std::string& where) {
   }
 }
 
+/// The highest audit sequence number: one that is negative or has no successor (2^63-1) is damage,
+/// refused here so that no caller computes the next one by overflowing.
 inline std::int64_t max_sequence(Connection& c) {
   Query q(c, kMaxSequence);
-  return q.step() ? q.column_integer(0) : 0;
+  const std::int64_t last = q.step() ? q.column_integer(0) : 0;
+  if (last < 0 || last == std::numeric_limits<std::int64_t>::max()) {
+    throw CorruptStore(c.where() + ": audit table: sequence " + std::to_string(last) +
+                       " is out of range (0 to 2^63-2)");
+  }
+  return last;
 }
 
 }  // namespace detail::sqlite_store

@@ -6,8 +6,10 @@
 #               (tests, examples, benchmarks) and every test. CI=true: the parsing and storage
 #               tests (labels registry, models, serving), the fuzz corpora and the reliability
 #               tests at their CI sizes.
-#   tsan        ThreadSanitizer, in build-tsan. Full: every test binary and test. CI=true: the
-#               concurrency tests (labels serving, registry, reliability).
+#   tsan        ThreadSanitizer, in build-tsan. Full: every unit and reliability test (labels
+#               core, models, registry, serving, stats, reliability; the fuzz replays and
+#               packaging checks are single-threaded). CI=true: the concurrency tests (labels
+#               serving, registry, reliability).
 #   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
 #               builds everything and runs every test.
 # The sanitizer passes report warnings without failing on them (the clang pass gates warnings), so
@@ -55,7 +57,7 @@ case "$mode" in
       labels="serving|registry|reliability"
     else
       targets=(core_tests models_tests registry_tests serving_tests stats_tests reliability_tests)
-      labels=""
+      labels="core|models|registry|serving|stats|reliability"
     fi
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"
     ;;

@@ -5,7 +5,6 @@
 // (artifact file, artifact directory, SQLite WAL) done by hand with no registry around them.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,6 +18,8 @@
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
+
+#include "bench_support.hpp"
 
 namespace {
 
@@ -121,13 +122,7 @@ BENCHMARK(BM_Registry_RegisterWith10kStored)->Unit(benchmark::kMicrosecond)->Use
 void BM_Durable_FileAndRowBaseline(benchmark::State& state) {
   const auto dir = stored().dir / "baseline";
   std::filesystem::create_directories(dir);
-  sqlite3* db = nullptr;
-  sqlite3_open((dir / "raw.db").c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr, nullptr);
-  sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)", nullptr,
-               nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &insert, nullptr);
+  sy::bench::RawSqliteRows raw((dir / "raw.db").string());
   const std::string row(900, 'r');  // about one version's metadata JSON
   const std::string bytes = artifact(0).bytes;
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -141,18 +136,12 @@ void BM_Durable_FileAndRowBaseline(benchmark::State& state) {
                              static_cast<ssize_t>(bytes.size()) &&
                          ::fsync(fd) == 0 && ::close(fd) == 0 &&
                          ::rename(tmp.c_str(), final_name.c_str()) == 0 && ::fsync(dir_fd) == 0;
-    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    sqlite3_bind_text(insert, 1, row.c_str(), static_cast<int>(row.size()), SQLITE_STATIC);
-    sqlite3_step(insert);
-    sqlite3_reset(insert);
-    if (!file_ok || sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if (!raw.commit_row(row) || !file_ok) {
       state.SkipWithError("baseline I/O failed");
       break;
     }
   }
   ::close(dir_fd);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_Durable_FileAndRowBaseline)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -5,8 +5,6 @@
 // Compare medians of --benchmark_repetitions.
 #include <benchmark/benchmark.h>
 
-#include <sqlite3.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,6 +13,8 @@
 
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
+
+#include "bench_support.hpp"
 
 namespace {
 
@@ -97,26 +97,11 @@ const fs::path& populated_store() {
 }
 
 void BM_Sqlite_RawCommit(benchmark::State& state) {
-  const std::string path = (scratch().dir / "raw.db").string();
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr, nullptr);
-  sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)", nullptr,
-               nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &insert, nullptr);
+  bench::RawSqliteRows raw((scratch().dir / "raw.db").string());
   const std::string payload(900, 'p');  // about one version's metadata JSON
   for (auto _ : state) {
-    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    sqlite3_bind_text(insert, 1, payload.c_str(), static_cast<int>(payload.size()), SQLITE_STATIC);
-    sqlite3_step(insert);
-    sqlite3_reset(insert);
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      state.SkipWithError("commit failed");
-    }
+    if (!raw.commit_row(payload)) state.SkipWithError("commit failed");
   }
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
 }
 BENCHMARK(BM_Sqlite_RawCommit)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <switchyard/core/config.hpp>
+#include <switchyard/detail/json_text.hpp>
 #include <switchyard/monitoring/exposition.hpp>
 #include <switchyard/serving/deployment.hpp>
 
@@ -25,28 +26,6 @@ inline std::string label_value(std::string_view v) {
     else out += c;
   }
   return out;
-}
-
-inline std::string json_string(std::string_view v) {
-  std::string out = "\"";
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 inline std::string number(double v) {
@@ -188,7 +167,7 @@ SWITCHYARD_INLINE std::string metrics_json(std::span<const Deployment* const> de
     std::span<const Deployment* const> one(&d, 1);
     out += first_d ? "" : ", ";
     first_d = false;
-    out += "{\"model\": " + json_string(d->model()) + ", \"versions\": [";
+    out += "{\"model\": " + detail::json_quote(d->model()) + ", \"versions\": [";
     bool first_v = true;
     for (const auto& r : rows(one)) {
       const auto& s = r.stats.stats;
@@ -196,7 +175,7 @@ SWITCHYARD_INLINE std::string metrics_json(std::span<const Deployment* const> de
       out += first_v ? "" : ", ";
       first_v = false;
       out += "{\"version\": " + std::to_string(r.stats.version) +
-             ", \"variant\": " + json_string(r.stats.variant) +
+             ", \"variant\": " + detail::json_quote(r.stats.variant) +
              ", \"share\": " + json_number(r.stats.share) +
              ", \"requests\": " + std::to_string(s.requests) +
              ", \"errors\": " + std::to_string(s.errors) +
@@ -213,7 +192,7 @@ SWITCHYARD_INLINE std::string metrics_json(std::span<const Deployment* const> de
       bool first_c = true;
       for (std::size_t i = 0; i < s.class_counts.size(); ++i) {
         if (s.class_counts[i] == 0) continue;
-        out += (first_c ? "" : ", ") + json_string(class_name(r, i)) + ": " +
+        out += (first_c ? "" : ", ") + detail::json_quote(class_name(r, i)) + ": " +
                std::to_string(s.class_counts[i]);
         first_c = false;
       }

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <switchyard/detail/json_text.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/stats/experiment.hpp>
@@ -465,7 +466,7 @@ inline PerformanceReport performance_report(std::string_view model,
 inline std::string PerformanceReport::to_json() const {
   using detail::report_json_interval;
   using detail::report_json_number;
-  using detail::report_json_string;
+  using detail::json_quote;
   auto opt = [](const std::optional<double>& v) {
     return v ? report_json_number(*v) : std::string("null");
   };
@@ -474,14 +475,14 @@ inline std::string PerformanceReport::to_json() const {
   };
   auto b = [](bool v) { return std::string(v ? "true" : "false"); };
   std::string out =
-      "{\"model\": " + report_json_string(model) +
+      "{\"model\": " + json_quote(model) +
       ", \"confidence\": " + report_json_number(confidence) +
       ", \"baseline_version\": " + (baseline_version ? std::to_string(*baseline_version) : "null") +
       ", \"models\": [";
   for (std::size_t i = 0; i < versions.size(); ++i) {
     const VersionPerformance& v = versions[i];
     out += (i ? ", " : "") + std::string("{\"version\": ") + std::to_string(v.version) +
-           ", \"variant\": " + report_json_string(v.variant) +
+           ", \"variant\": " + json_quote(v.variant) +
            ", \"share\": " + report_json_number(v.share) +
            ", \"request_count\": " + std::to_string(v.request_count) +
            ", \"errors\": " + std::to_string(v.errors) +
@@ -501,9 +502,9 @@ inline std::string PerformanceReport::to_json() const {
     out +=
         (i ? ", " : "") + std::string("{\"version\": ") + std::to_string(c.version) +
         ", \"baseline_version\": " + std::to_string(c.baseline_version) +
-        ", \"metric\": " + report_json_string(switchyard::to_string(c.metric)) +
-        ", \"status\": " + report_json_string(stats::to_string(c.status)) +
-        ", \"reason\": " + report_json_string(c.reason) +
+        ", \"metric\": " + json_quote(switchyard::to_string(c.metric)) +
+        ", \"status\": " + json_quote(stats::to_string(c.status)) +
+        ", \"reason\": " + json_quote(c.reason) +
         ", \"baseline_value\": " + report_json_number(c.baseline_value) +
         ", \"value\": " + report_json_number(c.value) +
         ", \"absolute_effect\": " + (ok ? report_json_number(c.absolute_effect) : "null") +
@@ -517,7 +518,7 @@ inline std::string PerformanceReport::to_json() const {
         (c.more_requests_needed ? std::to_string(*c.more_requests_needed) : "null") + "}";
   }
   out += "], \"best_version\": " + (best_version ? std::to_string(*best_version) : "null") +
-         ", \"recommendation\": " + report_json_string(recommendation) + "}";
+         ", \"recommendation\": " + json_quote(recommendation) + "}";
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/error.hpp>
 #include <switchyard/core/events.hpp>
+#include <switchyard/detail/json_text.hpp>
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/serving/routing_policy.hpp>
 #include <switchyard/stats/bayesian_test.hpp>
@@ -485,38 +486,6 @@ class PendingJoinTable {
 };
 
 // ---- report formatting, shared with serving/performance_report.hpp ----------------------------
-
-inline std::string report_json_string(std::string_view v) {
-  std::string out = "\"";
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 /// The shortest form that reads back to the same double; null when not finite (JSON has no NaN
 /// or infinity).
@@ -1487,26 +1456,26 @@ inline const MetricReport& ExperimentReport::metric(std::string_view metric_name
 inline std::string ExperimentReport::to_json() const {
   using detail::report_json_interval;
   using detail::report_json_number;
-  using detail::report_json_string;
+  using detail::json_quote;
   auto b = [](bool v) { return std::string(v ? "true" : "false"); };
   auto u = [](std::uint64_t v) { return std::to_string(v); };
   std::string out = "{";
-  out += "\"name\": " + report_json_string(name);
-  out += ", \"control\": " + report_json_string(control);
+  out += "\"name\": " + json_quote(name);
+  out += ", \"control\": " + json_quote(control);
   out += ", \"mode\": " +
-         report_json_string(mode == AnalysisMode::kSequential ? "sequential" : "fixed_horizon");
+         json_quote(mode == AnalysisMode::kSequential ? "sequential" : "fixed_horizon");
   out += ", \"confidence\": " + report_json_number(confidence);
   out += ", \"at_unix_ns\": " + std::to_string(to_unix_nanos(at));
   out += ", \"arms\": [";
   for (std::size_t i = 0; i < arms.size(); ++i) {
     const ArmReport& a = arms[i];
-    out += (i ? ", " : "") + std::string("{\"variant\": ") + report_json_string(a.variant) +
+    out += (i ? ", " : "") + std::string("{\"variant\": ") + json_quote(a.variant) +
            ", \"weight\": " + report_json_number(a.weight) +
            ", \"expected_share\": " + report_json_number(a.expected_share) +
            ", \"exposures\": " + u(a.exposures) +
            ", \"observed_share\": " + report_json_number(a.observed_share) + "}";
   }
-  out += "], \"srm\": {\"status\": " + report_json_string(stats::to_string(srm.status)) +
+  out += "], \"srm\": {\"status\": " + json_quote(stats::to_string(srm.status)) +
          ", \"chi_square\": " + report_json_number(srm.statistic) +
          ", \"df\": " + report_json_number(srm.df) +
          ", \"p_value\": " + report_json_number(srm.p_value) +
@@ -1515,15 +1484,15 @@ inline std::string ExperimentReport::to_json() const {
   out += ", \"metrics\": [";
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     const MetricReport& m = metrics[i];
-    out += (i ? ", " : "") + std::string("{\"name\": ") + report_json_string(m.name) +
-           ", \"kind\": " + report_json_string(switchyard::to_string(m.kind)) +
-           ", \"role\": " + report_json_string(m.primary ? "primary" : "guardrail") +
+    out += (i ? ", " : "") + std::string("{\"name\": ") + json_quote(m.name) +
+           ", \"kind\": " + json_quote(switchyard::to_string(m.kind)) +
+           ", \"role\": " + json_quote(m.primary ? "primary" : "guardrail") +
            ", \"higher_is_better\": " + b(m.higher_is_better) +
            ", \"minimum_detectable_effect\": " + report_json_number(m.minimum_detectable_effect) +
            ", \"variants\": [";
     for (std::size_t j = 0; j < m.variants.size(); ++j) {
       const VariantMetric& v = m.variants[j];
-      out += (j ? ", " : "") + std::string("{\"variant\": ") + report_json_string(v.variant) +
+      out += (j ? ", " : "") + std::string("{\"variant\": ") + json_quote(v.variant) +
              ", \"n\": " + u(v.n) + ", \"mean\": " + report_json_number(v.mean) +
              ", \"interval\": " +
              (v.interval.ok() ? report_json_interval(v.interval.interval) : "null") + "}";
@@ -1534,9 +1503,9 @@ inline std::string ExperimentReport::to_json() const {
       const bool ok = c.status == stats::StatStatus::kOk;
       const bool rel = c.relative_status == stats::StatStatus::kOk;
       out +=
-          (j ? ", " : "") + std::string("{\"variant\": ") + report_json_string(c.variant) +
-          ", \"status\": " + report_json_string(stats::to_string(c.status)) +
-          ", \"reason\": " + report_json_string(c.reason) +
+          (j ? ", " : "") + std::string("{\"variant\": ") + json_quote(c.variant) +
+          ", \"status\": " + json_quote(stats::to_string(c.status)) +
+          ", \"reason\": " + json_quote(c.reason) +
           ", \"control_mean\": " + report_json_number(c.control_mean) +
           ", \"treatment_mean\": " + report_json_number(c.treatment_mean) +
           ", \"absolute_effect\": " + (ok ? report_json_number(c.absolute_effect) : "null") +
@@ -1567,10 +1536,10 @@ inline std::string ExperimentReport::to_json() const {
          ", \"unknown_variants\": " + u(j.unknown_variants) +
          ", \"invalid_values\": " + u(j.invalid_values) +
          ", \"unusable_labels\": " + u(j.unusable_labels) + "}";
-  out += ", \"decision\": {\"kind\": " + report_json_string(switchyard::to_string(decision.kind)) +
-         ", \"variant\": " + report_json_string(decision.variant) +
+  out += ", \"decision\": {\"kind\": " + json_quote(switchyard::to_string(decision.kind)) +
+         ", \"variant\": " + json_quote(decision.variant) +
          ", \"more_samples_per_arm\": " + u(decision.more_samples_per_arm) +
-         ", \"reason\": " + report_json_string(decision.reason) + "}}";
+         ", \"reason\": " + json_quote(decision.reason) + "}}";
   return out;
 }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // ModelRegistry benchmarks (the registry issue's targets): lookups by alias and latest from the
 // snapshot, a durable register with 10,000 versions stored, and reopening 10,000 versions.
-// BM_Durable_FileAndRowBaseline is the baseline for a durable register: the same three flushes
-// (artifact file, artifact directory, SQLite WAL) done by hand with no registry around them.
+// A register keeps a small artifact in the store (one SQLite commit holding the row and the bytes)
+// and a large one as a file; each has a baseline doing the same I/O by hand with no registry
+// around it: BM_Durable_RowAndBlobBaseline (one commit) and BM_Durable_FileAndRowBaseline (three
+// flushes: artifact file, artifact directory, SQLite WAL).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -53,6 +55,7 @@ struct Stored {
   std::unique_ptr<sy::SqliteRegistryStore> store;
   std::unique_ptr<sy::ArtifactStore> artifacts;
   std::unique_ptr<sy::ModelRegistry> registry;
+  std::unique_ptr<sy::ModelRegistry> file_registry;  // same store, every artifact a file
   int next = 0;
   Stored() {
     dir = std::filesystem::temp_directory_path() /
@@ -65,14 +68,18 @@ struct Stored {
     registry->set_alias("fraud-detection", "champion", kStored / 2);
   }
   void open() {
+    file_registry.reset();
     registry.reset();
     store = std::make_unique<sy::SqliteRegistryStore>(
         sy::SqliteRegistryStore::Options{.path = (dir / "registry.db").string()});
     artifacts = std::make_unique<sy::ArtifactStore>(dir / "artifacts");
     registry = std::make_unique<sy::ModelRegistry>(
         sy::ModelRegistry::Options{.store = store.get(), .artifacts = artifacts.get()});
+    file_registry = std::make_unique<sy::ModelRegistry>(sy::ModelRegistry::Options{
+        .store = store.get(), .artifacts = artifacts.get(), .max_store_artifact_bytes = 0});
   }
   ~Stored() {
+    file_registry.reset();
     registry.reset();
     store.reset();
     std::error_code ec;
@@ -103,20 +110,51 @@ void BM_Registry_ResolveUri(benchmark::State& state) {
 }
 BENCHMARK(BM_Registry_ResolveUri)->UseRealTime();
 
-// A durable register (new artifact file fsynced + SQLite commit) with 10,000 versions stored.
-void BM_Registry_RegisterWith10kStored(benchmark::State& state) {
+// A durable register with 10,000 versions stored: `registry` keeps the artifact in the store (one
+// commit), `file_registry` writes it as a file first (three flushes).
+void register_with_10k_stored(benchmark::State& state, bool as_file) {
   auto& s = stored();
+  sy::ModelRegistry& r = as_file ? *s.file_registry : *s.registry;
+  r.refresh();
   for (auto _ : state) {
     state.PauseTiming();
-    auto a = artifact(100000 + s.next);  // a new artifact each time: the file write is real
+    auto a = artifact(100000 + s.next);  // a new artifact each time: the write is real
     auto m = metadata(s.next++);
     state.ResumeTiming();
-    benchmark::DoNotOptimize(s.registry->register_version("fraud-detection", a, m));
+    benchmark::DoNotOptimize(r.register_version("fraud-detection", a, m));
   }
+  state.counters["artifact_bytes"] = static_cast<double>(artifact(0).bytes.size());
+}
+void BM_Registry_RegisterWith10kStored(benchmark::State& state) {
+  register_with_10k_stored(state, false);
 }
 BENCHMARK(BM_Registry_RegisterWith10kStored)->Unit(benchmark::kMicrosecond)->UseRealTime();
+void BM_Registry_RegisterFileArtifactWith10kStored(benchmark::State& state) {
+  register_with_10k_stored(state, true);
+}
+BENCHMARK(BM_Registry_RegisterFileArtifactWith10kStored)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
-// Baseline: the I/O a durable register cannot avoid, done by hand on the same disk: a new
+// Baseline for a register that keeps its artifact in the store: one row and the artifact's bytes
+// committed by SQLite alone (WAL, synchronous=FULL).
+void BM_Durable_RowAndBlobBaseline(benchmark::State& state) {
+  const auto dir = stored().dir / "baseline-blob";
+  std::filesystem::create_directories(dir);
+  sy::bench::RawSqliteRows raw((dir / "raw.db").string());
+  const std::string row(900, 'r');  // about one version's metadata JSON
+  const std::string bytes = artifact(0).bytes;
+  for (auto _ : state) {
+    if (!raw.commit_row(row, bytes)) {
+      state.SkipWithError("baseline I/O failed");
+      break;
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_Durable_RowAndBlobBaseline)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Baseline for a register that writes its artifact as a file, done by hand on the same disk: a new
 // artifact-sized file written to a temporary name, fsynced, renamed and its directory fsynced,
 // then one row committed by SQLite alone (WAL, synchronous=FULL).
 void BM_Durable_FileAndRowBaseline(benchmark::State& state) {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Tests for detail::sha256_hex against the FIPS 180-2 test vectors.
+// Tests for detail::sha256_hex against the FIPS 180-2 test vectors, and for the base64 codec
+// against RFC 4648's.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <switchyard/core/error.hpp>
+#include <switchyard/detail/base64.hpp>
 #include <switchyard/detail/sha256.hpp>
 
 namespace switchyard::detail {
@@ -42,6 +45,42 @@ TEST(Sha256Test, recognises_only_lowercase_hex_names) {
   EXPECT_FALSE(is_sha256_hex("../../../../../../../../../../../../../../../../../../etc/passwd"));
   EXPECT_FALSE(is_sha256_hex(std::string(63, 'a') + "/"));
   EXPECT_FALSE(is_sha256_hex(std::string(63, 'a') + std::string(1, '\0')));
+}
+
+// RFC 4648, section 10 (test vectors), standard alphabet with padding.
+TEST(Base64Test, matches_rfc_4648_test_vectors) {
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
+  };
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(base64_encode(plain), encoded) << plain;
+    EXPECT_EQ(base64_decode(encoded, "test"), plain) << encoded;
+  }
+}
+
+TEST(Base64Test, round_trips_every_byte_value) {
+  std::string bytes;
+  for (int i = 0; i < 256 * 3 + 1; ++i) bytes.push_back(static_cast<char>(i % 256));
+  EXPECT_EQ(base64_decode(base64_encode(bytes), "test"), bytes);
+}
+
+TEST(Base64Test, refuses_anything_but_strict_padded_base64) {
+  for (const char* bad : {"Zg", "Zg=", "Z===", "Zm9v\n", " Zm9v", "Zm9v====", "Zg==Zg==", "Zm-_",
+                          "Zm9=v", "=Zm9", "Zm\x80v"}) {
+    try {
+      (void)base64_decode(bad, "artifact x");
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("artifact x is not padded base64"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -161,6 +161,40 @@ TYPED_TEST(RegistryStoreContractTest, uncommitted_transaction_changes_nothing) {
   EXPECT_EQ(tx->append_audit(make_audit("m", 1, "register")), 1) << "sequence 1 was never used";
 }
 
+TYPED_TEST(RegistryStoreContractTest, artifacts_are_kept_with_their_transaction) {
+  auto store = this->stores_.open();
+  const std::string sha(64, 'a'), other(64, 'b');
+  const std::string bytes("model\0bytes\xff", 12);  // binary, with a NUL inside
+  {
+    auto tx = store->begin();
+    tx->put_artifact(sha, bytes);
+    EXPECT_FALSE(store->read_artifact(sha)) << "visible before commit";
+    // destroyed without commit()
+  }
+  EXPECT_FALSE(store->read_artifact(sha));
+  {
+    auto tx = store->begin();
+    tx->put_artifact(sha, bytes);
+    tx->put_artifact(other, "");
+    tx->insert_version(make_version("m", 1));
+    tx->commit();
+  }
+  EXPECT_EQ(store->read_artifact(sha), bytes);
+  EXPECT_EQ(store->read_artifact(other), "");
+  EXPECT_EQ(this->stores_.open()->read_artifact(sha), bytes) << "another connection";
+  {
+    auto tx = store->begin();  // the same key again replaces the row (how damage is repaired)
+    tx->put_artifact(sha, "repaired");
+    tx->commit();
+  }
+  EXPECT_EQ(store->read_artifact(sha), "repaired");
+  EXPECT_THROW((void)store->read_artifact("../" + sha.substr(3)), InvalidArgument);
+  auto tx = store->begin();
+  EXPECT_THROW(tx->put_artifact(std::string(64, 'A'), bytes), InvalidArgument);
+  EXPECT_THROW(tx->put_artifact(sha, std::string(kMaxStoreArtifactBytes + 1, 'x')),
+               InvalidArgument);
+}
+
 TYPED_TEST(RegistryStoreContractTest, transaction_reads_its_own_writes_and_others_do_not) {
   auto store = this->stores_.open();
   auto other = this->stores_.open();

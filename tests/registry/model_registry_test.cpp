@@ -10,7 +10,9 @@
 #include <thread>
 
 #include <switchyard/core/events.hpp>
+#include <switchyard/detail/base64.hpp>
 
+#include "support/raw_db.hpp"
 #include "support/registry_fixture.hpp"
 
 namespace switchyard {
@@ -121,6 +123,19 @@ TEST(ModelRegistryTest, hostile_names_and_metadata_are_rejected_and_nothing_is_s
   f.registry->register_version(kModel, art, semver);
   EXPECT_THROW(f.registry->register_version(kModel, testing::logistic_artifact(2), semver),
                AlreadyExists);
+  // A second registry on the same file (another process, say) whose snapshot has not seen the
+  // version: the store still refuses the duplicate, naming the version that holds it.
+  auto other_store = testing::open_store(f.db_path());
+  ModelRegistry other({.store = other_store.get(), .artifacts = f.artifacts.get()});
+  semver.semver = "1.1.0";
+  f.registry->register_version(kModel, testing::logistic_artifact(3), semver);
+  try {
+    other.register_version(kModel, testing::logistic_artifact(4), semver);
+    FAIL() << "a duplicate semantic version was registered from a stale snapshot";
+  } catch (const AlreadyExists& e) {
+    EXPECT_NE(std::string(e.what()).find("'1.1.0' (version 2)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(f.registry->versions(kModel).size(), 2u);
 }
 
 TEST(ModelRegistryTest, every_legal_and_illegal_transition) {
@@ -367,26 +382,87 @@ TEST(ModelRegistryTest, everything_survives_a_reopen) {
 }
 
 TEST(ModelRegistryTest, tampered_artifact_is_detected_on_load) {
-  RegistryFixture f;
-  auto v = f.registry->register_version(kModel, testing::logistic_artifact(1), {});
-  f.reopen();  // drop the loaded-model cache
-  auto path = f.artifact_root() / v->artifact.uri;
-  {
-    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(10);
-    file.put('\x7f');
-  }
-  try {
-    f.registry->load(kModel, 1);
-    FAIL() << "tampering went unnoticed";
-  } catch (const IntegrityError& e) {
-    EXPECT_NE(std::string(e.what()).find(v->artifact.sha256.substr(0, 16)), std::string::npos)
-        << e.what();
+  // A file in the artifact directory (limit 0), and a row in the store (the default).
+  for (std::size_t store_limit :
+       {std::size_t{0}, ModelRegistry::Options{}.max_store_artifact_bytes}) {
+    SCOPED_TRACE(store_limit);
+    RegistryFixture f(store_limit);
+    auto v = f.registry->register_version(kModel, testing::logistic_artifact(1), {});
+    ASSERT_EQ(v->artifact.in_store(), store_limit > 0);
+    EXPECT_EQ(f.registry->read_artifact(kModel, 1), testing::logistic_artifact(1).bytes);
+    f.reopen();  // drop the loaded-model cache
+    if (v->artifact.in_store()) {
+      EXPECT_FALSE(std::filesystem::exists(f.artifact_root() / "sha256"));
+      testing::RawDb(f.db_path()).exec("UPDATE artifacts SET bytes = randomblob(length(bytes))");
+    } else {
+      std::fstream file(f.artifact_root() / v->artifact.uri,
+                        std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp(10);
+      file.put('\x7f');
+    }
+    try {
+      f.registry->load(kModel, 1);
+      FAIL() << "tampering went unnoticed";
+    } catch (const IntegrityError& e) {
+      EXPECT_NE(std::string(e.what()).find(v->artifact.sha256.substr(0, 16)), std::string::npos)
+          << e.what();
+    }
+    EXPECT_THROW((void)f.registry->read_artifact(kModel, 1), IntegrityError);
   }
 }
 
+TEST(ModelRegistryTest, a_store_artifact_of_the_wrong_size_or_missing_is_named) {
+  RegistryFixture f;
+  auto v = f.registry->register_version(kModel, testing::logistic_artifact(1), {});
+  testing::RawDb(f.db_path()).exec("UPDATE artifacts SET bytes = randomblob(length(bytes) + 1)");
+  try {
+    (void)f.registry->read_artifact(kModel, 1);
+    FAIL() << "a longer artifact was accepted";
+  } catch (const IntegrityError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected " + std::to_string(v->artifact.size)),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(f.db_path().string()), std::string::npos) << e.what();
+  }
+  testing::RawDb(f.db_path()).exec("DELETE FROM artifacts");
+  EXPECT_THROW((void)f.registry->load(kModel, 1), NotFound);
+}
+
+TEST(ModelRegistryTest, artifacts_up_to_the_limit_are_kept_in_the_store_and_larger_ones_as_files) {
+  const std::string small = testing::logistic_artifact(1).bytes;
+  RegistryFixture f(small.size());
+  auto in_store = f.registry->register_version(kModel, testing::logistic_artifact(1), {});
+  EXPECT_TRUE(in_store->artifact.in_store());
+  EXPECT_EQ(in_store->artifact.uri, "store:sha256/" + in_store->artifact.sha256);
+  EXPECT_TRUE(f.artifacts->list().empty()) << "a store artifact also became a file";
+
+  // One byte over the limit: a file named by its SHA-256.
+  f.store_limit = small.size() - 1;
+  f.reopen();
+  auto as_file = f.registry->register_version(kModel, testing::logistic_artifact(1), {});
+  EXPECT_FALSE(as_file->artifact.in_store());
+  EXPECT_EQ(as_file->artifact.uri, ArtifactStore::uri_of(as_file->artifact.sha256));
+  EXPECT_EQ(f.artifacts->list(), std::vector<std::string>{as_file->artifact.sha256});
+
+  // Both load after a restart, wherever they are kept, and the same content is one row.
+  f.reopen();
+  EXPECT_EQ(f.registry->read_artifact(kModel, 1), small);
+  EXPECT_EQ(f.registry->read_artifact(kModel, 2), small);
+  EXPECT_NE(f.registry->load(kModel, 1), nullptr);
+  f.store_limit = small.size();
+  f.reopen();
+  EXPECT_TRUE(
+      f.registry->register_version(kModel, testing::logistic_artifact(1), {})->artifact.in_store());
+  EXPECT_EQ(testing::RawDb(f.db_path()).text("SELECT count(*) FROM artifacts"), "1");
+  EXPECT_THROW(ModelRegistry({.store = f.store.get(),
+                              .artifacts = f.artifacts.get(),
+                              .max_store_artifact_bytes = kMaxStoreArtifactBytes + 1}),
+               InvalidArgument);
+}
+
 TEST(ModelRegistryTest, export_import_round_trip_is_exact) {
-  RegistryFixture a;
+  // Artifact files travel beside the JSON: without them the import is refused whole.
+  RegistryFixture a(0);
   a.add_production(kModel, 0.9);
   a.add(kModel, 0.91, 2);
   a.registry->set_alias(kModel, "challenger", 2);
@@ -394,8 +470,7 @@ TEST(ModelRegistryTest, export_import_round_trip_is_exact) {
   const std::string json = a.registry->export_json();
   EXPECT_NE(json.find("\"challenger\""), std::string::npos);
 
-  RegistryFixture b;
-  // Artifacts travel beside the JSON: without them the import is refused whole.
+  RegistryFixture b(0);
   EXPECT_THROW(b.registry->import_json(json), NotFound);
   EXPECT_TRUE(b.registry->models().empty());
   std::filesystem::copy(a.artifact_root(), b.artifact_root(),
@@ -407,6 +482,26 @@ TEST(ModelRegistryTest, export_import_round_trip_is_exact) {
   EXPECT_THROW(b.registry->import_json(json), AlreadyExists);
   EXPECT_THROW(b.registry->import_json("{\"format\": \"something-else\"}"), InvalidArgument);
   EXPECT_THROW(b.registry->import_json("not json"), InvalidArgument);
+}
+
+TEST(ModelRegistryTest, artifacts_kept_in_the_store_travel_inside_the_export) {
+  RegistryFixture a;
+  a.add_production(kModel, 0.9);
+  a.add(kModel, 0.91, 2);
+  a.add(kModel, 0.92, 2);  // same bytes as version 2: carried once
+  a.add("churn-predictor", 0.7);
+  const std::string json = a.registry->export_json();
+  const std::string carried = detail::base64_encode(testing::logistic_artifact(2).bytes);
+  EXPECT_NE(json.find(carried), std::string::npos);
+  EXPECT_EQ(json.find(carried), json.rfind(carried)) << "an artifact was exported twice";
+
+  RegistryFixture b;  // nothing copied: the export is the whole backup
+  b.registry->import_json(json);
+  EXPECT_EQ(b.registry->export_json(), json);
+  for (std::int64_t v : {1, 2, 3}) {
+    EXPECT_EQ(b.registry->read_artifact(kModel, v), a.registry->read_artifact(kModel, v));
+  }
+  EXPECT_NE(b.registry->load("churn-predictor", 1), nullptr);
 }
 
 TEST(ModelRegistryTest, two_instances_on_one_file_see_each_others_commits) {

@@ -21,11 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "support/raw_db.hpp"
+
 namespace switchyard {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
+using testing::RawDb;
 
 ModelVersion rich_version(const std::string& name, std::int64_t version) {
   ModelVersion v;
@@ -65,39 +68,6 @@ AuditRecord audit_row(const std::string& model, std::int64_t version, const std:
   r.reason = "test";
   return r;
 }
-
-/// A raw SQLite connection, for writing what a Switchyard store never would.
-class RawDb {
- public:
-  explicit RawDb(const fs::path& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
-    sqlite3_busy_timeout(db_, 10'000);
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  RawDb(const RawDb&) = delete;
-  RawDb& operator=(const RawDb&) = delete;
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      ADD_FAILURE() << sql << ": " << (err ? err : "?");
-    }
-    sqlite3_free(err);
-  }
-  std::string text(const std::string& sql) {
-    sqlite3_stmt* s = nullptr;
-    std::string out = "<error>";
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
-      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-      out = t ? t : "NULL";
-    }
-    sqlite3_finalize(s);
-    return out;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 // stdio rather than iostreams: GCC 12's -Wnull-dereference misfires inside istreambuf_iterator.
 std::string read_bytes(const fs::path& p) {
@@ -175,7 +145,7 @@ TEST_F(SqliteRegistryStoreTest, creates_a_wal_store_marked_with_its_application_
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("PRAGMA application_id"), std::to_string(kSqliteApplicationId));
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
-  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "4");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "5");
 }
 
 TEST_F(SqliteRegistryStoreTest, reopen_after_write_sees_every_field) {
@@ -420,7 +390,9 @@ TEST_F(SqliteRegistryStoreTest, a_store_from_a_newer_schema_is_schema_too_new) {
     } catch (const SchemaTooNew& e) {
       const std::string message = e.what();
       EXPECT_NE(message.find(path().string()), std::string::npos) << message;
-      EXPECT_NE(message.find("schema version 2"), std::string::npos) << message;
+      EXPECT_NE(message.find("schema version " + std::to_string(kSqliteSchemaVersion + 1)),
+                std::string::npos)
+          << message;
     }
   }
 }
@@ -438,6 +410,65 @@ TEST_F(SqliteRegistryStoreTest, an_older_schema_is_migrated_on_open) {
   tx->insert_version(rich_version("m", 1));
   tx->commit();
   EXPECT_EQ(store->load().versions.size(), 1u);
+}
+
+TEST_F(SqliteRegistryStoreTest, a_version_1_store_gains_the_artifacts_table_and_keeps_its_rows) {
+  const StoreState before = populate(3);
+  {
+    RawDb raw(path());  // what schema version 1 looked like
+    raw.exec("DROP TABLE artifacts");
+    raw.exec("PRAGMA user_version = 1");
+  }
+  try {
+    (void)open({.read_only = true});
+    FAIL() << "a read-only store was opened without its migration";
+  } catch (const StorageError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("must be migrated to " + std::to_string(kSqliteSchemaVersion)),
+        std::string::npos)
+        << e.what();
+  }
+  auto store = open();
+  EXPECT_EQ(RawDb(path()).text("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
+  EXPECT_EQ(store->load().versions, before.versions);
+  EXPECT_EQ(store->audit({}).size(), 4u);
+  auto tx = store->begin();
+  tx->put_artifact(std::string(64, 'c'), "bytes");
+  tx->commit();
+  EXPECT_EQ(store->read_artifact(std::string(64, 'c')), "bytes");
+}
+
+TEST_F(SqliteRegistryStoreTest, hostile_artifact_rows_are_corrupt_store_naming_the_row) {
+  populate(1);
+  const std::string sha(64, 'd');
+  const std::pair<std::string, std::string> rows[] = {
+      {"'some text'", "column 'bytes' holds text, not a blob"},
+      {"NULL", "column 'bytes' holds NULL, not a blob"},
+      {"42", "column 'bytes' holds an integer, not a blob"},
+      {"zeroblob(" + std::to_string(kMaxStoreArtifactBytes + 1) + ")",
+       "over the limit of " + std::to_string(kMaxStoreArtifactBytes)},
+  };
+  for (const auto& [value, expected] : rows) {
+    SCOPED_TRACE(value);
+    {
+      RawDb raw(path());
+      raw.exec("PRAGMA ignore_check_constraints = ON");
+      raw.exec("DROP TABLE artifacts");  // NOT NULL off, as a hand-edited file might have it
+      raw.exec("CREATE TABLE artifacts (sha256 TEXT PRIMARY KEY, bytes BLOB)");
+      raw.exec("INSERT INTO artifacts VALUES ('" + sha + "', " + value + ")");
+    }
+    auto store = open();
+    try {
+      (void)store->read_artifact(sha);
+      ADD_FAILURE() << "read a hostile row";
+    } catch (const CorruptStore& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("artifacts row (sha256 '" + sha.substr(0, 60)), std::string::npos)
+          << message;
+      EXPECT_NE(message.find(expected), std::string::npos) << message;
+      EXPECT_NE(message.find(path().string()), std::string::npos) << message;
+    }
+  }
 }
 
 TEST_F(SqliteRegistryStoreTest, a_damaged_schema_is_a_corrupt_store) {

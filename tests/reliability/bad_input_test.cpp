@@ -21,6 +21,7 @@
 #include <string>
 #include <switchyard/core/names.hpp>
 #include <switchyard/core/tensor.hpp>
+#include <switchyard/detail/base64.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
@@ -150,6 +151,13 @@ TEST(BadInputTest, registry_and_store_options_are_checked) {
                                 {"Options::store"});
   expect_error<InvalidArgument>([&] { ModelRegistry r({.store = &store}); },
                                 {"Options::artifacts"});
+  expect_error<InvalidArgument>(
+      [&] {
+        ModelRegistry r({.store = &store,
+                         .artifacts = &artifacts,
+                         .max_store_artifact_bytes = kMaxStoreArtifactBytes + 1});
+      },
+      {"Options::max_store_artifact_bytes", std::to_string(kMaxStoreArtifactBytes)});
   expect_error<InvalidArgument>([] { ArtifactStore a(""); }, {"root is empty"});
   testing::TempDir dir;
   const auto missing = dir.path() / "no-such-directory";
@@ -163,18 +171,18 @@ TEST(BadInputTest, registry_and_store_options_are_checked) {
 // -------------------------------------------------------------------------
 
 TEST(BadInputTest, imports_are_checked_whole_before_anything_is_written) {
-  RegistryFixture a;
+  RegistryFixture a(0);  // artifact files, copied beside the export below
   a.add_production(kModel, 0.9);
   const std::string json = a.registry->export_json();
-  RegistryFixture b;
+  RegistryFixture b(0);
   auto& r = *b.registry;
   auto replace = [&](std::string text, const std::string& from, const std::string& to) {
     text.replace(text.find(from), from.size(), to);
     return text;
   };
   expect_error<InvalidArgument>(
-      [&] { r.import_json(replace(json, "\"format_version\": 1", "\"format_version\": 2")); },
-      {"format_version 2"});
+      [&] { r.import_json(replace(json, "\"format_version\": 2", "\"format_version\": 3")); },
+      {"format_version 3"});
   expect_error<InvalidArgument>(
       [&] { r.import_json(replace(json, "switchyard.registry", "mlflow.registry")); },
       {"mlflow.registry"});
@@ -193,12 +201,47 @@ TEST(BadInputTest, imports_are_checked_whole_before_anything_is_written) {
 }
 
 TEST(BadInputTest, imports_name_every_missing_artifact) {
+  RegistryFixture a(0);
+  a.add(kModel, 0.9);
+  a.add(kModel, 0.8, 2);
+  RegistryFixture b(0);
+  expect_error<NotFound>([&] { b.registry->import_json(a.registry->export_json()); },
+                         {"version 1", "version 2", a.registry->get(kModel, 2)->artifact.uri});
+}
+
+TEST(BadInputTest, imports_check_the_artifacts_they_carry) {
   RegistryFixture a;
   a.add(kModel, 0.9);
   a.add(kModel, 0.8, 2);
+  const std::string json = a.registry->export_json();
+  const std::string one = detail::base64_encode(testing::logistic_artifact(1).bytes);
+  const std::string two = detail::base64_encode(testing::logistic_artifact(2).bytes);
+  auto replace = [](std::string text, const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
   RegistryFixture b;
-  expect_error<NotFound>([&] { b.registry->import_json(a.registry->export_json()); },
-                         {"version 1", "version 2", a.registry->get(kModel, 2)->artifact.uri});
+  // Bytes that are not the artifact they claim to be (version 2's bytes under version 1's hash).
+  expect_error<IntegrityError>([&] { b.registry->import_json(replace(json, one, two)); },
+                               {a.registry->get(kModel, 1)->artifact.sha256, "carries bytes"});
+  // Not base64 at all.
+  expect_error<InvalidArgument>(
+      [&] { b.registry->import_json(replace(json, one, "@@" + one.substr(2))); },
+      {"import: artifact " + a.registry->get(kModel, 1)->artifact.sha256, "base64", "character 0"});
+  // A carried artifact left out (version 2's, the second of the export's artifacts): named with
+  // its version.
+  const std::string sha2 = a.registry->get(kModel, 2)->artifact.sha256;
+  std::string without = json;
+  const std::size_t entry = without.find("\"sha256\": \"" + sha2, without.find("\"artifacts\""));
+  ASSERT_NE(entry, std::string::npos);
+  const std::size_t from = without.rfind(',', without.rfind('{', entry));
+  without.erase(from, without.find('}', entry) + 1 - from);
+  expect_error<NotFound>([&] { b.registry->import_json(without); },
+                         {"version 2", "store:sha256/" + sha2});
+  EXPECT_TRUE(b.registry->models().empty());
+  EXPECT_TRUE(b.store->load().versions.empty());
+  b.registry->import_json(json);
+  EXPECT_EQ(b.registry->export_json(), json);
 }
 
 // Regression test for a crash found while writing docs/bad-input.md: import_json parsed with
@@ -235,9 +278,7 @@ TEST(BadInputTest, zero_written_with_an_exponent_or_many_zeros_reads_as_zero) {
     a.registry->register_version(kModel, testing::logistic_artifact(1), m);
     std::string json = a.registry->export_json();
     json.replace(json.find("0.5"), 3, zero);
-    RegistryFixture b;
-    std::filesystem::copy(a.artifact_root(), b.artifact_root(),
-                          std::filesystem::copy_options::recursive);
+    RegistryFixture b;  // the artifact travels inside the export
     b.registry->import_json(json);
     EXPECT_EQ(b.registry->get(kModel, 1)->metrics.at("auc"), 0.0);
   }

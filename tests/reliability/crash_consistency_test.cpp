@@ -45,14 +45,18 @@ using testing::env_count;
 using testing::WorkerMessage;
 
 constexpr const char* kModels[] = {"fraud-detection", "churn-model"};
-constexpr int kFeatures = 512;  // 4 KiB of weights: artifact writes take a while to land in
+// The first model's versions have 2 KiB of weights, kept in the store; the second's 8 KiB, written
+// as files (artifact writes take a while to land in), so a kill can hit either path.
+constexpr std::size_t kStoreLimit = 4096;
+int features_for(const std::string& model) { return model == kModels[0] ? 256 : 1024; }
 
-// A logistic model whose every weight depends on `op`, so each registration writes a new file.
-Artifact artifact_for(std::int64_t op) {
+// A logistic model whose every weight depends on `op`, so each registration writes a new artifact.
+Artifact artifact_for(const std::string& model, std::int64_t op) {
   std::mt19937_64 rng(static_cast<std::uint64_t>(op) * 0x9E3779B97F4A7C15ull);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
-  Eigen::MatrixXd w(kFeatures, 1);
-  for (int i = 0; i < kFeatures; ++i) w(i, 0) = u(rng);
+  const int features = features_for(model);
+  Eigen::MatrixXd w(features, 1);
+  for (int i = 0; i < features; ++i) w(i, 0) = u(rng);
   return {std::string(kLinearFormat),
           LogisticModel(w, Eigen::VectorXd::Constant(1, u(rng)), {"legit", "fraud"}).to_artifact()};
 }
@@ -70,7 +74,7 @@ void apply_op(ModelRegistry& r, ManualClock& clock, std::uint64_t seed, std::int
     VersionMetadata m;
     m.metrics = {{"auc", 0.5 + static_cast<double>(op % 1000) / 2000.0}};
     m.tags = {{"op", std::to_string(op)}};
-    r.register_version(model, artifact_for(op), m, ctx);
+    r.register_version(model, artifact_for(model, op), m, ctx);
   };
   const auto kind = rng() % 10;
   if (!exists || kind < 4) return register_one();
@@ -120,7 +124,10 @@ void apply_op(ModelRegistry& r, ManualClock& clock, std::uint64_t seed, std::int
     SqliteRegistryStore store({.path = (dir / "registry.db").string()});
     ArtifactStore artifacts(dir / "artifacts");
     ManualClock clock;
-    ModelRegistry registry({.store = &store, .artifacts = &artifacts, .clock = &clock});
+    ModelRegistry registry({.store = &store,
+                            .artifacts = &artifacts,
+                            .clock = &clock,
+                            .max_store_artifact_bytes = kStoreLimit});
     for (;; ++op) {
       apply_op(registry, clock, seed, op);
       WorkerMessage ack;
@@ -148,21 +155,28 @@ struct Reference {
   ManualClock clock;
   InMemoryRegistryStore store;
   ArtifactStore artifacts;
-  ModelRegistry registry{{.store = &store, .artifacts = &artifacts, .clock = &clock}};
+  ModelRegistry registry{{.store = &store,
+                          .artifacts = &artifacts,
+                          .clock = &clock,
+                          .max_store_artifact_bytes = kStoreLimit}};
 };
 
 struct Tally {
   std::int64_t kills = 0, acknowledged = 0, in_flight_committed = 0;
+  std::int64_t checked_in_store = 0, checked_as_files = 0;  // artifact reads verified
   std::set<std::string> orphan_temporaries;  // temporary artifact files left by killed writers
 };
 
-/// Checks the artifact directory: every version's artifact reads back verified, and every file
-/// under an artifact name hashes to that name. Counts temporary files left by killed writers.
-void check_artifacts(const fs::path& root, const StoreState& state, Tally& tally) {
+/// Checks the artifacts: every version's reads back verified, wherever it is kept, and every
+/// file under an artifact name hashes to that name. Counts temporary files left by killed writers.
+void check_artifacts(const fs::path& root, const ModelRegistry& registry, Tally& tally) {
   ArtifactStore artifacts(root);
-  for (const auto& v : state.versions) {
-    EXPECT_NO_THROW((void)artifacts.read(v.artifact))
-        << "model '" << v.name << "' version " << v.version << " has a broken artifact";
+  for (const auto& name : registry.models()) {
+    for (const auto& v : registry.versions(name)) {
+      EXPECT_NO_THROW((void)registry.read_artifact(name, v->version))
+          << "model '" << name << "' version " << v->version << " has a broken artifact";
+      ++(v->artifact.in_store() ? tally.checked_in_store : tally.checked_as_files);
+    }
   }
   for (const auto& sha : artifacts.list()) {
     EXPECT_EQ(detail::sha256_hex(read_bytes(artifacts.path_of(sha))), sha)
@@ -257,14 +271,17 @@ TEST(CrashConsistencyTest, sigkill_at_random_moments_keeps_a_prefix_of_acknowled
             << " in flight) the store is neither the acknowledged prefix nor one operation more";
       }
       ASSERT_EQ(reopened.models(), ref.registry.models());
-      check_artifacts(store_dir / "artifacts", store.load(), tally);
+      check_artifacts(store_dir / "artifacts", reopened, tally);
       if (::testing::Test::HasFailure()) return;
     }
     // A final write on the survivor of the last kill, through a fresh registry.
     SqliteRegistryStore store({.path = (store_dir / "registry.db").string()});
     ArtifactStore artifacts(store_dir / "artifacts");
     ManualClock clock;
-    ModelRegistry survivor({.store = &store, .artifacts = &artifacts, .clock = &clock});
+    ModelRegistry survivor({.store = &store,
+                            .artifacts = &artifacts,
+                            .clock = &clock,
+                            .max_store_artifact_bytes = kStoreLimit});
     apply_op(survivor, clock, seed, next_op);
     apply_op(ref.registry, ref.clock, seed, next_op);
     EXPECT_EQ(survivor.export_json(), ref.registry.export_json());
@@ -273,11 +290,14 @@ TEST(CrashConsistencyTest, sigkill_at_random_moments_keeps_a_prefix_of_acknowled
             << ", acknowledged operations: " << tally.acknowledged
             << ", kills with the operation in flight committed: " << tally.in_flight_committed
             << ", orphaned temporary artifact files seen: " << tally.orphan_temporaries.size()
-            << std::endl;
+            << ", artifact reads verified: " << tally.checked_in_store << " in the store and "
+            << tally.checked_as_files << " as files" << std::endl;
   ::testing::Test::RecordProperty("kills", static_cast<int>(tally.kills));
   ::testing::Test::RecordProperty("acknowledged", static_cast<int>(tally.acknowledged));
   EXPECT_EQ(tally.kills, kills);
   EXPECT_GT(tally.acknowledged, 0);
+  EXPECT_GT(tally.checked_in_store, 0);
+  EXPECT_GT(tally.checked_as_files, 0);
 }
 
 // Found by the random-kill test above in CI: a process killed while creating the store leaves a

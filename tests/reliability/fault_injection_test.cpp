@@ -43,16 +43,21 @@ struct Harness {
   fs::path db() const { return dir.path() / "registry.db"; }
   fs::path artifact_root() const { return dir.path() / "artifacts"; }
 
-  void open(const std::string& vfs = FaultyVfs::kName, std::int64_t max_pages = 0,
-            std::shared_ptr<ArtifactStore::FileOps> ops = nullptr) {
+  void open(
+      const std::string& vfs = FaultyVfs::kName, std::int64_t max_pages = 0,
+      std::shared_ptr<ArtifactStore::FileOps> ops = nullptr,
+      std::size_t max_store_artifact_bytes = ModelRegistry::Options{}.max_store_artifact_bytes) {
     close();
     if (vfs == FaultyVfs::kName) FaultyVfs::instance();  // registers the VFS on first use
     store = std::make_unique<SqliteRegistryStore>(SqliteRegistryStore::Options{
         .path = db().string(), .vfs_name = vfs, .max_page_count = max_pages});
     artifacts = std::make_unique<ArtifactStore>(artifact_root(),
                                                 ArtifactStore::Options{.file_ops = std::move(ops)});
-    registry = std::make_unique<ModelRegistry>(ModelRegistry::Options{
-        .store = store.get(), .artifacts = artifacts.get(), .clock = &clock});
+    registry = std::make_unique<ModelRegistry>(
+        ModelRegistry::Options{.store = store.get(),
+                               .artifacts = artifacts.get(),
+                               .clock = &clock,
+                               .max_store_artifact_bytes = max_store_artifact_bytes});
   }
   void close() {
     registry.reset();
@@ -323,7 +328,7 @@ TEST(FaultInjectionTest, failed_artifact_writes_record_nothing_and_name_the_file
   using Step = FailingFileOps::Step;
   auto ops = std::make_shared<FailingFileOps>();
   Harness h;
-  h.open("", 0, ops);
+  h.open("", 0, ops, 0);  // every artifact a file
   h.add_production();
   for (Step step : {Step::kCreate, Step::kWrite, Step::kFsync, Step::kClose, Step::kRename,
                     Step::kDirectoryFsync}) {

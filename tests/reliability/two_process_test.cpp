@@ -190,7 +190,7 @@ TEST(TwoProcessTest, concurrent_writers_keep_every_acknowledged_version_and_no_h
     ASSERT_TRUE(owner.count(v->version)) << "version " << v->version << " was never acknowledged";
     EXPECT_EQ(v->owner, "writer-" + std::to_string(owner[v->version]))
         << "version " << v->version << " holds the other writer's metadata";
-    EXPECT_NO_THROW((void)artifacts.read(v->artifact));
+    EXPECT_NO_THROW((void)registry.read_artifact(kModel, v->version));
   }
   for (int w = 0; w < 2; ++w) {
     EXPECT_EQ(registry.by_alias(kModel, "last-writer-" + std::to_string(w))->version,

@@ -62,7 +62,13 @@ struct RegistryFixture {
   std::unique_ptr<ArtifactStore> artifacts;
   std::unique_ptr<ModelRegistry> registry;
 
-  RegistryFixture() { reopen(); }
+  /// `max_store_artifact_bytes` as in ModelRegistry::Options (0: every artifact is a file).
+  explicit RegistryFixture(
+      std::size_t max_store_artifact_bytes = ModelRegistry::Options{}.max_store_artifact_bytes)
+      : store_limit(max_store_artifact_bytes) {
+    reopen();
+  }
+  std::size_t store_limit;
 
   std::filesystem::path db_path() const { return dir.path() / "registry.db"; }
   std::filesystem::path artifact_root() const { return dir.path() / "artifacts"; }
@@ -72,8 +78,11 @@ struct RegistryFixture {
     store.reset();
     store = open_store(db_path());
     artifacts = std::make_unique<ArtifactStore>(artifact_root());
-    registry = std::make_unique<ModelRegistry>(ModelRegistry::Options{
-        .store = store.get(), .artifacts = artifacts.get(), .clock = &clock});
+    registry = std::make_unique<ModelRegistry>(
+        ModelRegistry::Options{.store = store.get(),
+                               .artifacts = artifacts.get(),
+                               .clock = &clock,
+                               .max_store_artifact_bytes = store_limit});
   }
 
   /// Registers a version with metric auc = `auc` and returns its number.

@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 
 #include <stdexcept>
+#include <switchyard/core/error.hpp>
+#include <switchyard/core/names.hpp>
 #include <switchyard/detail/sha256.hpp>
 
 namespace switchyard::detail {
@@ -34,6 +36,13 @@ SWITCHYARD_INLINE std::string sha256_hex(std::string_view bytes) {
     hex[2 * i + 1] = kHex[b & 0x0f];
   }
   return hex;
+}
+
+SWITCHYARD_INLINE void require_sha256_hex(std::string_view text, std::string_view context) {
+  if (!is_sha256_hex(text)) {
+    throw InvalidArgument(std::string(context) + "artifact sha256 '" + printable(text) +
+                          "' is not 64 lowercase hex characters");
+  }
 }
 
 }  // namespace switchyard::detail

@@ -30,6 +30,10 @@ constexpr bool is_sha256_hex(std::string_view text) noexcept {
   return true;
 }
 
+/// Throws InvalidArgument ("<context>artifact sha256 '<text>' is not 64 lowercase hex
+/// characters") unless is_sha256_hex(text).
+SWITCHYARD_API void require_sha256_hex(std::string_view text, std::string_view context = {});
+
 }  // namespace switchyard::detail
 
 #if defined(SWITCHYARD_HEADER_ONLY)

@@ -177,10 +177,7 @@ SWITCHYARD_INLINE ArtifactStore::ArtifactStore(std::filesystem::path root, Optio
 }
 
 SWITCHYARD_INLINE std::string ArtifactStore::uri_of(std::string_view sha256) {
-  if (!detail::is_sha256_hex(sha256)) {
-    throw InvalidArgument("artifact sha256 '" + std::string(sha256.substr(0, 80)) +
-                          "' is not 64 lowercase hex characters");
-  }
+  detail::require_sha256_hex(sha256);
   std::string uri = "sha256/";
   uri.append(sha256.substr(0, 2)).append("/").append(sha256);
   return uri;

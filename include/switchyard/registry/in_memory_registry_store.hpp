@@ -19,6 +19,7 @@
 #include <switchyard/core/error.hpp>
 #include <switchyard/detail/exclusive_gate.hpp>
 #include <switchyard/detail/mutex.hpp>
+#include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
 
@@ -136,6 +137,14 @@ class InMemoryRegistryStore final : public RegistryStore {
     return out;
   }
 
+  std::optional<std::string> read_artifact(std::string_view sha256) override {
+    detail::require_sha256_hex(sha256, describe() + ": ");
+    detail::MutexLock lk(shared_->mu);
+    auto it = shared_->artifacts.find(sha256);
+    if (it == shared_->artifacts.end()) return std::nullopt;
+    return it->second;
+  }
+
   std::string describe() const override { return "memory:" + shared_->options.name; }
 
  private:
@@ -158,6 +167,7 @@ class InMemoryRegistryStore final : public RegistryStore {
     detail::Mutex mu;
     std::map<std::string, Model, std::less<>> models SWITCHYARD_GUARDED_BY(mu);
     std::vector<AuditRecord> audit SWITCHYARD_GUARDED_BY(mu);
+    std::map<std::string, std::string, std::less<>> artifacts SWITCHYARD_GUARDED_BY(mu);
     std::uint64_t commits SWITCHYARD_GUARDED_BY(mu) = 0;
   };
 
@@ -221,6 +231,31 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
     auto v = m->second.versions.find(version);
     if (v == m->second.versions.end()) return std::nullopt;
     return v->second;
+  }
+
+  std::optional<std::int64_t> find_semver(std::string_view model,
+                                          std::string_view semver) override {
+    check_active();
+    std::set<std::int64_t> matches;
+    {
+      detail::MutexLock lk(shared_->mu);
+      auto m = shared_->models.find(model);
+      if (m != shared_->models.end()) {
+        for (const auto& [n, v] : m->second.versions) {
+          if (v.semver == semver) matches.insert(n);
+        }
+      }
+    }
+    for (const auto& [key, v] : versions_) {
+      if (key.first != model) continue;
+      if (v.semver == semver) {
+        matches.insert(key.second);
+      } else {
+        matches.erase(key.second);
+      }
+    }
+    if (matches.empty()) return std::nullopt;
+    return *matches.begin();
   }
 
   std::vector<std::int64_t> versions_in_stage(std::string_view model, Stage stage) override {
@@ -321,6 +356,12 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
     return row.sequence;
   }
 
+  void put_artifact(std::string_view sha256, std::string_view bytes) override {
+    check_active();
+    detail::check_store_artifact(connection_.describe(), sha256, bytes.size());
+    artifacts_[std::string(sha256)] = std::string(bytes);
+  }
+
   void commit() override {
     check_active();
     {
@@ -337,6 +378,7 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
         }
       }
       for (auto& r : audit_) shared_->audit.push_back(std::move(r));
+      for (auto& [sha, bytes] : artifacts_) shared_->artifacts[sha] = std::move(bytes);
       shared_->commits += 1;
       connection_.own_commits_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -375,6 +417,7 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
   std::map<std::string, std::int64_t, std::less<>> max_versions_;
   std::map<std::pair<std::string, std::string>, std::optional<std::int64_t>> aliases_;
   std::vector<AuditRecord> audit_;
+  std::map<std::string, std::string> artifacts_;
   std::optional<std::int64_t> base_sequence_;
 };
 

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <limits>
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include <cereal/archives/json.hpp>
@@ -15,6 +16,8 @@
 
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/events.hpp>
+#include <switchyard/detail/base64.hpp>
+#include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_loader.hpp>
 #include <switchyard/registry/model_registry.hpp>
@@ -345,9 +348,15 @@ SWITCHYARD_INLINE ModelRegistry::ModelRegistry(Options options)
       loader_(options.loader),
       clock_(options.clock ? options.clock : &system_clock()),
       events_(options.events),
-      names_(options.names) {
+      names_(options.names),
+      max_store_artifact_bytes_(options.max_store_artifact_bytes) {
   if (store_ == nullptr) throw InvalidArgument("ModelRegistry: Options::store is null");
   if (artifacts_ == nullptr) throw InvalidArgument("ModelRegistry: Options::artifacts is null");
+  if (max_store_artifact_bytes_ > kMaxStoreArtifactBytes) {
+    throw InvalidArgument("ModelRegistry: Options::max_store_artifact_bytes " +
+                          std::to_string(max_store_artifact_bytes_) + " is over the limit of " +
+                          std::to_string(kMaxStoreArtifactBytes));
+  }
   if (loader_ == nullptr) {
     own_loader_ = std::make_unique<ModelLoader>();
     loader_ = own_loader_.get();
@@ -615,7 +624,16 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::register_version(std::string_view na
   ModelPtr loaded = loader_->load(artifact.format, artifact.bytes);
   if (metadata.signature.empty()) metadata.signature = loaded->signature();
 
-  ArtifactRef stored = artifacts_->put(artifact.bytes, artifact.format);
+  // Small artifacts go into the store with the version row (one durable commit); large ones
+  // become files first, so a version is never recorded before its bytes are durable.
+  const bool in_store = artifact.bytes.size() <= max_store_artifact_bytes_;
+  ArtifactRef stored;
+  if (in_store) {
+    stored = {artifact.format, detail::sha256_hex(artifact.bytes), artifact.bytes.size(), {}};
+    stored.uri = ArtifactRef::store_uri(stored.sha256);
+  } else {
+    stored = artifacts_->put(artifact.bytes, artifact.format);
+  }
 
   detail::MutexLock lk(write_mu_);
   auto snap = snapshot_.load();
@@ -643,16 +661,15 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::register_version(std::string_view na
   v.created_at = clock_->now();
   v.stage_changed_at = v.created_at;
   v.artifact = stored;
+  // Asked of the store inside the transaction: its index answers at any size, and it also sees
+  // versions other processes registered since this registry's snapshot.
   if (!v.semver.empty()) {
-    if (const ModelEntry* e = find_entry(model)) {
-      for (const auto& other : e->versions) {
-        if (other->semver == v.semver) {
-          throw AlreadyExists("model '" + model + "' already has a version '" + v.semver +
-                              "' (version " + std::to_string(other->version) + ")");
-        }
-      }
+    if (const auto other = tx->find_semver(model, v.semver)) {
+      throw AlreadyExists("model '" + model + "' already has a version '" + v.semver +
+                          "' (version " + std::to_string(*other) + ")");
     }
   }
+  if (in_store) tx->put_artifact(stored.sha256, artifact.bytes);
   tx->insert_version(v);
   AuditRecord audit;
   audit.at = v.created_at;
@@ -1040,7 +1057,7 @@ SWITCHYARD_INLINE ModelPtr ModelRegistry::load(std::string_view name, std::int64
     }
   }
   VersionRef v = get(name, version);
-  std::string bytes = artifacts_->read(v->artifact);
+  std::string bytes = read_verified(*v);
   ModelPtr m;
   try {
     m = loader_->load(v->artifact.format, bytes);
@@ -1054,6 +1071,31 @@ SWITCHYARD_INLINE ModelPtr ModelRegistry::load(std::string_view name, std::int64
   return m;
 }
 
+SWITCHYARD_INLINE std::string ModelRegistry::read_artifact(std::string_view name,
+                                                           std::int64_t version) const {
+  return read_verified(*get(name, version));
+}
+
+SWITCHYARD_INLINE std::string ModelRegistry::read_verified(const ModelVersion& v) const {
+  const ArtifactRef& a = v.artifact;
+  if (!a.in_store()) return artifacts_->read(a);
+  const std::string what =
+      store_->describe() + ": artifact " + a.uri + " of " + registry_detail::ref(v.name, v.version);
+  if (a.uri != ArtifactRef::store_uri(a.sha256)) {
+    throw IntegrityError(what + " does not match its sha256 " + detail::printable(a.sha256));
+  }
+  std::optional<std::string> bytes = store_->read_artifact(a.sha256);
+  if (!bytes) throw NotFound(what + " is not in the store");
+  if (bytes->size() != a.size) {
+    throw IntegrityError(what + " holds " + std::to_string(bytes->size()) + " bytes, expected " +
+                         std::to_string(a.size));
+  }
+  if (const std::string actual = detail::sha256_hex(*bytes); actual != a.sha256) {
+    throw IntegrityError(what + " has SHA-256 " + actual + ", expected " + a.sha256);
+  }
+  return std::move(*bytes);
+}
+
 // ---- export / import ---------------------------------------------------------------------------------------
 
 SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
@@ -1064,7 +1106,7 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
   {
     cereal::JSONOutputArchive ar(os);
     ar(cereal::make_nvp("format", std::string("switchyard.registry")),
-       cereal::make_nvp("format_version", 1));
+       cereal::make_nvp("format_version", 2));
     ar(cereal::make_nvp("state", doc.state));
     ar.setNextName("audit");
     ar.startNode();
@@ -1075,6 +1117,19 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
       ar.finishNode();
     }
     ar.finishNode();
+    // Artifacts kept in the store have no other copy: they travel with the export.
+    ar.setNextName("artifacts");
+    ar.startNode();
+    ar.makeArray();
+    std::set<std::string> exported;
+    for (const auto& v : doc.state.versions) {
+      if (!v.artifact.in_store() || !exported.insert(v.artifact.sha256).second) continue;
+      ar.startNode();
+      ar(cereal::make_nvp("sha256", v.artifact.sha256),
+         cereal::make_nvp("base64", detail::base64_encode(read_verified(v))));
+      ar.finishNode();
+    }
+    ar.finishNode();
   }
   return os.str();
 }
@@ -1082,18 +1137,46 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
 SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
   // Parsed iteratively into a DOM and read by type: hostile nesting cannot exhaust the stack.
   registry_detail::RegistryExport doc;
-  detail::registry_export_from_json(json, doc.state, doc.audit);
+  std::vector<detail::ExportedArtifact> exported;
+  detail::registry_export_from_json(json, doc.state, doc.audit, exported);
+  std::map<std::string, std::string> carried;  // sha256 -> bytes, verified
+  for (const auto& a : exported) {
+    detail::require_sha256_hex(a.sha256, "import: ");
+    std::string bytes = detail::base64_decode(a.base64, "import: artifact " + a.sha256);
+    if (const std::string actual = detail::sha256_hex(bytes); actual != a.sha256) {
+      throw IntegrityError("import: artifact " + a.sha256 + " carries bytes with SHA-256 " +
+                           actual);
+    }
+    carried.emplace(a.sha256, std::move(bytes));
+  }
   std::vector<std::string> missing;
+  std::set<std::string> to_store;
   for (const auto& v : doc.state.versions) {
     validate_model_name(v.name, NameRules{.require_domain_task = false});
-    if (!artifacts_->contains(v.artifact.sha256)) {
-      missing.push_back(registry_detail::ref(v.name, v.version) + " (" + v.artifact.uri + ")");
+    const ArtifactRef& a = v.artifact;
+    const std::string label = registry_detail::ref(v.name, v.version) + " (" + a.uri + ")";
+    if (!a.in_store()) {
+      if (!artifacts_->contains(a.sha256)) missing.push_back(label);
+      continue;
+    }
+    if (a.uri != ArtifactRef::store_uri(a.sha256)) {
+      throw IntegrityError("import: " + label + ": the uri does not match its sha256");
+    }
+    auto it = carried.find(a.sha256);
+    if (it == carried.end()) {
+      missing.push_back(label);
+    } else if (it->second.size() != a.size) {
+      throw IntegrityError("import: " + label + ": the export carries " +
+                           std::to_string(it->second.size()) + " bytes, expected " +
+                           std::to_string(a.size));
+    } else {
+      to_store.insert(a.sha256);
     }
   }
   if (!missing.empty()) {
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    throw NotFound("import: artifacts missing from the artifact store: " + list);
+    throw NotFound("import: artifacts missing from the artifact store or the export: " + list);
   }
   detail::MutexLock lk(write_mu_);
   if (!store_->changes_since(0).first.empty() || !snapshot_.load()->models.empty()) {
@@ -1101,6 +1184,7 @@ SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
   }
   {
     auto tx = store_->begin();
+    for (const auto& sha : to_store) tx->put_artifact(sha, carried.at(sha));
     for (const auto& v : doc.state.versions) tx->insert_version(v);
     for (const auto& a : doc.state.aliases) tx->set_alias(a);
     for (const auto& r : doc.audit) tx->append_audit(r);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/signature.hpp>
@@ -14,12 +15,29 @@
 
 namespace switchyard {
 
-/// Where a version's model bytes live: a content-addressed file in the artifact directory.
+/// The `uri` prefix of an artifact kept in the registry store itself rather than in the artifact
+/// directory: "store:sha256/<64 hex>".
+inline constexpr std::string_view kStoreArtifactPrefix = "store:";
+
+/// Where a version's model bytes live, content-addressed either way: a file in the artifact
+/// directory ("sha256/ab/ab12...", relative to its root) or a row of the registry store
+/// ("store:sha256/ab12..."; ModelRegistry keeps small artifacts there, see
+/// ModelRegistry::Options::max_store_artifact_bytes). Both are verified against `sha256` and
+/// `size` whenever they are read.
 struct ArtifactRef {
   std::string format;   ///< loader format, e.g. "switchyard.linear"
   std::string sha256;   ///< lowercase hex of the artifact's SHA-256
   std::uint64_t size = 0;
-  std::string uri;      ///< location relative to the artifact root, e.g. "sha256/ab/ab12..."
+  std::string uri;     ///< "sha256/ab/ab12..." (artifact directory) or "store:sha256/ab12..."
+
+  /// True when the bytes are in the registry store (uri starts with kStoreArtifactPrefix).
+  bool in_store() const noexcept { return uri.starts_with(kStoreArtifactPrefix); }
+  /// The uri of an artifact kept in the registry store.
+  static std::string store_uri(std::string_view sha256) {
+    std::string uri(kStoreArtifactPrefix);
+    uri.append("sha256/").append(sha256);
+    return uri;
+  }
 
   friend bool operator==(const ArtifactRef&, const ArtifactRef&) = default;
 };

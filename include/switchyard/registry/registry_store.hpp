@@ -2,6 +2,7 @@
 // RegistryStore: the durable storage interface behind ModelRegistry (SQLite today, PostgreSQL later).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,9 +10,28 @@
 #include <string_view>
 #include <vector>
 
+#include <switchyard/core/error.hpp>
+#include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/model_version.hpp>
 
 namespace switchyard {
+
+/// Largest artifact a RegistryStore keeps: put_artifact() refuses more with InvalidArgument, and
+/// a larger stored value reads as CorruptStore. Larger artifacts belong in an ArtifactStore.
+inline constexpr std::size_t kMaxStoreArtifactBytes = std::size_t{16} << 20;
+
+namespace detail {
+/// What every RegistryTransaction::put_artifact() refuses, with `where` (the store) in the message.
+inline void check_store_artifact(const std::string& where, std::string_view sha256,
+                                 std::size_t size) {
+  require_sha256_hex(sha256, where + ": ");
+  if (size > kMaxStoreArtifactBytes) {
+    throw InvalidArgument(where + ": artifact " + std::string(sha256) + " has " +
+                          std::to_string(size) + " bytes, over the store's limit of " +
+                          std::to_string(kMaxStoreArtifactBytes));
+  }
+}
+}  // namespace detail
 
 /// An alias row: `model@alias` names `version`.
 struct AliasRecord {
@@ -50,6 +70,10 @@ class RegistryTransaction {
   virtual std::int64_t max_version(std::string_view model) = 0;
   virtual std::optional<ModelVersion> find_version(std::string_view model,
                                                    std::int64_t version) = 0;
+  /// A version of `model` whose semantic version string is `semver`, if any (ModelRegistry keeps
+  /// them unique per model). Answered from an index: its cost does not grow with the versions.
+  virtual std::optional<std::int64_t> find_semver(std::string_view model,
+                                                  std::string_view semver) = 0;
   /// Version numbers of `model` currently in `stage`, ascending.
   virtual std::vector<std::int64_t> versions_in_stage(std::string_view model, Stage stage) = 0;
   virtual std::optional<std::int64_t> find_alias(std::string_view model,
@@ -66,6 +90,12 @@ class RegistryTransaction {
   virtual void remove_alias(std::string_view model, std::string_view alias) = 0;
   /// Appends an audit row (its `sequence` field is ignored) and returns the sequence assigned.
   virtual std::int64_t append_audit(const AuditRecord& r) = 0;
+  /// Keeps an artifact's bytes in the store under their SHA-256, durable with this transaction
+  /// (content-addressed: storing the same content again replaces the row, which also repairs a
+  /// damaged one). The caller vouches that `sha256` is the hash of `bytes`; readers verify it.
+  /// Throws InvalidArgument when `sha256` is not 64 lowercase hex characters or `bytes` exceed
+  /// the store's limit.
+  virtual void put_artifact(std::string_view sha256, std::string_view bytes) = 0;
   /// Makes every write durable and visible to other connections, or throws and changes nothing.
   virtual void commit() = 0;
 };
@@ -96,6 +126,9 @@ class RegistryStore {
   /// true spuriously, never false wrongly.
   virtual bool may_have_changed() = 0;
   virtual std::vector<AuditRecord> audit(const AuditQuery& query) = 0;
+  /// The committed bytes of an artifact kept in the store, or nullopt when there is none. Not
+  /// verified here: the caller hashes them. Throws InvalidArgument for a malformed `sha256`.
+  virtual std::optional<std::string> read_artifact(std::string_view sha256) = 0;
   /// Human-readable location, e.g. "sqlite:/var/lib/svc/registry.db", used in error messages.
   virtual std::string describe() const = 0;
 };

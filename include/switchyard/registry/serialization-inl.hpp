@@ -607,6 +607,12 @@ void fields(Io& io, T& a) {
   io.field("version", a.version);
 }
 
+template <class Io, SameAs<ExportedArtifact> T>
+void fields(Io& io, T& a) {
+  io.field("sha256", a.sha256);
+  io.field("base64", a.base64);
+}
+
 template <class Io, SameAs<StoreState> T>
 void fields(Io& io, T& s) {
   io.field("versions", s.versions);
@@ -826,7 +832,8 @@ SWITCHYARD_INLINE std::string detail::version_metadata_to_json(const ModelVersio
 }
 
 SWITCHYARD_INLINE void detail::registry_export_from_json(std::string_view json, StoreState& state,
-                                                        std::vector<AuditRecord>& audit) {
+                                                        std::vector<AuditRecord>& audit,
+                                                        std::vector<ExportedArtifact>& artifacts) {
   json_io::read_document("registry export", json, [&](json_io::DomReader& r) {
     r.require_object();
     std::string format;
@@ -837,12 +844,14 @@ SWITCHYARD_INLINE void detail::registry_export_from_json(std::string_view json, 
                             detail::printable(format) + "')");
     }
     r.field("format_version", format_version);
-    if (format_version != 1) {
+    if (format_version != 1 && format_version != 2) {
       throw InvalidArgument("import: export format_version " + std::to_string(format_version) +
                             " is not supported");
     }
     r.field("state", state);
     r.field("audit", audit);
+    artifacts.clear();
+    if (format_version >= 2) r.field("artifacts", artifacts);
   });
 }
 

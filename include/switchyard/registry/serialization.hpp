@@ -67,9 +67,17 @@ SWITCHYARD_API std::string version_metadata_to_json(const ModelVersion& version)
 /// column fields untouched. Throws InvalidArgument naming the field.
 SWITCHYARD_API void version_metadata_from_json(std::string_view json, ModelVersion& out);
 
-/// Reads a document written by ModelRegistry::export_json; InvalidArgument names what is wrong.
+/// An artifact carried inside a registry export: its SHA-256 and its bytes in base64.
+struct ExportedArtifact {
+  std::string sha256;
+  std::string base64;
+};
+
+/// Reads a document written by ModelRegistry::export_json (format_version 1, or 2 with the
+/// artifacts kept in the store); InvalidArgument names what is wrong.
 SWITCHYARD_API void registry_export_from_json(std::string_view json, StoreState& state,
-                                              std::vector<AuditRecord>& audit);
+                                              std::vector<AuditRecord>& audit,
+                                              std::vector<ExportedArtifact>& artifacts);
 }  // namespace detail
 
 /// Parses what to_json() wrote (either style). T is one of TensorSpec, Signature, ArtifactRef,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 
@@ -28,7 +29,7 @@ namespace detail::sqlite_store {
 
 // ---------------------------------------------------------------------------------------------
 // Schema. Migration i brings a store from user_version i-1 to i; each runs inside the opening
-// transaction together with the user_version bump. Schema v2 is one more entry.
+// transaction together with the user_version bump.
 
 struct Migration {
   std::int32_t version;
@@ -82,6 +83,13 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_model ON audit (model, sequence);
 CREATE INDEX audit_by_time ON audit (at_ns);
 )sql"},
+    // v2: artifacts small enough to keep in the store, committed with the version that uses them.
+    {2, R"sql(
+CREATE TABLE artifacts (
+  sha256 TEXT NOT NULL PRIMARY KEY,
+  bytes BLOB NOT NULL
+);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
@@ -98,6 +106,8 @@ inline constexpr const char* kSelectMaxVersion =
     "SELECT name, max_version FROM models WHERE name = ?";
 inline constexpr const char* kFindVersion =
     "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions WHERE name = ? AND version = ?";
+inline constexpr const char* kFindSemver =
+    "SELECT name, version FROM model_versions WHERE name = ? AND semver = ? LIMIT 1";
 inline constexpr const char* kVersionsInStage =
     "SELECT name, version FROM model_versions WHERE name = ? AND stage = ? ORDER BY version";
 inline constexpr const char* kFindAlias =
@@ -130,6 +140,10 @@ inline constexpr const char* kLoadAliases =
     "SELECT model, alias, version FROM aliases ORDER BY model, alias";
 inline constexpr const char* kLoadAliasesOf =
     "SELECT model, alias, version FROM aliases WHERE model = ? ORDER BY alias";
+inline constexpr const char* kUpsertArtifact =
+    "INSERT INTO artifacts (sha256, bytes) VALUES (?, ?) "
+    "ON CONFLICT (sha256) DO UPDATE SET bytes = excluded.bytes";
+inline constexpr const char* kReadArtifact = "SELECT sha256, bytes FROM artifacts WHERE sha256 = ?";
 inline constexpr const char* kChangedModels =
     "SELECT DISTINCT model FROM audit WHERE sequence > ? ORDER BY model";
 
@@ -210,6 +224,20 @@ class RowReader {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
     return p ? std::string_view(p, n) : std::string_view();
   }
+  /// A blob column's bytes (a zero-length blob reads as empty).
+  std::string blob(int col, const char* column, std::size_t max_bytes) {
+    const int type = sqlite3_column_type(s_, col);
+    if (type != SQLITE_BLOB) {
+      corrupt(column, std::string("holds ") + type_name(type) + ", not a blob");
+    }
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+    const auto n = static_cast<std::size_t>(sqlite3_column_bytes(s_, col));
+    if (n > max_bytes) {
+      corrupt(column, "holds " + std::to_string(n) + " bytes, over the limit of " +
+                          std::to_string(max_bytes));
+    }
+    return p ? std::string(p, n) : std::string();
+  }
   std::int64_t integer(int col, const char* column) {
     const int type = sqlite3_column_type(s_, col);
     if (type != SQLITE_INTEGER) {
@@ -251,6 +279,9 @@ inline std::string alias_label(sqlite3_stmt* s) {
 }
 inline std::string audit_label(sqlite3_stmt* s) {
   return "audit row (sequence " + describe_cell(s, 0) + ")";
+}
+inline std::string artifact_label(sqlite3_stmt* s) {
+  return "artifacts row (sha256 " + describe_cell(s, 0) + ")";
 }
 inline std::string model_label(sqlite3_stmt* s) {
   return "models row (name " + describe_cell(s, 0) + ")";
@@ -384,6 +415,10 @@ class Query {
   }
   Query& bind(std::int64_t v) {
     check(sqlite3_bind_int64(s_, ++index_, v));
+    return *this;
+  }
+  Query& bind_blob(std::string_view bytes) {
+    check(sqlite3_bind_blob64(s_, ++index_, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
     return *this;
   }
   Query& bind(const std::optional<Stage>& s) {
@@ -598,7 +633,8 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
   // refused file is left as it was; a new or migrated one is checked once its schema is in place.
   auto check_schema = [&] {
     for (const char* sql : {detail::sqlite_store::kLoadVersions, detail::sqlite_store::kLoadAliases,
-                            detail::sqlite_store::kMaxSequence, detail::sqlite_store::kHistory}) {
+                            detail::sqlite_store::kMaxSequence, detail::sqlite_store::kHistory,
+                            detail::sqlite_store::kReadArtifact}) {
       statement(sql);
     }
   };
@@ -791,6 +827,16 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
     });
   }
 
+  std::optional<std::int64_t> find_semver(std::string_view model,
+                                          std::string_view semver) override {
+    return guarded([&]() -> std::optional<std::int64_t> {
+      detail::sqlite_store::Query q(c_, detail::sqlite_store::kFindSemver);
+      q.bind(model).bind(semver);
+      if (!q.step()) return std::nullopt;
+      return q.row(&detail::sqlite_store::version_label).positive(1, "version");
+    });
+  }
+
   std::vector<std::int64_t> versions_in_stage(std::string_view model, Stage stage) override {
     return guarded([&] {
       detail::sqlite_store::Query q(c_, detail::sqlite_store::kVersionsInStage);
@@ -900,6 +946,16 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
       if (rc != SQLITE_OK) c_.raise(rc, "appending an audit row");
       *next_sequence_ += 1;
       return seq;
+    });
+  }
+
+  void put_artifact(std::string_view sha256, std::string_view bytes) override {
+    detail::check_store_artifact(c_.where(), sha256, bytes.size());
+    guarded([&] {
+      detail::sqlite_store::Query q(c_, detail::sqlite_store::kUpsertArtifact);
+      q.bind(sha256).bind_blob(bytes);
+      const int rc = q.execute();
+      if (rc != SQLITE_OK) c_.raise(rc, "storing artifact " + std::string(sha256));
     });
   }
 
@@ -1126,6 +1182,20 @@ SWITCHYARD_INLINE std::vector<AuditRecord> SqliteRegistryStore::audit(const Audi
   std::vector<AuditRecord> out;
   while (q.step()) out.push_back(s::read_audit(q.get(), where_));
   return out;
+}
+
+SWITCHYARD_INLINE std::optional<std::string> SqliteRegistryStore::read_artifact(
+    std::string_view sha256) {
+  namespace s = detail::sqlite_store;
+  detail::require_sha256_hex(sha256, where_ + ": ");
+  detail::MutexLock lk(reader_mu_);
+  s::Query q(*reader_, s::kReadArtifact);
+  q.bind(sha256);
+  if (!q.step()) return std::nullopt;
+  s::RowReader row = q.row(&s::artifact_label);
+  if (row.text_view(0, "sha256") != sha256)
+    row.corrupt("sha256", "does not match the key looked up");
+  return row.blob(1, "bytes", kMaxStoreArtifactBytes);
 }
 
 SWITCHYARD_INLINE std::string SqliteRegistryStore::describe() const { return where_; }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,14 +29,17 @@ class Connection;
 inline constexpr std::int32_t kSqliteApplicationId = 0x53575944;
 /// `PRAGMA user_version` this build writes and understands. Older stores are migrated on open;
 /// newer ones are refused with SchemaTooNew.
-inline constexpr std::int32_t kSqliteSchemaVersion = 1;
+/// Version 2 added the `artifacts` table (artifacts kept in the store); a version 1 store gains
+/// it, empty, when a writer opens it.
+inline constexpr std::int32_t kSqliteSchemaVersion = 2;
 /// Largest `metadata` JSON of one version the store writes or reads; beyond it a write throws
 /// InvalidArgument and a stored row is reported as CorruptStore.
 inline constexpr std::size_t kSqliteMaxMetadataBytes = std::size_t{4} << 20;
 /// Largest value of any other text column (names, semver, artifact fields, audit text).
 inline constexpr std::size_t kSqliteMaxTextBytes = std::size_t{1} << 20;
 
-/// The registry's state in one SQLite file: versions, aliases and the audit trail.
+/// The registry's state in one SQLite file: versions, aliases, the audit trail and the artifacts
+/// small enough to keep with them.
 ///
 /// Durability: WAL journal with `synchronous=FULL`, so commit() returns after the change reached
 /// the disk; a crash at any instant leaves the last committed state. Every begin() is a
@@ -125,6 +129,7 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   /// writer connection; true without looking while a transaction of this store is open.
   bool may_have_changed() override;
   std::vector<AuditRecord> audit(const AuditQuery& query) override;
+  std::optional<std::string> read_artifact(std::string_view sha256) override;
   /// "sqlite:" followed by the path.
   std::string describe() const override;
 

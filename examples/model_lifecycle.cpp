@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   std::cout << "registry in " << dir << "\n\n";
 
-  // 1. A durable registry: SQLite for metadata and audit, a content-addressed artifact directory.
+  // 1. A durable registry: SQLite for metadata, audit and small artifacts (committed with their
+  //    version), a content-addressed directory for artifacts over 128 KiB.
   sy::SqliteRegistryStore store({.path = (dir / "registry.db").string()});
   sy::ArtifactStore artifacts(dir / "artifacts");
   sy::ModelRegistry registry({.store = &store, .artifacts = &artifacts});

@@ -104,6 +104,12 @@ void read_everything(ModelRegistry& r) {
     for (const auto& v : all) {
       SWITCHYARD_FUZZ_CHECK(r.get(name, v->version) == v, "get() disagrees with versions()");
       try {
+        (void)r.read_artifact(name, v->version);  // verified, as import checked it
+      } catch (const Error& e) {
+        // A file artifact's reference is not checked beyond the file's presence at import.
+        expect_error<InvalidArgument, IntegrityError>(e, "read_artifact of an imported version");
+      }
+      try {
         (void)r.resolve("models:/" + name + "/" + std::to_string(v->version));
       } catch (const Error& e) {
         expect_error<InvalidArgument>(e, "resolve of an imported version");
@@ -125,7 +131,8 @@ void import(std::string_view json) {
   try {
     a.registry.import_json(json);
   } catch (const Error& e) {
-    expect_error<InvalidArgument, NotFound, AlreadyExists>(e, "ModelRegistry::import_json");
+    expect_error<InvalidArgument, NotFound, AlreadyExists, IntegrityError>(
+        e, "ModelRegistry::import_json");
     // Whole or not at all.
     SWITCHYARD_FUZZ_CHECK(a.registry.models().empty(), "a failed import left models behind");
     SWITCHYARD_FUZZ_CHECK(a.store.load().versions.empty() && a.store.audit({}).empty(),

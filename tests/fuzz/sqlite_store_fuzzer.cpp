@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <switchyard/detail/sha256.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
@@ -108,6 +109,7 @@ const std::vector<Table>& tables() {
        {"name", "version", "stage", "semver", "created_at_ns", "stage_changed_at_ns",
         "artifact_format", "artifact_sha256", "artifact_size", "artifact_uri", "metadata"}},
       {"aliases", {"model", "alias", "version"}},
+      {"artifacts", {"sha256", "bytes"}},
       {"audit",
        {"sequence", "at_ns", "actor", "model", "version", "action", "from_stage", "to_stage",
         "alias", "reason"}},
@@ -129,6 +131,8 @@ constexpr const char* kSchemaEdits[] = {
     "CREATE VIEW v AS SELECT * FROM audit",
     "PRAGMA foreign_keys=OFF",
     "DROP TABLE model_versions",
+    "DROP TABLE artifacts",
+    "UPDATE artifacts SET bytes = substr(bytes, 2)",
 };
 
 void bind_value(sqlite3_stmt* s, int index, FuzzInput& in) {
@@ -221,6 +225,16 @@ void read_registry(ModelRegistry& r) {
     for (const auto& v : all) {
       SWITCHYARD_FUZZ_CHECK(v->version >= 1, "a version number below 1 was read");
       SWITCHYARD_FUZZ_CHECK(r.get(name, v->version) == v, "get() disagrees with versions()");
+      // Wherever the bytes are kept, they come back verified or with a documented error.
+      try {
+        const std::string bytes = r.read_artifact(name, v->version);
+        SWITCHYARD_FUZZ_CHECK(bytes.size() == v->artifact.size &&
+                                  detail::sha256_hex(bytes) == v->artifact.sha256,
+                              "read_artifact returned bytes that do not match the version");
+      } catch (const Error& e) {
+        expect_error<NotFound, IntegrityError, CorruptStore, StorageError, InvalidArgument>(
+            e, "read_artifact");
+      }
     }
     for (const auto& [alias, version] : r.aliases(name)) {
       SWITCHYARD_FUZZ_CHECK(r.by_alias(name, alias)->version == version, "alias lost");

@@ -438,6 +438,30 @@ TEST_F(SqliteRegistryStoreTest, a_version_1_store_gains_the_artifacts_table_and_
   EXPECT_EQ(store->read_artifact(std::string(64, 'c')), "bytes");
 }
 
+// Version 0 with tables was found by the sqlite_store fuzz target (corpus
+// regression-unversioned-store-with-tables): its failed migration was refused after the switch to
+// WAL had already rewritten the header.
+TEST_F(SqliteRegistryStoreTest, an_older_store_that_already_has_newer_tables_is_refused_untouched) {
+  for (int claimed : {0, 1}) {
+    SCOPED_TRACE("user_version " + std::to_string(claimed));
+    const fs::path file = path("claims-" + std::to_string(claimed) + ".db");
+    populate(2, file);
+    {
+      RawDb raw(file);
+      raw.exec("PRAGMA journal_mode = DELETE");  // one file holds everything
+      raw.exec("PRAGMA user_version = " + std::to_string(claimed));  // but the tables are there
+    }
+    const std::string before = read_bytes(file);
+    const std::string message = corruption_of(file);
+    EXPECT_NE(message.find("does not match a Switchyard store of version " +
+                           std::to_string(claimed)),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("already exists"), std::string::npos) << message;
+    EXPECT_EQ(read_bytes(file), before) << "the refused store was modified";
+  }
+}
+
 TEST_F(SqliteRegistryStoreTest, hostile_artifact_rows_are_corrupt_store_naming_the_row) {
   populate(1);
   const std::string sha(64, 'd');

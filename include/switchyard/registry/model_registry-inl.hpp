@@ -1081,8 +1081,9 @@ SWITCHYARD_INLINE std::string ModelRegistry::read_verified(const ModelVersion& v
   if (!a.in_store()) return artifacts_->read(a);
   const std::string what =
       store_->describe() + ": artifact " + a.uri + " of " + registry_detail::ref(v.name, v.version);
-  if (a.uri != ArtifactRef::store_uri(a.sha256)) {
-    throw IntegrityError(what + " does not match its sha256 " + detail::printable(a.sha256));
+  if (!detail::is_sha256_hex(a.sha256) || a.uri != ArtifactRef::store_uri(a.sha256)) {
+    throw IntegrityError(what + " does not match its sha256 '" + detail::printable(a.sha256) +
+                         "'");
   }
   std::optional<std::string> bytes = store_->read_artifact(a.sha256);
   if (!bytes) throw NotFound(what + " is not in the store");

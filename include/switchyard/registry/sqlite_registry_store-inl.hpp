@@ -389,7 +389,8 @@ class Connection {
   void open(const Options& options, Role role);
   /// Throws unless the file is a Switchyard store this build can use (or an empty database);
   /// returns the schema version to migrate from, or -1 when the schema is current.
-  std::int64_t check_identity(const Options& options);
+  /// `is_new` (when given) is set to whether the file holds no database yet.
+  std::int64_t check_identity(const Options& options, bool* is_new = nullptr);
   void migrate(std::int64_t from);
 
   std::string where_;
@@ -638,10 +639,13 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
       statement(sql);
     }
   };
-  const bool needs_schema = check_identity(options) >= 0;
+  bool is_new = false;
+  const bool needs_schema = check_identity(options, &is_new) >= 0;
+  // A file that already holds a database of an older schema is migrated before the switch to
+  // WAL rewrites its header, so a migration that fails leaves the file exactly as it was.
+  const bool older = needs_schema && !is_new;
   if (!needs_schema) check_schema();
-  if (writer) {
-    // A current store needs no lock to open: another process may be in a long transaction.
+  auto use_wal = [&] {
     if (pragma_text("journal_mode") != "wal") {
       const std::string mode = pragma_text("journal_mode=WAL");
       if (mode != "wal") {
@@ -649,17 +653,22 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
                            ": cannot use the WAL journal (SQLite kept journal_mode=" + mode + ")");
       }
     }
+  };
+  if (writer) {
+    // A current store needs no lock to open: another process may be in a long transaction.
+    if (!older) use_wal();
     if (needs_schema) {
       // Checked again under the write lock: another process may have created or migrated it.
       exec("BEGIN IMMEDIATE", "locking the store to create or migrate its schema");
       try {
-        if (const std::int64_t from = check_identity(options); from >= 0) migrate(from);
+        if (const std::int64_t at = check_identity(options); at >= 0) migrate(at);
         exec("COMMIT", "committing the schema");
       } catch (...) {
         sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
       }
     }
+    if (older) use_wal();
   }
   exec("PRAGMA synchronous=FULL", "setting PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=ON", "setting PRAGMA foreign_keys=ON");
@@ -678,7 +687,8 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
 }
 
 SWITCHYARD_INLINE std::int64_t detail::sqlite_store::Connection::check_identity(
-    const Options& options) {
+    const Options& options, bool* is_new) {
+  if (is_new) *is_new = false;
   // The header fields are read by one statement, so in one read transaction: a process creating or
   // migrating the store cannot commit between them. The file's size is taken while that
   // transaction still holds its read lock, after SQLite rolled back any hot journal left by a
@@ -721,6 +731,7 @@ SWITCHYARD_INLINE std::int64_t detail::sqlite_store::Connection::check_identity(
                        " bytes, too short to be an SQLite database (truncated?)");
   }
   if (app == 0 && user == 0 && schema == 0) {
+    if (is_new) *is_new = true;
     if (options.read_only) {
       throw NotFound(where_ +
                      ": the file holds no registry store yet (empty database opened "
@@ -753,7 +764,15 @@ SWITCHYARD_INLINE std::int64_t detail::sqlite_store::Connection::check_identity(
 SWITCHYARD_INLINE void detail::sqlite_store::Connection::migrate(std::int64_t from) {
   for (const auto& m : detail::sqlite_store::kMigrations) {
     if (m.version <= from) continue;
-    exec(m.sql, "migrating the schema to version " + std::to_string(m.version));
+    // Our own DDL fails only when the file's schema is not what its version number says.
+    if (const int rc = sqlite3_exec(db(), m.sql, nullptr, nullptr, nullptr);
+        (rc & 0xff) == SQLITE_ERROR) {
+      throw CorruptStore(where_ + ": the schema does not match a Switchyard store of version " +
+                         std::to_string(from) + " (migrating to version " +
+                         std::to_string(m.version) + ": " + sqlite3_errmsg(db()) + ")");
+    } else if (rc != SQLITE_OK) {
+      raise(rc, "migrating the schema to version " + std::to_string(m.version));
+    }
     const std::string bump = "PRAGMA user_version=" + std::to_string(m.version);
     exec(bump.c_str(), "recording schema version " + std::to_string(m.version));
   }

@@ -75,8 +75,15 @@ struct Stored {
     artifacts = std::make_unique<sy::ArtifactStore>(dir / "artifacts");
     registry = std::make_unique<sy::ModelRegistry>(
         sy::ModelRegistry::Options{.store = store.get(), .artifacts = artifacts.get()});
-    file_registry = std::make_unique<sy::ModelRegistry>(sy::ModelRegistry::Options{
-        .store = store.get(), .artifacts = artifacts.get(), .max_store_artifact_bytes = 0});
+  }
+  // A second registry on the same store that writes every artifact as a file (made on first use,
+  // so reopening measures one registry's load).
+  sy::ModelRegistry& files() {
+    if (!file_registry) {
+      file_registry = std::make_unique<sy::ModelRegistry>(sy::ModelRegistry::Options{
+          .store = store.get(), .artifacts = artifacts.get(), .max_store_artifact_bytes = 0});
+    }
+    return *file_registry;
   }
   ~Stored() {
     file_registry.reset();
@@ -110,11 +117,20 @@ void BM_Registry_ResolveUri(benchmark::State& state) {
 }
 BENCHMARK(BM_Registry_ResolveUri)->UseRealTime();
 
+// Reopen (run before the registers below add versions): open the SQLite store and load every
+// version with full metadata into the snapshot.
+void BM_Registry_Reopen10k(benchmark::State& state) {
+  auto& s = stored();
+  for (auto _ : state) s.open();
+  state.counters["versions"] = static_cast<double>(s.registry->versions("fraud-detection").size());
+}
+BENCHMARK(BM_Registry_Reopen10k)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // A durable register with 10,000 versions stored: `registry` keeps the artifact in the store (one
 // commit), `file_registry` writes it as a file first (three flushes).
 void register_with_10k_stored(benchmark::State& state, bool as_file) {
   auto& s = stored();
-  sy::ModelRegistry& r = as_file ? *s.file_registry : *s.registry;
+  sy::ModelRegistry& r = as_file ? s.files() : *s.registry;
   r.refresh();
   for (auto _ : state) {
     state.PauseTiming();
@@ -183,14 +199,6 @@ void BM_Durable_FileAndRowBaseline(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_Durable_FileAndRowBaseline)->Unit(benchmark::kMicrosecond)->UseRealTime();
-
-// Reopen: open the SQLite store and load every version with full metadata into the snapshot.
-void BM_Registry_Reopen10k(benchmark::State& state) {
-  auto& s = stored();
-  for (auto _ : state) s.open();
-  state.counters["versions"] = static_cast<double>(s.registry->versions("fraud-detection").size());
-}
-BENCHMARK(BM_Registry_Reopen10k)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -236,48 +236,16 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
   std::optional<std::int64_t> find_semver(std::string_view model,
                                           std::string_view semver) override {
     check_active();
-    std::set<std::int64_t> matches;
-    {
-      detail::MutexLock lk(shared_->mu);
-      auto m = shared_->models.find(model);
-      if (m != shared_->models.end()) {
-        for (const auto& [n, v] : m->second.versions) {
-          if (v.semver == semver) matches.insert(n);
-        }
-      }
-    }
-    for (const auto& [key, v] : versions_) {
-      if (key.first != model) continue;
-      if (v.semver == semver) {
-        matches.insert(key.second);
-      } else {
-        matches.erase(key.second);
-      }
-    }
+    const auto matches = versions_where(model, [&](const ModelVersion& v) {
+      return v.semver == semver;
+    });
     if (matches.empty()) return std::nullopt;
     return *matches.begin();
   }
 
   std::vector<std::int64_t> versions_in_stage(std::string_view model, Stage stage) override {
     check_active();
-    std::set<std::int64_t> out;
-    {
-      detail::MutexLock lk(shared_->mu);
-      auto m = shared_->models.find(model);
-      if (m != shared_->models.end()) {
-        for (const auto& [n, v] : m->second.versions) {
-          if (v.stage == stage) out.insert(n);
-        }
-      }
-    }
-    for (const auto& [key, v] : versions_) {
-      if (key.first != model) continue;
-      if (v.stage == stage) {
-        out.insert(key.second);
-      } else {
-        out.erase(key.second);
-      }
-    }
+    const auto out = versions_where(model, [&](const ModelVersion& v) { return v.stage == stage; });
     return std::vector<std::int64_t>(out.begin(), out.end());
   }
 
@@ -389,6 +357,30 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
  private:
   static std::string key(std::string_view model, std::int64_t version) {
     return "'" + std::string(model) + "' version " + std::to_string(version);
+  }
+
+  // Version numbers of `model` whose row, as this transaction sees it, satisfies `matches`.
+  template <class Predicate>
+  std::set<std::int64_t> versions_where(std::string_view model, Predicate matches) {
+    std::set<std::int64_t> out;
+    {
+      detail::MutexLock lk(shared_->mu);
+      auto m = shared_->models.find(model);
+      if (m != shared_->models.end()) {
+        for (const auto& [n, v] : m->second.versions) {
+          if (matches(v)) out.insert(n);
+        }
+      }
+    }
+    for (const auto& [key, v] : versions_) {  // this transaction's writes win
+      if (key.first != model) continue;
+      if (matches(v)) {
+        out.insert(key.second);
+      } else {
+        out.erase(key.second);
+      }
+    }
+    return out;
   }
 
   void check_active() const {

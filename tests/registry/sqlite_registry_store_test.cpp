@@ -462,6 +462,25 @@ TEST_F(SqliteRegistryStoreTest, an_older_store_that_already_has_newer_tables_is_
   }
 }
 
+// Found by the sqlite_store fuzz target (corpus regression-older-store-missing-a-table): the
+// migration itself succeeded, the schema check after it refused the store, but the migration had
+// already been committed and the header switched to WAL.
+TEST_F(SqliteRegistryStoreTest, an_older_store_missing_a_table_is_refused_untouched) {
+  populate(2);
+  {
+    RawDb raw(path());
+    raw.exec("PRAGMA journal_mode = DELETE");
+    raw.exec("DROP TABLE artifacts");  // schema version 1 ...
+    raw.exec("PRAGMA user_version = 1");
+    raw.exec("DROP TABLE aliases");  // ... damaged
+  }
+  const std::string before = read_bytes(path());
+  const std::string message = corruption_of(path());
+  EXPECT_NE(message.find("does not match a Switchyard store"), std::string::npos) << message;
+  EXPECT_NE(message.find("aliases"), std::string::npos) << message;
+  EXPECT_EQ(read_bytes(path()), before) << "the refused store was modified";
+}
+
 TEST_F(SqliteRegistryStoreTest, hostile_artifact_rows_are_corrupt_store_naming_the_row) {
   populate(1);
   const std::string sha(64, 'd');

@@ -662,6 +662,9 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
       exec("BEGIN IMMEDIATE", "locking the store to create or migrate its schema");
       try {
         if (const std::int64_t at = check_identity(options); at >= 0) migrate(at);
+        // Checked before the commit: a migrated schema that is still not Switchyard's (an older
+        // store missing a table, say) is refused with the file as it was.
+        check_schema();
         exec("COMMIT", "committing the schema");
       } catch (...) {
         sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -682,7 +685,7 @@ SWITCHYARD_INLINE void detail::sqlite_store::Connection::open(const Options& opt
     if (verdict != "ok")
       throw CorruptStore(where_ + ": PRAGMA quick_check found damage: " + verdict);
   }
-  if (needs_schema) check_schema();
+  if (needs_schema && !writer) check_schema();
   last_data_version = data_version();
 }
 

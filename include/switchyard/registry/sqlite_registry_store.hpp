@@ -50,8 +50,10 @@ inline constexpr std::size_t kSqliteMaxTextBytes = std::size_t{1} << 20;
 /// Opening checks what the file is: an empty or zero-length file becomes a new store (SQLite
 /// itself treats a zero-length file as an empty database, and a crash after creating the file but
 /// before its first commit leaves exactly that); a Switchyard store of an older schema is migrated
-/// in one transaction; anything else throws without changing the file:
+/// and its schema checked in one transaction, before the switch to WAL; anything else throws
+/// without changing the file:
 ///   - not an SQLite file, truncated or damaged: CorruptStore naming the path;
+///   - a schema that is not Switchyard's, before or after migrating it: CorruptStore;
 ///   - another application's database (foreign application_id, or tables but no Switchyard
 ///     application_id): CorruptStore naming the path;
 ///   - a newer schema (`user_version` above kSqliteSchemaVersion): SchemaTooNew;

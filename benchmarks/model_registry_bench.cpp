@@ -152,21 +152,35 @@ BENCHMARK(BM_Registry_RegisterFileArtifactWith10kStored)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// What both durable baselines work in: a scratch directory (removed afterwards) holding a raw
+// SQLite database, and one version's payload.
+struct Baseline {
+  static std::filesystem::path make(const char* name) {
+    const auto dir = stored().dir / name;
+    std::filesystem::create_directories(dir);
+    return dir;
+  }
+  explicit Baseline(const char* name) : dir(make(name)), raw((dir / "raw.db").string()) {}
+  ~Baseline() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::filesystem::path dir;
+  sy::bench::RawSqliteRows raw;
+  const std::string row = std::string(900, 'r');  // about one version's metadata JSON
+  const std::string bytes = artifact(0).bytes;
+};
+
 // Baseline for a register that keeps its artifact in the store: one row and the artifact's bytes
 // committed by SQLite alone (WAL, synchronous=FULL).
 void BM_Durable_RowAndBlobBaseline(benchmark::State& state) {
-  const auto dir = stored().dir / "baseline-blob";
-  std::filesystem::create_directories(dir);
-  sy::bench::RawSqliteRows raw((dir / "raw.db").string());
-  const std::string row(900, 'r');  // about one version's metadata JSON
-  const std::string bytes = artifact(0).bytes;
+  Baseline b("baseline-blob");
   for (auto _ : state) {
-    if (!raw.commit_row(row, bytes)) {
+    if (!b.raw.commit_row(b.row, b.bytes)) {
       state.SkipWithError("baseline I/O failed");
       break;
     }
   }
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_Durable_RowAndBlobBaseline)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -174,11 +188,8 @@ BENCHMARK(BM_Durable_RowAndBlobBaseline)->Unit(benchmark::kMicrosecond)->UseReal
 // artifact-sized file written to a temporary name, fsynced, renamed and its directory fsynced,
 // then one row committed by SQLite alone (WAL, synchronous=FULL).
 void BM_Durable_FileAndRowBaseline(benchmark::State& state) {
-  const auto dir = stored().dir / "baseline";
-  std::filesystem::create_directories(dir);
-  sy::bench::RawSqliteRows raw((dir / "raw.db").string());
-  const std::string row(900, 'r');  // about one version's metadata JSON
-  const std::string bytes = artifact(0).bytes;
+  Baseline b("baseline");
+  auto& [dir, raw, row, bytes] = b;
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   int n = 0;
   for (auto _ : state) {
@@ -196,7 +207,6 @@ void BM_Durable_FileAndRowBaseline(benchmark::State& state) {
     }
   }
   ::close(dir_fd);
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_Durable_FileAndRowBaseline)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

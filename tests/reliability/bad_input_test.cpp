@@ -6,7 +6,6 @@
 // Tests named DISABLED_* pin bugs found by fuzzing and review in files this area does not own;
 // each names the file and function to fix. Enable them with the fix.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <Eigen/Core>
 #include <cmath>
@@ -31,6 +30,7 @@
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/serving/traffic_router.hpp>
 
+#include "support/raw_db.hpp"
 #include "support/registry_fixture.hpp"
 
 namespace switchyard {
@@ -455,12 +455,7 @@ TEST(BadInputTest, refused_damaged_schema_leaves_the_file_untouched) {
   testing::TempDir dir;
   const auto path = dir.path() / "registry.db";
   { SqliteRegistryStore store({.path = path.string()}); }
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA journal_mode=DELETE; DROP TABLE aliases;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
+  testing::RawDb(path).exec("PRAGMA journal_mode=DELETE; DROP TABLE aliases;");
   auto read = [&] {
     std::ifstream in(path, std::ios::binary);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -482,13 +477,7 @@ TEST(BadInputTest, a_hostile_highest_version_is_a_corrupt_store_and_writes_nothi
     f.add(kModel, 0.9);
     f.registry.reset();
     f.store.reset();
-    {
-      sqlite3* db = nullptr;
-      ASSERT_EQ(sqlite3_open(f.db_path().c_str(), &db), SQLITE_OK);
-      const std::string sql = std::string("UPDATE models SET max_version = ") + hostile;
-      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-      sqlite3_close(db);
-    }
+    testing::RawDb(f.db_path()).exec(std::string("UPDATE models SET max_version = ") + hostile);
     f.reopen();
     const std::string before = f.registry->export_json();
     try {
@@ -506,12 +495,7 @@ TEST(BadInputTest, a_hostile_highest_version_is_a_corrupt_store_and_writes_nothi
     f.add(kModel, 0.9);
     f.registry.reset();
     f.store.reset();
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(f.db_path().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE audit SET sequence = 9223372036854775807", nullptr, nullptr,
-                           nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
+    testing::RawDb(f.db_path()).exec("UPDATE audit SET sequence = 9223372036854775807");
     try {
       f.reopen();
       f.add(kModel, 0.8);

@@ -1214,10 +1214,7 @@ SWITCHYARD_INLINE std::optional<std::string> SqliteRegistryStore::read_artifact(
   s::Query q(*reader_, s::kReadArtifact);
   q.bind(sha256);
   if (!q.step()) return std::nullopt;
-  s::RowReader row = q.row(&s::artifact_label);
-  if (row.text_view(0, "sha256") != sha256)
-    row.corrupt("sha256", "does not match the key looked up");
-  return row.blob(1, "bytes", kMaxStoreArtifactBytes);
+  return q.row(&s::artifact_label).blob(1, "bytes", kMaxStoreArtifactBytes);
 }
 
 SWITCHYARD_INLINE std::string SqliteRegistryStore::describe() const { return where_; }

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <switchyard/core/clock.hpp>
-#include <switchyard/stats/experiment.hpp>
+#include <switchyard/rollout/experiment.hpp>
 #include <switchyard/stats/proportion_counter.hpp>
 #include <switchyard/stats/roc_auc.hpp>
 #include <switchyard/stats/running_moments.hpp>

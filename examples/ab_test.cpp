@@ -17,9 +17,9 @@
 #include <switchyard/core/events.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/serving/deployment.hpp>
-#include <switchyard/serving/model_source.hpp>
-#include <switchyard/serving/performance_report.hpp>
-#include <switchyard/stats/experiment.hpp>
+#include <switchyard/core/model_source.hpp>
+#include <switchyard/rollout/performance_report.hpp>
+#include <switchyard/rollout/experiment.hpp>
 #include <vector>
 
 namespace sy = switchyard;

@@ -4,10 +4,10 @@
 # Usage: scripts/sanitize.sh <mode> [extra ctest arguments...]
 #   asan-ubsan  AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan. Full: every target
 #               (tests, examples, benchmarks) and every test. CI=true: the parsing and storage
-#               tests (labels registry, models, serving), the fuzz corpora and the reliability
+#               tests (labels registry, models, monitoring, serving), the fuzz corpora and the reliability
 #               tests at their CI sizes.
 #   tsan        ThreadSanitizer, in build-tsan. Full: every unit and reliability test (labels
-#               core, models, registry, serving, stats, reliability; the fuzz replays and
+#               core, models, registry, monitoring, serving, stats, rollout, reliability; the fuzz replays and
 #               packaging checks are single-threaded). CI=true: the concurrency tests (labels
 #               serving, registry, reliability).
 #   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
@@ -39,9 +39,9 @@ case "$mode" in
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
     flags+=" -fsanitize-ignorelist=$build/ubsan-ignorelist.txt"
     if [ "$ci" = "true" ]; then
-      targets=(registry_tests models_tests serving_tests reliability_tests fuzz_model_uri
+      targets=(registry_tests models_tests monitoring_tests serving_tests reliability_tests fuzz_model_uri
                fuzz_artifact fuzz_registry_json fuzz_routing_policy fuzz_sqlite_store)
-      labels="registry|models|serving|fuzz|reliability"
+      labels="registry|models|monitoring|serving|fuzz|reliability"
     else
       targets=(all)
       labels=""
@@ -56,8 +56,8 @@ case "$mode" in
       targets=(serving_tests registry_tests reliability_tests)
       labels="serving|registry|reliability"
     else
-      targets=(core_tests models_tests registry_tests serving_tests stats_tests reliability_tests)
-      labels="core|models|registry|serving|stats|reliability"
+      targets=(core_tests models_tests registry_tests monitoring_tests serving_tests stats_tests rollout_tests reliability_tests)
+      labels="core|models|registry|monitoring|serving|stats|rollout|reliability"
     fi
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"
     ;;

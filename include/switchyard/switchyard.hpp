@@ -24,7 +24,7 @@
 #include <switchyard/monitoring/version_stats.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
-#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/models/model_loader.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/model_version.hpp>
 #include <switchyard/registry/registry_store.hpp>
@@ -33,8 +33,8 @@
 #include <switchyard/registry/validation.hpp>
 #include <switchyard/serving/bucketing.hpp>
 #include <switchyard/serving/deployment.hpp>
-#include <switchyard/serving/model_source.hpp>
-#include <switchyard/serving/performance_report.hpp>
+#include <switchyard/core/model_source.hpp>
+#include <switchyard/rollout/performance_report.hpp>
 #include <switchyard/serving/routing_policy.hpp>
 #include <switchyard/serving/routing_table.hpp>
 #include <switchyard/serving/traffic_router.hpp>
@@ -43,7 +43,7 @@
 #include <switchyard/stats/classification_metrics.hpp>
 #include <switchyard/stats/co_moments.hpp>
 #include <switchyard/stats/effect_moments.hpp>
-#include <switchyard/stats/experiment.hpp>
+#include <switchyard/rollout/experiment.hpp>
 #include <switchyard/stats/ks_test.hpp>
 #include <switchyard/stats/lift_test.hpp>
 #include <switchyard/stats/mann_whitney.hpp>

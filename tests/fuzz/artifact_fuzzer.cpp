@@ -14,7 +14,7 @@
 #include <string_view>
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/models/linear_model.hpp>
-#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/models/model_loader.hpp>
 #include <vector>
 
 #include "fuzz_support.hpp"

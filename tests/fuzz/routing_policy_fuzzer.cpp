@@ -14,7 +14,7 @@
 #include <string_view>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/serving/deployment.hpp>
-#include <switchyard/serving/model_source.hpp>
+#include <switchyard/core/model_source.hpp>
 #include <switchyard/serving/traffic_router.hpp>
 #include <vector>
 

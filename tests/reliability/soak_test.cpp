@@ -20,7 +20,7 @@
 #include <string>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
-#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/models/model_loader.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/serving/deployment.hpp>

@@ -32,6 +32,9 @@ struct RegistryEvent {
   Kind kind{};
   std::string model;
   std::int64_t version = 0;
+  /// kRolledBack: the version that was taken out of Production (the failed one); `version` is the
+  /// one restored. 0 for other kinds.
+  std::int64_t previous_version = 0;
   std::optional<Stage> from_stage;
   std::optional<Stage> to_stage;
   std::string alias;

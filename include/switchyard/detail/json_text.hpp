@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON text helpers shared by the hand-written JSON reports (exposition, experiments, performance).
+// JSON text helpers: the one string quoter and the one number formatter of every JSON Switchyard writes.
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -30,6 +32,17 @@ inline std::string json_quote(std::string_view v) {
     }
   }
   return out + "\"";
+}
+
+/// `v` as the shortest text that reads back as the same double (std::to_chars round-trip form);
+/// "null" for NaN and infinities, which JSON cannot spell. The one JSON number formatter: every
+/// report, exposition and export goes through it, so equal values print equally everywhere.
+/// Thread-safe (pure function).
+inline std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace switchyard::detail

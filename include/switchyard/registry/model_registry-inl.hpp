@@ -19,7 +19,7 @@
 #include <switchyard/detail/base64.hpp>
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/artifact_store.hpp>
-#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/models/model_loader.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/serialization.hpp>
 

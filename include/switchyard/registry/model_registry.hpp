@@ -21,7 +21,7 @@
 #include <switchyard/registry/model_version.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/validation.hpp>
-#include <switchyard/serving/model_source.hpp>
+#include <switchyard/core/model_source.hpp>
 
 namespace switchyard {
 

@@ -2,11 +2,15 @@
 // RoutingPolicy: how a deployment splits requests between versions of one model.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <switchyard/core/error.hpp>
 
 namespace switchyard {
 
@@ -16,6 +20,36 @@ struct VariantSpec {
   std::int64_t version = 0;   ///< registry version number
   double weight = 0.0;        ///< relative share, or percent (see RoutingPolicy::weight_style)
 };
+
+/// A named weight, as validate_weights() reads it.
+struct NamedWeight {
+  std::string_view name;
+  double weight = 0.0;
+};
+
+/// The one weight validation of Switchyard (routing policies, experiments, canary steps): every
+/// weight finite and non-negative, their sum positive and finite. `where` prefixes each message
+/// ("routing policy of model 'x': "). Throws InvalidArgument naming the arm; returns the sum.
+inline double validate_weights(std::span<const NamedWeight> weights, std::string_view where) {
+  double sum = 0.0;
+  for (const auto& w : weights) {
+    if (!std::isfinite(w.weight)) {
+      throw InvalidArgument(std::string(where) + "variant '" + std::string(w.name) +
+                            "' weight is not a finite number");
+    }
+    if (w.weight < 0) {
+      throw InvalidArgument(std::string(where) + "variant '" + std::string(w.name) + "' weight " +
+                            std::to_string(w.weight) + " is negative");
+    }
+    sum += w.weight;
+  }
+  if (!(sum > 0)) throw InvalidArgument(std::string(where) + "weights add up to 0");
+  if (!std::isfinite(sum)) {
+    throw InvalidArgument(std::string(where) +
+                          "weights add up to more than the largest double; scale them down");
+  }
+  return sum;
+}
 
 /// Sends requests whose attribute `attribute` equals one of `values` to `variant` (e.g.
 /// country == "DE" goes to "treatment"). Rules are tried in order; the first match wins.

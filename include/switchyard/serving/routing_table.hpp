@@ -14,6 +14,7 @@
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/model.hpp>
 #include <switchyard/core/status.hpp>
+#include <switchyard/detail/string_hash.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
 #include <switchyard/serving/bucketing.hpp>
 #include <switchyard/serving/routing_policy.hpp>
@@ -101,12 +102,6 @@ class SWITCHYARD_API RoutingTable {
   std::uint64_t generation() const noexcept { return generation_; }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
   struct Segment {
     std::string attribute;
     std::vector<std::string> values;
@@ -139,7 +134,7 @@ class SWITCHYARD_API RoutingTable {
   std::vector<bucketing::BucketRange> gb_ranges_;
   // Unleash: integer weights per split arm, out of 1000 as Unleash stores them.
   std::vector<std::uint32_t> unleash_weights_;
-  std::unordered_map<std::string, int, StringHash, std::equal_to<>> overrides_;
+  std::unordered_map<std::string, int, detail::StringHash, std::equal_to<>> overrides_;
   std::vector<Segment> segments_;
   int fallback_ = -1;
   // route() can take its inline path: default hash, sticky, a split, no overrides or segments.

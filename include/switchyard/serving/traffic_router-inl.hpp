@@ -74,7 +74,6 @@ SWITCHYARD_INLINE void TrafficRouter::validate(const RoutingPolicy& p) const {
   if (p.variants.empty()) throw InvalidArgument(where + "no variants");
   std::set<std::string, std::less<>> names;
   std::set<std::int64_t> versions;
-  double sum = 0.0;
   for (const auto& v : p.variants) {
     try {
       validate_alias(v.name, "variant name");
@@ -92,19 +91,10 @@ SWITCHYARD_INLINE void TrafficRouter::validate(const RoutingPolicy& p) const {
       throw InvalidArgument(where + "version " + std::to_string(v.version) +
                             " is used by two variants");
     }
-    if (!std::isfinite(v.weight)) {
-      throw InvalidArgument(where + "variant '" + v.name + "' weight is not a finite number");
-    }
-    if (v.weight < 0) {
-      throw InvalidArgument(where + "variant '" + v.name + "' weight " +
-                            std::to_string(v.weight) + " is negative");
-    }
-    sum += v.weight;
   }
-  if (!(sum > 0)) throw InvalidArgument(where + "weights add up to 0");
-  if (!std::isfinite(sum)) {
-    throw InvalidArgument(where + "weights add up to more than the largest double; scale them down");
-  }
+  std::vector<NamedWeight> weights;
+  for (const auto& v : p.variants) weights.push_back({v.name, v.weight});
+  const double sum = validate_weights(weights, where);
   if (p.weight_style == WeightStyle::kPercent && !p.normalize && std::fabs(sum - 100.0) > 1e-9) {
     throw InvalidArgument(where + "percent weights add up to " + std::to_string(sum) +
                           ", not 100 (set normalize to scale them)");

@@ -14,7 +14,7 @@
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/detail/snapshot_cell.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
-#include <switchyard/serving/model_source.hpp>
+#include <switchyard/core/model_source.hpp>
 #include <switchyard/serving/routing_policy.hpp>
 #include <switchyard/serving/routing_table.hpp>
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
-#include <switchyard/serving/performance_report.hpp>
+#include <switchyard/rollout/performance_report.hpp>
 #include <vector>
 
 #include "support/json.hpp"

@@ -12,7 +12,7 @@
 #include <switchyard/detail/json_text.hpp>
 #include <switchyard/monitoring/version_stats.hpp>
 #include <switchyard/serving/deployment.hpp>
-#include <switchyard/stats/experiment.hpp>
+#include <switchyard/rollout/experiment.hpp>
 #include <switchyard/stats/lift_test.hpp>
 #include <switchyard/stats/multiple_comparisons.hpp>
 #include <switchyard/stats/proportion_test.hpp>

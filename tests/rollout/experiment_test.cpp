@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 #include <switchyard/serving/deployment.hpp>
-#include <switchyard/stats/experiment.hpp>
+#include <switchyard/rollout/experiment.hpp>
 #include <thread>
 #include <vector>
 

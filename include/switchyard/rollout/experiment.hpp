@@ -485,7 +485,7 @@ class PendingJoinTable {
   std::uint32_t complete_mask_;
 };
 
-// ---- report formatting, shared with serving/performance_report.hpp ----------------------------
+// ---- report formatting, shared with rollout/performance_report.hpp ----------------------------
 
 /// The shortest form that reads back to the same double; null when not finite (JSON has no NaN
 /// or infinity).

@@ -64,5 +64,5 @@ class SWITCHYARD_API ModelLoader {
 }  // namespace switchyard
 
 #if defined(SWITCHYARD_HEADER_ONLY)
-#include <switchyard/registry/model_loader-inl.hpp>
+#include <switchyard/models/model_loader-inl.hpp>
 #endif

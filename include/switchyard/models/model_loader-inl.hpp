@@ -5,7 +5,7 @@
 #include <exception>
 #include <switchyard/core/error.hpp>
 #include <switchyard/models/linear_model.hpp>
-#include <switchyard/registry/model_loader.hpp>
+#include <switchyard/models/model_loader.hpp>
 #include <utility>
 
 namespace switchyard {

@@ -15,6 +15,7 @@
 #include <boost/signals2/signal.hpp>
 
 #include <switchyard/core/clock.hpp>
+#include <switchyard/core/error.hpp>
 #include <switchyard/core/stage.hpp>
 
 namespace switchyard {
@@ -28,6 +29,7 @@ struct RegistryEvent {
     kAliasRemoved,
     kRolledBack,
     kVersionRejected,
+    kRefreshed,
   };
   Kind kind{};
   std::string model;
@@ -44,28 +46,20 @@ struct RegistryEvent {
   std::int64_t previous_version = 0;
 };
 
-/// One served request, emitted only when a slot is connected (see EventHub::prediction_served).
+/// One request, answered or failed, emitted only when a slot is connected (see
+/// EventHub::prediction_served). Views are valid during the slot call.
 struct PredictionEvent {
   std::string_view model;
-  std::int64_t version = 0;
+  std::int64_t version = 0;     ///< the version that answered, or the one that failed; 0 if none
   std::string_view variant;
   std::string_view key;
   std::string_view request_id;
   std::int64_t latency_ns = 0;
   bool ok = true;
+  ErrorCode error = ErrorCode::kInvalidArgument;  ///< meaningful when !ok
   bool fell_back = false;
   std::int32_t label = -1;
   double confidence = 0.0;
-};
-
-struct VersionStatsSnapshot;
-
-/// A version's statistics for a window that just ended (Deployment::reset_window()).
-struct MetricsEvent {
-  std::string_view model;
-  std::int64_t version = 0;
-  std::string_view variant;                  ///< empty when the version left the table
-  const VersionStatsSnapshot* window = nullptr;  ///< valid during the slot call
 };
 
 class EventHub;
@@ -104,11 +98,13 @@ class EventHub {
   Signal<RegistryEvent> stage_changed{detail::GuardedSlots{this, "stage_changed"}};
   Signal<RegistryEvent> alias_moved{detail::GuardedSlots{this, "alias_moved"}};
   Signal<RegistryEvent> rolled_back{detail::GuardedSlots{this, "rolled_back"}};
+  /// A registry's refresh() or reload() picked up commits made elsewhere (another registry
+  /// instance or process on the same store). `model` is empty; `sequence` is the newest change
+  /// seen. Registry-bound deployments re-resolve on it.
+  Signal<RegistryEvent> refreshed{detail::GuardedSlots{this, "refreshed"}};
   /// Per-request; opt-in. Connect through connect_prediction() so the request path knows to emit:
   /// with nothing connected that way, serving pays one relaxed load per request and nothing else.
   Signal<PredictionEvent> prediction_served{detail::GuardedSlots{this, "prediction_served"}};
-  /// Per version at the end of each statistics window; off the request path.
-  Signal<MetricsEvent> metrics_published{detail::GuardedSlots{this, "metrics_published"}};
 
   EventHub() = default;
   EventHub(const EventHub&) = delete;

@@ -380,6 +380,7 @@ SWITCHYARD_INLINE void ModelRegistry::emit(const RegistryEvent& e) {
     case RegistryEvent::Kind::kAliasMoved:
     case RegistryEvent::Kind::kAliasRemoved: events_->alias_moved(e); break;
     case RegistryEvent::Kind::kRolledBack: events_->rolled_back(e); break;
+    case RegistryEvent::Kind::kRefreshed: events_->refreshed(e); break;
   }
 }
 
@@ -426,7 +427,13 @@ SWITCHYARD_INLINE void ModelRegistry::apply_state(StoreState state,
 SWITCHYARD_INLINE void ModelRegistry::reload() {
   detail::MutexLock lk(write_mu_);
   StoreState state = store_->load();
+  const std::int64_t seen = state.last_sequence;
   apply_state(std::move(state), {}, true);
+  RegistryEvent e;
+  e.kind = RegistryEvent::Kind::kRefreshed;
+  e.at = clock_->now();
+  e.sequence = seen;
+  emit(e);
 }
 
 SWITCHYARD_INLINE bool ModelRegistry::refresh() {
@@ -435,7 +442,13 @@ SWITCHYARD_INLINE bool ModelRegistry::refresh() {
   auto current = snapshot_.load();
   auto [touched, state] = store_->load_changes_since(current->last_sequence);
   if (touched.empty()) return false;
+  const std::int64_t seen = state.last_sequence;
   apply_state(std::move(state), touched, false);
+  RegistryEvent e;
+  e.kind = RegistryEvent::Kind::kRefreshed;
+  e.at = clock_->now();
+  e.sequence = seen;
+  emit(e);
   return true;
 }
 

@@ -34,6 +34,9 @@ struct RegistryEvent {
   Kind kind{};
   std::string model;
   std::int64_t version = 0;
+  /// kRolledBack: the version taken out of Production (the failed one); `version` is the one
+  /// restored. 0 for other kinds.
+  std::int64_t previous_version = 0;
   std::optional<Stage> from_stage;
   std::optional<Stage> to_stage;
   std::string alias;
@@ -41,9 +44,6 @@ struct RegistryEvent {
   std::string reason;
   TimePoint at{};
   std::int64_t sequence = 0;  ///< the audit sequence number of the change
-  /// kRolledBack: the version taken out of Production (the failed one); `version` is the one
-  /// restored. 0 for other kinds.
-  std::int64_t previous_version = 0;
 };
 
 /// One request, answered or failed, emitted only when a slot is connected (see

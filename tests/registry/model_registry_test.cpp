@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <future>
+#include <latch>
 #include <set>
 #include <thread>
 
@@ -312,6 +314,99 @@ TEST(ModelRegistryTest, rollback_restores_the_last_known_good_version) {
   EXPECT_EQ(f.registry->rollback(kModel, {}, v1)->version, v1);
   // Archived versions stay loadable for audit and rollback.
   EXPECT_NE(f.registry->load(kModel, v2), nullptr);
+}
+
+// A rollback's one event names both versions and the reason: a subscriber (the on-call channel,
+// a deployment) learns what was restored and what was taken out without reading the audit trail.
+TEST(ModelRegistryTest, rolled_back_event_carries_both_versions_and_the_reason) {
+  RegistryFixture f;
+  auto v1 = f.add_production(kModel, 0.90, 1);
+  auto v2 = f.add_production(kModel, 0.91, 2);
+  std::vector<RegistryEvent> rolled;
+  f.registry->events().rolled_back.connect([&](const RegistryEvent& e) { rolled.push_back(e); });
+  f.registry->rollback(kModel, {.actor = "oncall", .reason = "error rate 4x"});
+  ASSERT_EQ(rolled.size(), 1u);
+  const RegistryEvent& e = rolled[0];
+  EXPECT_EQ(e.kind, RegistryEvent::Kind::kRolledBack);
+  EXPECT_EQ(e.model, kModel);
+  EXPECT_EQ(e.version, v1) << "the restored version";
+  EXPECT_EQ(e.previous_version, v2) << "the version taken out of Production";
+  EXPECT_EQ(e.to_stage, Stage::kProduction);
+  EXPECT_EQ(e.reason, "error rate 4x");
+  EXPECT_EQ(e.actor, "oncall");
+  EXPECT_EQ(e.sequence, f.registry->history(kModel).back().sequence);
+  // Back the other way: the roles swap.
+  f.registry->rollback(kModel, {.actor = "oncall", .reason = "false alarm"}, v2);
+  ASSERT_EQ(rolled.size(), 2u);
+  EXPECT_EQ(rolled[1].version, v2);
+  EXPECT_EQ(rolled[1].previous_version, v1);
+  EXPECT_EQ(rolled[1].reason, "false alarm");
+}
+
+// A slow gate (here a latency gate whose timer blocks until released) holds no registry lock:
+// while it runs, a read of the gated model and another model's register both complete. The
+// transition then commits, because nothing it was gated on changed.
+TEST(ModelRegistryTest, a_slow_gate_blocks_neither_reads_nor_other_models_writes) {
+  RegistryFixture f;
+  auto v = f.add(kModel, 0.9);
+  class LatchedClock final : public Clock {
+   public:
+    TimePoint now() const noexcept override {
+      if (calls_.fetch_add(1) == 0) {
+        entered.count_down();
+        release.wait();
+      }
+      return TimePoint{};
+    }
+    mutable std::atomic<int> calls_{0};
+    mutable std::latch entered{1};
+    mutable std::latch release{1};
+  } timer;
+  ValidationPolicy p;
+  p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
+  auto gated = std::async(std::launch::async, [&] {
+    return f.registry->transition(kModel, v, Stage::kStaging, {.actor = "ci", .policy = p});
+  });
+  timer.entered.wait();  // the gate is running and will not return until released
+  auto others = std::async(std::launch::async, [&] {
+    EXPECT_EQ(f.registry->get(kModel, v)->stage, Stage::kDevelopment);
+    return f.add("churn-predictor", 0.7);
+  });
+  const bool finished = others.wait_for(30s) == std::future_status::ready;
+  timer.release.count_down();
+  ASSERT_TRUE(finished) << "a read or another model's write waited for the gate";
+  EXPECT_EQ(others.get(), 1);
+  EXPECT_EQ(gated.get()->stage, Stage::kStaging);
+}
+
+// The gates ran on a snapshot; if the version changed before the transition could take the write
+// lock, their verdict is stale and the transition is refused rather than committed.
+TEST(ModelRegistryTest, a_version_changed_while_its_gates_ran_is_not_transitioned) {
+  RegistryFixture f;
+  auto v = f.add(kModel, 0.9);
+  class LatchedClock final : public Clock {
+   public:
+    TimePoint now() const noexcept override {
+      if (calls_.fetch_add(1) == 0) {
+        entered.count_down();
+        release.wait();
+      }
+      return TimePoint{};
+    }
+    mutable std::atomic<int> calls_{0};
+    mutable std::latch entered{1};
+    mutable std::latch release{1};
+  } timer;
+  ValidationPolicy p;
+  p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
+  auto gated = std::async(std::launch::async, [&] {
+    return f.registry->transition(kModel, v, Stage::kStaging, {.actor = "ci", .policy = p});
+  });
+  timer.entered.wait();
+  f.registry->transition(kModel, v, Stage::kArchived, {.actor = "alice"});
+  timer.release.count_down();
+  EXPECT_THROW(gated.get(), InvalidTransition);
+  EXPECT_EQ(f.registry->get(kModel, v)->stage, Stage::kArchived);
 }
 
 TEST(ModelRegistryTest, rollback_without_history_is_refused) {

@@ -20,7 +20,7 @@
 
 namespace switchyard {
 
-namespace detail::artifact_impl {
+namespace detail::artifact_files {
 
 inline constexpr std::string_view kTempMarker = ".tmp.";
 inline constexpr std::size_t kReadChunk = std::size_t{1} << 20;
@@ -90,12 +90,12 @@ class TemporaryFile {
   bool renamed_ = false;
 };
 
-}  // namespace detail::artifact_impl
+}  // namespace detail::artifact_files
 
 // ---------------------------------------------------------------------------------------------
 // PosixFileOps
 
-namespace detail::artifact_impl {
+namespace detail::artifact_files {
 template <class Call>
 int retry_eintr(Call call) {
   for (;;) {
@@ -103,28 +103,28 @@ int retry_eintr(Call call) {
     if (errno != EINTR) return errno;
   }
 }
-}  // namespace detail::artifact_impl
+}  // namespace detail::artifact_files
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::create_new(const std::string& path, int& fd) {
-  return detail::artifact_impl::retry_eintr(
+  return detail::artifact_files::retry_eintr(
       [&] { return fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644); });
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::open_read(const std::string& path, int& fd) {
-  return detail::artifact_impl::retry_eintr(
+  return detail::artifact_files::retry_eintr(
       [&] { return fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::open_directory(const std::string& path,
                                                                   int& fd) {
-  return detail::artifact_impl::retry_eintr(
+  return detail::artifact_files::retry_eintr(
       [&] { return fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::write(int fd, const char* data, std::size_t size,
                                                          std::size_t& written) {
   written = 0;
-  return detail::artifact_impl::retry_eintr([&] {
+  return detail::artifact_files::retry_eintr([&] {
     const ssize_t n = ::write(fd, data, size);
     if (n >= 0) written = static_cast<std::size_t>(n);
     return n;
@@ -134,7 +134,7 @@ SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::write(int fd, const char* dat
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::read(int fd, char* data, std::size_t size,
                                                         std::size_t& got) {
   got = 0;
-  return detail::artifact_impl::retry_eintr([&] {
+  return detail::artifact_files::retry_eintr([&] {
     const ssize_t n = ::read(fd, data, size);
     if (n >= 0) got = static_cast<std::size_t>(n);
     return n;
@@ -142,7 +142,7 @@ SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::read(int fd, char* data, std:
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::fsync(int fd) {
-  return detail::artifact_impl::retry_eintr([&] { return ::fsync(fd); });
+  return detail::artifact_files::retry_eintr([&] { return ::fsync(fd); });
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::close(int fd) {
@@ -152,15 +152,15 @@ SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::close(int fd) {
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::rename(const std::string& from,
                                                           const std::string& to) {
-  return detail::artifact_impl::retry_eintr([&] { return ::rename(from.c_str(), to.c_str()); });
+  return detail::artifact_files::retry_eintr([&] { return ::rename(from.c_str(), to.c_str()); });
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::unlink(const std::string& path) {
-  return detail::artifact_impl::retry_eintr([&] { return ::unlink(path.c_str()); });
+  return detail::artifact_files::retry_eintr([&] { return ::unlink(path.c_str()); });
 }
 
 SWITCHYARD_INLINE int ArtifactStore::PosixFileOps::make_directory(const std::string& path) {
-  return detail::artifact_impl::retry_eintr([&] { return ::mkdir(path.c_str(), 0755); });
+  return detail::artifact_files::retry_eintr([&] { return ::mkdir(path.c_str(), 0755); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ SWITCHYARD_INLINE std::string ArtifactStore::checked_path(const ArtifactRef& ref
 
 SWITCHYARD_INLINE bool ArtifactStore::read_up_to(const std::string& path, std::uint64_t limit,
                                                  std::string& out) const {
-  using detail::artifact_impl::errno_text;
+  using detail::artifact_files::errno_text;
   int fd = -1;
   if (int err = ops_->open_read(path, fd); err != 0) {
     if (err == ENOENT) return false;
@@ -218,7 +218,7 @@ SWITCHYARD_INLINE bool ArtifactStore::read_up_to(const std::string& path, std::u
   // Grow with what is actually read, so a hostile `limit` never allocates more than the file.
   while (out.size() < limit) {
     const std::size_t want = static_cast<std::size_t>(
-        std::min<std::uint64_t>(limit - out.size(), detail::artifact_impl::kReadChunk));
+        std::min<std::uint64_t>(limit - out.size(), detail::artifact_files::kReadChunk));
     const std::size_t old = out.size();
     out.resize(old + want);
     std::size_t got = 0;
@@ -254,7 +254,7 @@ SWITCHYARD_INLINE std::string ArtifactStore::read(const ArtifactRef& ref) const 
 
 SWITCHYARD_INLINE void ArtifactStore::fsync_directory(const std::filesystem::path& dir,
                                                       const std::string& context) const {
-  using detail::artifact_impl::errno_text;
+  using detail::artifact_files::errno_text;
   int fd = -1;
   if (int err = ops_->open_directory(dir.string(), fd); err != 0) {
     throw StorageError(context + "cannot open directory '" + dir.string() +
@@ -278,7 +278,7 @@ SWITCHYARD_INLINE void ArtifactStore::ensure_directory(const std::filesystem::pa
   if (err == EEXIST) return;
   if (err != 0) {
     throw StorageError("cannot create artifact directory '" + dir.string() +
-                       "': " + detail::artifact_impl::errno_text(err));
+                       "': " + detail::artifact_files::errno_text(err));
   }
   // A new directory entry is durable only once its parent is flushed.
   std::filesystem::path parent = dir.parent_path();
@@ -289,21 +289,21 @@ SWITCHYARD_INLINE void ArtifactStore::ensure_directory(const std::filesystem::pa
 SWITCHYARD_INLINE void ArtifactStore::write_atomically(const std::filesystem::path& dir,
                                                        const std::string& final_path,
                                                        std::string_view bytes) const {
-  using detail::artifact_impl::errno_text;
+  using detail::artifact_files::errno_text;
   const std::string sha = std::filesystem::path(final_path).filename().string();
   std::string temp_path;
   int fd = -1;
   int err = EEXIST;
   // O_EXCL on a fresh name: a name left by a crashed process with a recycled pid is skipped.
   for (int attempt = 0; attempt < 16 && err == EEXIST; ++attempt) {
-    temp_path = (dir / detail::artifact_impl::temporary_name(sha)).string();
+    temp_path = (dir / detail::artifact_files::temporary_name(sha)).string();
     err = ops_->create_new(temp_path, fd);
   }
   if (err != 0) {
     throw StorageError("cannot create temporary artifact file '" + temp_path +
                        "': " + errno_text(err));
   }
-  detail::artifact_impl::TemporaryFile temp(*ops_, temp_path, fd);
+  detail::artifact_files::TemporaryFile temp(*ops_, temp_path, fd);
   for (std::size_t done = 0; done < bytes.size();) {
     std::size_t written = 0;
     err = ops_->write(temp.fd(), bytes.data() + done, bytes.size() - done, written);
@@ -358,13 +358,13 @@ SWITCHYARD_INLINE bool ArtifactStore::contains(std::string_view sha256) const {
   const auto status = std::filesystem::status(path, ec);
   if (status.type() == std::filesystem::file_type::not_found) return false;
   if (ec) {
-    throw StorageError("cannot inspect artifact file " + detail::artifact_impl::quoted(path) +
+    throw StorageError("cannot inspect artifact file " + detail::artifact_files::quoted(path) +
                        ": " + ec.message());
   }
   return std::filesystem::is_regular_file(status);
 }
 
-namespace detail::artifact_impl {
+namespace detail::artifact_files {
 // Entry names of one directory; a missing directory has none.
 inline std::vector<std::string> directory_names(const std::filesystem::path& dir) {
   std::vector<std::string> names;
@@ -383,10 +383,10 @@ inline std::vector<std::string> directory_names(const std::filesystem::path& dir
   std::sort(names.begin(), names.end());
   return names;
 }
-}  // namespace detail::artifact_impl
+}  // namespace detail::artifact_files
 
 SWITCHYARD_INLINE std::vector<std::string> ArtifactStore::list() const {
-  using namespace detail::artifact_impl;
+  using namespace detail::artifact_files;
   std::vector<std::string> shas;
   const std::filesystem::path base = root_ / "sha256";
   for (const auto& shard : directory_names(base)) {
@@ -400,7 +400,7 @@ SWITCHYARD_INLINE std::vector<std::string> ArtifactStore::list() const {
 
 SWITCHYARD_INLINE std::vector<std::string> ArtifactStore::remove_unreferenced(
     const std::set<std::string>& keep) {
-  using namespace detail::artifact_impl;
+  using namespace detail::artifact_files;
   std::vector<std::string> removed;
   const std::filesystem::path base = root_ / "sha256";
   const auto now = std::filesystem::file_time_type::clock::now();

@@ -19,13 +19,14 @@
 #include <switchyard/detail/base64.hpp>
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/detail/validation_gates.hpp>
 #include <switchyard/models/model_loader.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/serialization.hpp>
 
 namespace switchyard {
 
-namespace registry_detail {
+namespace detail::registry {
 
 /// A model's versions, ascending by number, in fixed-size chunks shared between snapshots: a copy
 /// shares every chunk, and a change copies only the chunk it touches. Registering into a model with
@@ -107,10 +108,10 @@ class VersionList {
   std::size_t size_ = 0;
 };
 
-}  // namespace registry_detail
+}  // namespace detail::registry
 
 struct ModelRegistry::ModelEntry {
-  registry_detail::VersionList versions;  // ascending by version number
+  detail::registry::VersionList versions;  // ascending by version number
   std::map<std::string, std::int64_t, std::less<>> aliases;
 
   /// Position of version `v` in `versions`, or versions.size() when there is none.
@@ -132,15 +133,23 @@ struct ModelRegistry::ModelEntry {
     const std::size_t i = index_of(v);
     return i < versions.size() ? &versions[i] : nullptr;
   }
+  /// The highest version in Production other than `v` (the gates' baseline), or null.
+  VersionRef production_other_than(std::int64_t v) const {
+    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+      if ((*it)->stage == Stage::kProduction && (*it)->version != v) return *it;
+    }
+    return nullptr;
+  }
 };
 
 struct ModelRegistry::Snapshot {
-  std::unordered_map<std::string, std::shared_ptr<const ModelEntry>, StringHash, std::equal_to<>>
+  std::unordered_map<std::string, std::shared_ptr<const ModelEntry>, detail::StringHash,
+                     std::equal_to<>>
       models;
   std::int64_t last_sequence = 0;
 };
 
-namespace registry_detail {
+namespace detail::registry {
 
 inline std::string ref(std::string_view name, std::int64_t version) {
   return "model '" + std::string(name) + "' version " + std::to_string(version);
@@ -160,13 +169,6 @@ inline bool transition_allowed(Stage from, Stage to) noexcept {
   return false;
 }
 
-inline std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(6);
-  os << v;
-  return os.str();
-}
-
 inline bool is_digits(std::string_view s) {
   if (s.empty() || s.size() > 18) return false;
   for (char c : s) {
@@ -180,58 +182,6 @@ inline std::int64_t parse_version_number(std::string_view s) {
   for (char c : s) v = v * 10 + (c - '0');
   return v;
 }
-
-// Zero-filled inputs shaped by a signature, for the latency gate.
-struct SyntheticInput {
-  std::vector<std::vector<double>> f64;
-  std::vector<std::vector<float>> f32;
-  std::vector<std::vector<std::int32_t>> i32;
-  std::vector<std::vector<std::int64_t>> i64;
-  std::vector<std::unique_ptr<bool[]>> b;
-  std::vector<NamedTensor> named;
-  std::vector<std::string> names;
-
-  SyntheticInput(const Signature& sig, std::int64_t batch) {
-    names.reserve(sig.inputs.size());
-    for (const auto& spec : sig.inputs) {
-      std::vector<std::int64_t> dims = spec.shape.empty() ? std::vector<std::int64_t>{batch, 1}
-                                                          : spec.shape;
-      for (std::size_t i = 0; i < dims.size(); ++i) {
-        if (dims[i] < 0) dims[i] = i == 0 ? batch : 1;
-      }
-      Shape shape;
-      switch (dims.size()) {
-        case 1: shape = Shape{dims[0]}; break;
-        case 2: shape = Shape{dims[0], dims[1]}; break;
-        case 3: shape = Shape{dims[0], dims[1], dims[2]}; break;
-        default: shape = Shape{dims[0], dims[1], dims[2], dims[3]}; break;
-      }
-      std::size_t n = shape.elements();
-      const void* data = nullptr;
-      switch (spec.dtype) {
-        case DType::kFloat64: data = f64.emplace_back(n, 0.0).data(); break;
-        case DType::kFloat32: data = f32.emplace_back(n, 0.0f).data(); break;
-        case DType::kInt32: data = i32.emplace_back(n, 0).data(); break;
-        case DType::kInt64: data = i64.emplace_back(n, 0).data(); break;
-        case DType::kBool: data = b.emplace_back(new bool[n]()).get(); break;
-      }
-      names.push_back(spec.name);
-      named.push_back({names.back(), TensorView(spec.dtype, data, shape)});
-    }
-  }
-  ModelInput input() const {
-    return named.size() == 1 ? ModelInput(named[0].tensor)
-                             : ModelInput(std::span<const NamedTensor>(named));
-  }
-};
-
-class SteadyClock final : public Clock {
- public:
-  TimePoint now() const noexcept override {
-    return TimePoint(std::chrono::duration_cast<Duration>(
-        std::chrono::steady_clock::now().time_since_epoch()));
-  }
-};
 
 // The stage changes of one transaction: each updates the row and appends its audit row; the new
 // rows and the events wait for the commit.
@@ -262,7 +212,7 @@ struct StageChanges {
     if (first_sequence == 0) first_sequence = last_sequence;
     events.push_back({dest == Stage::kRejected ? RegistryEvent::Kind::kVersionRejected
                                                : RegistryEvent::Kind::kStageChanged,
-                      model, v.version, from, dest, "", actor, reason, now, last_sequence});
+                      model, v.version, 0, from, dest, "", actor, reason, now, last_sequence});
     changed.push_back(std::move(v));
   }
   // Replaces the changed rows in a copy of the model's snapshot entry.
@@ -282,7 +232,7 @@ struct RegistryExport {
   std::vector<AuditRecord> audit;
 };
 
-}  // namespace registry_detail
+}  // namespace detail::registry
 
 // ---------------------------------------------------------------------------------------------
 
@@ -501,7 +451,7 @@ SWITCHYARD_INLINE const ModelRegistry::ModelEntry& ModelRegistry::entry(
 
 SWITCHYARD_INLINE VersionRef ModelRegistry::get(std::string_view name, std::int64_t version) const {
   const VersionRef* v = entry(name).find(version);
-  if (v == nullptr) throw NotFound(registry_detail::ref(name, version) + " does not exist");
+  if (v == nullptr) throw NotFound(detail::registry::ref(name, version) + " does not exist");
   return *v;
 }
 
@@ -518,7 +468,7 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::by_alias(std::string_view name,
                    "'");
   }
   const VersionRef* v = e.find(it->second);
-  if (v == nullptr) throw NotFound(registry_detail::ref(name, it->second) + " does not exist");
+  if (v == nullptr) throw NotFound(detail::registry::ref(name, it->second) + " does not exist");
   return *v;
 }
 
@@ -568,8 +518,8 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::find(std::string_view name,
   if (selector.empty()) throw InvalidArgument("empty version selector for model '" +
                                               detail::printable(name) + "'");
   if (selector == "latest") return latest(name);
-  if (registry_detail::is_digits(selector)) {
-    return get(name, registry_detail::parse_version_number(selector));
+  if (detail::registry::is_digits(selector)) {
+    return get(name, detail::registry::parse_version_number(selector));
   }
   if (selector.front() == '@') return by_alias(name, selector.substr(1));
   if (auto stage = stage_from_string(selector)) return in_stage(name, *stage);
@@ -601,7 +551,7 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::resolve(std::string_view uri) const 
   std::string_view name = rest.substr(0, slash), selector = rest.substr(slash + 1);
   if (selector.empty() || selector.find('/') != std::string_view::npos) bad("bad selector");
   validate_model_name(name, NameRules{.require_domain_task = false});
-  if (selector == "latest" || registry_detail::is_digits(selector) ||
+  if (selector == "latest" || detail::registry::is_digits(selector) ||
       stage_from_string(selector)) {
     return find(name, selector);
   }
@@ -700,7 +650,7 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::register_version(std::string_view na
   }
   auto ref = std::make_shared<const ModelVersion>(std::move(v));
   publish_change(snap, model, seq, seq, true, [&](ModelEntry& e) { e.versions.push_back(ref); });
-  RegistryEvent ev{RegistryEvent::Kind::kVersionRegistered, model, ref->version, std::nullopt,
+  RegistryEvent ev{RegistryEvent::Kind::kVersionRegistered, model, ref->version, 0, std::nullopt,
                    Stage::kDevelopment, "", context.actor, context.reason, ref->created_at, seq};
   emit(ev);
   return ref;
@@ -728,127 +678,51 @@ SWITCHYARD_INLINE ValidationReport ModelRegistry::validate(
 }
 
 SWITCHYARD_INLINE ValidationReport ModelRegistry::run_gates(const ModelVersion& v,
-                                                            const ValidationPolicy& policy) {
-  using registry_detail::fmt;
+                                                            const ValidationPolicy& policy,
+                                                            VersionRef* baseline) {
+  namespace gates = detail::registry;
+  // Gates read the snapshot and may load and benchmark the model: callers hold no registry lock.
+  const auto snap = snapshot_.load();
+  auto it = snap->models.find(v.name);
+  const ModelEntry* e = it == snap->models.end() ? nullptr : it->second.get();
+  gates::GateSubject subject{v, e ? e->production_other_than(v.version) : nullptr,
+                             [e](std::int64_t n) -> VersionRef {
+                               const VersionRef* b = e ? e->find(n) : nullptr;
+                               return b ? *b : nullptr;
+                             }};
+  if (baseline) *baseline = subject.production;
   ValidationReport report{v.name, v.version, {}};
-  for (const auto& t : policy.thresholds) {
-    GateCheck c{"threshold", t.metric, false, ""};
-    auto it = v.metrics.find(t.metric);
-    if (it == v.metrics.end()) {
-      c.detail = "metric not recorded";
-    } else if (it->second < t.min) {
-      c.detail = fmt(it->second) + " < min " + fmt(t.min);
-    } else if (it->second > t.max) {
-      c.detail = fmt(it->second) + " > max " + fmt(t.max);
-    } else {
-      c.passed = true;
-      c.detail = fmt(it->second) + " within [" + fmt(t.min) + ", " + fmt(t.max) + "]";
-    }
-    report.checks.push_back(std::move(c));
-  }
-  VersionRef production;
-  if (const ModelEntry* e = find_entry(v.name)) {
-    for (auto it = e->versions.rbegin(); it != e->versions.rend(); ++it) {
-      if ((*it)->stage == Stage::kProduction && (*it)->version != v.version) {
-        production = *it;
-        break;
-      }
-    }
-  }
-  for (const auto& r : policy.regressions) {
-    GateCheck c{"regression", r.metric, false, ""};
-    VersionRef base = production;
-    if (r.baseline_version) {
-      const ModelEntry* e = find_entry(v.name);
-      const VersionRef* b = e ? e->find(*r.baseline_version) : nullptr;
-      base = b ? *b : nullptr;
-      if (!base) {
-        c.detail = "baseline version " + std::to_string(*r.baseline_version) + " does not exist";
-        report.checks.push_back(std::move(c));
-        continue;
-      }
-    }
-    auto mine = v.metrics.find(r.metric);
-    if (!base) {
-      c.passed = true;
-      c.detail = "no Production baseline to compare with";
-    } else if (mine == v.metrics.end()) {
-      c.detail = "metric not recorded";
-    } else if (auto theirs = base->metrics.find(r.metric); theirs == base->metrics.end()) {
-      c.detail = "baseline version " + std::to_string(base->version) + " lacks the metric";
-    } else {
-      double delta = r.higher_is_better ? theirs->second - mine->second
-                                        : mine->second - theirs->second;
-      c.passed = delta <= r.tolerance;
-      c.detail = fmt(mine->second) + " vs baseline v" + std::to_string(base->version) + " " +
-                 fmt(theirs->second) + (c.passed ? " (within" : " (worse than") + " tolerance " +
-                 fmt(r.tolerance) + ")";
-    }
-    report.checks.push_back(std::move(c));
-  }
-  for (const auto& g : policy.groups) {
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    std::size_t seen = 0;
-    for (const auto& [group, metrics] : v.group_metrics) {
-      auto it = metrics.find(g.metric);
-      if (it == metrics.end()) continue;
-      ++seen;
-      lo = std::min(lo, it->second);
-      hi = std::max(hi, it->second);
-      GateCheck c{"group", group + "." + g.metric, it->second >= g.min && it->second <= g.max, ""};
-      c.detail = fmt(it->second) + (c.passed ? " within [" : " outside [") + fmt(g.min) + ", " +
-                 fmt(g.max) + "]";
-      report.checks.push_back(std::move(c));
-    }
-    GateCheck gap{"group", g.metric + " gap", false, ""};
-    if (seen == 0) {
-      gap.detail = "no group recorded the metric";
-    } else {
-      gap.passed = hi - lo <= g.max_gap;
-      gap.detail = "spread " + fmt(hi - lo) + (gap.passed ? " <= " : " > ") + fmt(g.max_gap);
-    }
-    report.checks.push_back(std::move(gap));
-  }
-  if (policy.require_compatible_signature && production) {
-    auto problems = v.signature.incompatibilities_with(production->signature);
-    GateCheck c{"signature", "", problems.empty(), ""};
-    if (problems.empty()) {
-      c.detail = "accepts the inputs of Production version " + std::to_string(production->version);
-    } else {
-      for (const auto& p : problems) c.detail += (c.detail.empty() ? "" : "; ") + p;
-    }
-    report.checks.push_back(std::move(c));
-  }
+  gates::check_thresholds(subject, policy.thresholds, report.checks);
+  gates::check_regressions(subject, policy.regressions, report.checks);
+  gates::check_groups(subject, policy.groups, report.checks);
+  if (policy.require_compatible_signature) gates::check_signature(subject, report.checks);
   if (policy.latency) {
-    const LatencyGate& gate = *policy.latency;
-    GateCheck c{"latency", "p99", false, ""};
-    try {
-      ModelPtr m = load(v.name, v.version);
-      registry_detail::SteadyClock steady;
-      const Clock& timer = gate.timer ? *gate.timer : steady;
-      registry_detail::SyntheticInput in(m->signature().inputs.empty() ? v.signature
-                                                                       : m->signature(),
-                                         std::max<std::int64_t>(gate.batch, 1));
-      std::vector<std::int64_t> ns;
-      const std::size_t n = std::max<std::size_t>(gate.iterations, 1);
-      ns.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        TimePoint t0 = timer.now();
-        (void)m->predict(in.input());
-        ns.push_back((timer.now() - t0).count());
-      }
-      std::sort(ns.begin(), ns.end());
-      std::size_t rank = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(n)));
-      std::int64_t p99 = ns[std::clamp<std::size_t>(rank, 1, n) - 1];
-      c.passed = p99 <= gate.max_p99.count();
-      c.detail = "p99 " + std::to_string(p99) + " ns over " + std::to_string(n) + " calls" +
-                 (c.passed ? " <= " : " > ") + std::to_string(gate.max_p99.count()) + " ns";
-    } catch (const std::exception& e) {
-      c.detail = std::string("model could not be benchmarked: ") + e.what();
-    }
-    report.checks.push_back(std::move(c));
+    gates::check_latency(subject, *policy.latency, [&] { return load(v.name, v.version); },
+                         report.checks);
   }
   return report;
+}
+
+// Under the write lock, after gates ran without it: the verdict stands only if the version and
+// the Production baseline the gates compared it with are still what they saw.
+SWITCHYARD_INLINE void ModelRegistry::require_gate_inputs_unchanged(
+    const Snapshot& snap, const ModelVersion& gated, const VersionRef& baseline) const {
+  auto it = snap.models.find(gated.name);
+  const VersionRef* now = it == snap.models.end() ? nullptr : it->second->find(gated.version);
+  const VersionRef production =
+      it == snap.models.end() ? nullptr : it->second->production_other_than(gated.version);
+  const bool same_version = now && (*now)->stage == gated.stage &&
+                            (*now)->stage_changed_at == gated.stage_changed_at;
+  const bool same_baseline = (production ? production->version : 0) ==
+                                 (baseline ? baseline->version : 0) &&
+                             (!production || production->stage_changed_at ==
+                                                 baseline->stage_changed_at);
+  if (!same_version || !same_baseline) {
+    throw InvalidTransition(detail::registry::ref(gated.name, gated.version) +
+                            (same_version ? ": the Production version changed"
+                                          : " changed") +
+                            " while its gates ran; retry the transition");
+  }
 }
 
 SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, std::int64_t version,
@@ -856,12 +730,12 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
   const std::string model(name);
   VersionRef before = get(name, version);
   if (before->stage == to) {
-    throw InvalidTransition(registry_detail::ref(name, version) + " is already in " +
+    throw InvalidTransition(detail::registry::ref(name, version) + " is already in " +
                             std::string(to_string(to)));
   }
-  if (!registry_detail::transition_allowed(before->stage, to)) {
+  if (!detail::registry::transition_allowed(before->stage, to)) {
     throw InvalidTransition(
-        registry_detail::ref(name, version) + " cannot move from " +
+        detail::registry::ref(name, version) + " cannot move from " +
         std::string(to_string(before->stage)) + " to " + std::string(to_string(to)) +
         (to == Stage::kProduction && before->stage == Stage::kDevelopment
              ? " (it must pass the gates into Staging first)"
@@ -869,8 +743,10 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
                    ? " (use rollback to restore an archived version)"
                    : ""));
   }
-  detail::MutexLock lk(write_mu_);
+  // The gates run before the write lock is taken (a latency gate benchmarks the model for as long
+  // as it takes; reads and other writes go on meanwhile), on the snapshot's version and baseline.
   std::optional<ValidationReport> report;
+  VersionRef baseline;
   if (before->stage == Stage::kDevelopment && to == Stage::kStaging) {
     ValidationPolicy p;
     if (options.policy) {
@@ -880,23 +756,25 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
       auto it = policies_.find(name);
       if (it != policies_.end()) p = it->second;
     }
-    report = run_gates(*before, p);
+    report = run_gates(*before, p, &baseline);
   }
   const bool rejected = report && !report->passed();
   const Stage target = rejected ? Stage::kRejected : to;
-  const TimePoint now = clock_->now();
 
+  detail::MutexLock lk(write_mu_);
   auto snap = snapshot_.load();
+  if (report) require_gate_inputs_unchanged(*snap, *before, baseline);
+  const TimePoint now = clock_->now();
   auto tx = store_->begin();
   std::optional<ModelVersion> current = tx->find_version(model, version);
-  if (!current) throw NotFound(registry_detail::ref(name, version) + " does not exist");
+  if (!current) throw NotFound(detail::registry::ref(name, version) + " does not exist");
   if (current->stage != before->stage) {
-    throw InvalidTransition(registry_detail::ref(name, version) + " changed from " +
+    throw InvalidTransition(detail::registry::ref(name, version) + " changed from " +
                             std::string(to_string(before->stage)) + " to " +
                             std::string(to_string(current->stage)) +
                             " concurrently; retry after refresh()");
   }
-  registry_detail::StageChanges changes{*tx, model, options.actor, now};
+  detail::registry::StageChanges changes{*tx, model, options.actor, now};
   if (target == Stage::kProduction && !options.keep_existing_production) {
     for (std::int64_t other : tx->versions_in_stage(model, Stage::kProduction)) {
       if (other == version) continue;
@@ -914,7 +792,7 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
                  [&](ModelEntry& e) { changes.update(e); });
   for (const auto& e : changes.events) emit(e);
   if (rejected) {
-    throw ValidationFailed(registry_detail::ref(name, version) +
+    throw ValidationFailed(detail::registry::ref(name, version) +
                            " failed validation and was moved to Rejected: " + report->failures());
   }
   return get(name, version);
@@ -944,12 +822,12 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::rollback(std::string_view name,
   }
   if (!restore) {
     throw InvalidTransition(
-        target ? registry_detail::ref(name, *target) +
+        target ? detail::registry::ref(name, *target) +
                      " cannot be restored: it is not an archived version that served in Production"
                : "model '" + model + "' has no earlier Production version to roll back to");
   }
   const TimePoint now = clock_->now();
-  registry_detail::StageChanges changes{*tx, model, context.actor, now};
+  detail::registry::StageChanges changes{*tx, model, context.actor, now};
   for (std::int64_t c : current) {
     if (auto v = tx->find_version(model, c)) {
       changes.apply(*v, Stage::kArchived, "rollback", context.reason);
@@ -961,11 +839,18 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::rollback(std::string_view name,
   publish_change(snap, model, changes.first_sequence, changes.last_sequence, false,
                  [&](ModelEntry& e) { changes.update(e); });
   for (const auto& e : changes.events) emit(e);
-  const std::int64_t last_seq = changes.last_sequence;
-  RegistryEvent rb{RegistryEvent::Kind::kRolledBack, model, restored_version,
-                   Stage::kProduction, Stage::kProduction, "", context.actor, context.reason,
-                   now, last_seq};
-  rb.from_stage = std::nullopt;
+  // One event for the whole rollback: the version restored, the one it replaced (the highest
+  // that was in Production, when several were) and why.
+  RegistryEvent rb;
+  rb.kind = RegistryEvent::Kind::kRolledBack;
+  rb.model = model;
+  rb.version = restored_version;
+  rb.previous_version = current.back();
+  rb.to_stage = Stage::kProduction;
+  rb.actor = context.actor;
+  rb.reason = context.reason;
+  rb.at = now;
+  rb.sequence = changes.last_sequence;
   emit(rb);
   return get(name, restored_version);
 }
@@ -983,7 +868,7 @@ SWITCHYARD_INLINE void ModelRegistry::set_alias(std::string_view name, std::stri
   auto snap = snapshot_.load();
   auto tx = store_->begin();
   if (!tx->find_version(model, version)) {
-    throw NotFound(registry_detail::ref(name, version) + " does not exist");
+    throw NotFound(detail::registry::ref(name, version) + " does not exist");
   }
   auto previous = tx->find_alias(model, alias_name);
   tx->set_alias({model, alias_name, version});
@@ -1001,7 +886,7 @@ SWITCHYARD_INLINE void ModelRegistry::set_alias(std::string_view name, std::stri
   tx->commit();
   publish_change(snap, model, seq, seq, false,
                  [&](ModelEntry& e) { e.aliases[alias_name] = version; });
-  emit({RegistryEvent::Kind::kAliasMoved, model, version, std::nullopt, std::nullopt, alias_name,
+  emit({RegistryEvent::Kind::kAliasMoved, model, version, 0, std::nullopt, std::nullopt, alias_name,
         context.actor, a.reason, a.at, seq});
 }
 
@@ -1027,7 +912,7 @@ SWITCHYARD_INLINE void ModelRegistry::remove_alias(std::string_view name, std::s
   const std::int64_t seq = tx->append_audit(a);
   tx->commit();
   publish_change(snap, model, seq, seq, false, [&](ModelEntry& e) { e.aliases.erase(alias_name); });
-  emit({RegistryEvent::Kind::kAliasRemoved, model, *previous, std::nullopt, std::nullopt,
+  emit({RegistryEvent::Kind::kAliasRemoved, model, *previous, 0, std::nullopt, std::nullopt,
         alias_name, context.actor, context.reason, a.at, seq});
 }
 
@@ -1075,7 +960,7 @@ SWITCHYARD_INLINE ModelPtr ModelRegistry::load(std::string_view name, std::int64
   try {
     m = loader_->load(v->artifact.format, bytes);
   } catch (const LoadError& e) {
-    throw LoadError(registry_detail::ref(name, version) + ": " + e.what());
+    throw LoadError(detail::registry::ref(name, version) + ": " + e.what());
   }
   detail::MutexLock lk(cache_mu_);
   auto& slot = loaded_[{std::string(name), version}];
@@ -1093,7 +978,7 @@ SWITCHYARD_INLINE std::string ModelRegistry::read_verified(const ModelVersion& v
   const ArtifactRef& a = v.artifact;
   if (!a.in_store()) return artifacts_->read(a);
   const std::string what =
-      store_->describe() + ": artifact " + a.uri + " of " + registry_detail::ref(v.name, v.version);
+      store_->describe() + ": artifact " + a.uri + " of " + detail::registry::ref(v.name, v.version);
   if (!detail::is_sha256_hex(a.sha256) || a.uri != ArtifactRef::store_uri(a.sha256)) {
     throw IntegrityError(what + " does not match its sha256 '" + detail::printable(a.sha256) +
                          "'");
@@ -1113,7 +998,7 @@ SWITCHYARD_INLINE std::string ModelRegistry::read_verified(const ModelVersion& v
 // ---- export / import ---------------------------------------------------------------------------------------
 
 SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
-  registry_detail::RegistryExport doc;
+  detail::registry::RegistryExport doc;
   doc.state = store_->load();
   doc.audit = store_->audit(AuditQuery{});
   std::ostringstream os;
@@ -1150,7 +1035,7 @@ SWITCHYARD_INLINE std::string ModelRegistry::export_json() const {
 
 SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
   // Parsed iteratively into a DOM and read by type: hostile nesting cannot exhaust the stack.
-  registry_detail::RegistryExport doc;
+  detail::registry::RegistryExport doc;
   std::vector<detail::ExportedArtifact> exported;
   detail::registry_export_from_json(json, doc.state, doc.audit, exported);
   std::map<std::string, std::string> carried;  // sha256 -> bytes, verified
@@ -1168,7 +1053,7 @@ SWITCHYARD_INLINE void ModelRegistry::import_json(std::string_view json) {
   for (const auto& v : doc.state.versions) {
     validate_model_name(v.name, NameRules{.require_domain_task = false});
     const ArtifactRef& a = v.artifact;
-    const std::string label = registry_detail::ref(v.name, v.version) + " (" + a.uri + ")";
+    const std::string label = detail::registry::ref(v.name, v.version) + " (" + a.uri + ")";
     if (!a.in_store()) {
       if (!artifacts_->contains(a.sha256)) missing.push_back(label);
       continue;

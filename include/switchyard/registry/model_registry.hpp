@@ -18,6 +18,7 @@
 #include <switchyard/core/names.hpp>
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/detail/snapshot_cell.hpp>
+#include <switchyard/detail/string_hash.hpp>
 #include <switchyard/registry/model_version.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/validation.hpp>
@@ -223,12 +224,6 @@ class ModelRegistry final : public ModelSource {
  private:
   struct ModelEntry;
   struct Snapshot;
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
 
   const ModelEntry& entry(std::string_view name) const;
   const ModelEntry* find_entry(std::string_view name) const noexcept;
@@ -241,7 +236,13 @@ class ModelRegistry final : public ModelSource {
   void publish_change(const std::shared_ptr<const Snapshot>& snap, const std::string& model,
                       std::int64_t first_sequence, std::int64_t last_sequence, bool may_be_new,
                       Mutate&& mutate) SWITCHYARD_REQUIRES(write_mu_);
-  ValidationReport run_gates(const ModelVersion& v, const ValidationPolicy& policy);
+  // Runs every gate of `policy` on `v` against the current snapshot; takes no registry lock
+  // (gates may be slow). `baseline` (when given) receives the Production version compared with.
+  ValidationReport run_gates(const ModelVersion& v, const ValidationPolicy& policy,
+                             VersionRef* baseline = nullptr);
+  // Throws InvalidTransition when `gated` or its gate baseline changed in `snap`.
+  void require_gate_inputs_unchanged(const Snapshot& snap, const ModelVersion& gated,
+                                     const VersionRef& baseline) const;
   std::string read_verified(const ModelVersion& v) const;
   void emit(const RegistryEvent& e);
 

@@ -20,9 +20,9 @@
 
 namespace switchyard {
 
-namespace detail::sqlite_store {
+namespace detail::sqlite {
 class Connection;
-}  // namespace detail::sqlite_store
+}  // namespace detail::sqlite
 
 /// `PRAGMA application_id` of every Switchyard store ("SWYD"): tells a Switchyard file from
 /// another application's SQLite database.
@@ -138,7 +138,7 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   const Options& options() const noexcept { return options_; }
 
  private:
-  using Connection = detail::sqlite_store::Connection;
+  using Connection = detail::sqlite::Connection;
   class Transaction;
   class Lease;
 

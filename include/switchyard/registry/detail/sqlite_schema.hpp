@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SQLite store's schema: the migrations that build it and the statements that use it.
+#pragma once
+
+#include <cstdint>
+
+#include <switchyard/registry/sqlite_registry_store.hpp>
+
+namespace switchyard::detail::sqlite {
+
+// ---------------------------------------------------------------------------------------------
+// Schema. Migration i brings a store from user_version i-1 to i; each runs inside the opening
+// transaction together with the user_version bump.
+
+struct Migration {
+  std::int32_t version;
+  const char* sql;
+};
+
+inline constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE models (
+  name TEXT NOT NULL PRIMARY KEY,
+  max_version INTEGER NOT NULL
+);
+CREATE TABLE model_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  stage INTEGER NOT NULL,
+  semver TEXT NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  stage_changed_at_ns INTEGER NOT NULL,
+  artifact_format TEXT NOT NULL,
+  artifact_sha256 TEXT NOT NULL,
+  artifact_size INTEGER NOT NULL,
+  artifact_uri TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  PRIMARY KEY (name, version),
+  FOREIGN KEY (name) REFERENCES models (name)
+);
+CREATE INDEX model_versions_by_stage ON model_versions (name, stage, version);
+CREATE INDEX model_versions_by_semver ON model_versions (name, semver);
+CREATE INDEX model_versions_by_created ON model_versions (created_at_ns);
+CREATE INDEX model_versions_by_artifact ON model_versions (artifact_sha256);
+CREATE TABLE aliases (
+  model TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (model, alias),
+  FOREIGN KEY (model, version) REFERENCES model_versions (name, version)
+);
+CREATE TABLE audit (
+  sequence INTEGER PRIMARY KEY,
+  at_ns INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  from_stage INTEGER,
+  to_stage INTEGER,
+  alias TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX audit_by_model ON audit (model, sequence);
+CREATE INDEX audit_by_time ON audit (at_ns);
+)sql"},
+    // v2: artifacts small enough to keep in the store, committed with the version that uses them.
+    {2, R"sql(
+CREATE TABLE artifacts (
+  sha256 TEXT NOT NULL PRIMARY KEY,
+  bytes BLOB NOT NULL
+);
+)sql"},
+};
+
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
+              "one migration per schema version");
+
+// Portable SQL only (it runs unchanged on PostgreSQL apart from the placeholders).
+#define SWITCHYARD_VERSION_COLUMNS                                                      \
+  "name, version, stage, semver, created_at_ns, stage_changed_at_ns, artifact_format, " \
+  "artifact_sha256, artifact_size, artifact_uri, metadata"
+#define SWITCHYARD_AUDIT_COLUMNS \
+  "sequence, at_ns, actor, model, version, action, from_stage, to_stage, alias, reason"
+
+inline constexpr const char* kSelectMaxVersion =
+    "SELECT name, max_version FROM models WHERE name = ?";
+inline constexpr const char* kFindVersion =
+    "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions WHERE name = ? AND version = ?";
+inline constexpr const char* kFindSemver =
+    "SELECT name, version FROM model_versions WHERE name = ? AND semver = ? LIMIT 1";
+inline constexpr const char* kVersionsInStage =
+    "SELECT name, version FROM model_versions WHERE name = ? AND stage = ? ORDER BY version";
+inline constexpr const char* kFindAlias =
+    "SELECT model, alias, version FROM aliases WHERE model = ? AND alias = ?";
+inline constexpr const char* kHistory =
+    "SELECT " SWITCHYARD_AUDIT_COLUMNS " FROM audit WHERE model = ? ORDER BY sequence";
+inline constexpr const char* kUpsertModel =
+    "INSERT INTO models (name, max_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+    "max_version = CASE WHEN excluded.max_version > models.max_version "
+    "THEN excluded.max_version ELSE models.max_version END";
+inline constexpr const char* kInsertVersion =
+    "INSERT INTO model_versions (" SWITCHYARD_VERSION_COLUMNS
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr const char* kUpdateVersion =
+    "UPDATE model_versions SET stage = ?, semver = ?, created_at_ns = ?, stage_changed_at_ns = ?, "
+    "artifact_format = ?, artifact_sha256 = ?, artifact_size = ?, artifact_uri = ?, metadata = ? "
+    "WHERE name = ? AND version = ?";
+inline constexpr const char* kUpsertAlias =
+    "INSERT INTO aliases (model, alias, version) VALUES (?, ?, ?) "
+    "ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version";
+inline constexpr const char* kDeleteAlias = "DELETE FROM aliases WHERE model = ? AND alias = ?";
+inline constexpr const char* kMaxSequence = "SELECT COALESCE(MAX(sequence), 0) FROM audit";
+inline constexpr const char* kInsertAudit =
+    "INSERT INTO audit (" SWITCHYARD_AUDIT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr const char* kLoadVersions =
+    "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions ORDER BY name, version";
+inline constexpr const char* kLoadVersionsOf =
+    "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions WHERE name = ? ORDER BY version";
+inline constexpr const char* kLoadAliases =
+    "SELECT model, alias, version FROM aliases ORDER BY model, alias";
+inline constexpr const char* kLoadAliasesOf =
+    "SELECT model, alias, version FROM aliases WHERE model = ? ORDER BY alias";
+inline constexpr const char* kUpsertArtifact =
+    "INSERT INTO artifacts (sha256, bytes) VALUES (?, ?) "
+    "ON CONFLICT (sha256) DO UPDATE SET bytes = excluded.bytes";
+inline constexpr const char* kReadArtifact = "SELECT sha256, bytes FROM artifacts WHERE sha256 = ?";
+inline constexpr const char* kChangedModels =
+    "SELECT DISTINCT model FROM audit WHERE sequence > ? ORDER BY model";
+
+#undef SWITCHYARD_VERSION_COLUMNS
+#undef SWITCHYARD_AUDIT_COLUMNS
+
+}  // namespace switchyard::detail::sqlite

@@ -6,3 +6,4 @@
 #include <switchyard/serving/deployment-inl.hpp>
 #include <switchyard/serving/routing_table-inl.hpp>
 #include <switchyard/serving/traffic_router-inl.hpp>
+#include <switchyard/serving/registry_binding-inl.hpp>

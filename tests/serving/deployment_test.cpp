@@ -134,7 +134,7 @@ TEST(DeploymentTest, statistics_count_requests_confidence_classes_and_windows) {
   observed.router().set_policy(canary(0));
   ASSERT_TRUE(observed.predict({.key = "u", .input = row()}).ok());
   std::vector<std::tuple<std::int64_t, std::string, std::uint64_t>> published;
-  hub.metrics_published.connect([&](const MetricsEvent& e) {
+  observed.metrics_published.connect([&](const MetricsEvent& e) {
     published.emplace_back(e.version, std::string(e.variant), e.window->requests);
   });
   observed.reset_window();

@@ -10,11 +10,10 @@
 #include <switchyard/core/config.hpp>
 #include <switchyard/detail/json_text.hpp>
 #include <switchyard/monitoring/exposition.hpp>
-#include <switchyard/serving/deployment.hpp>
 
 namespace switchyard {
 
-namespace exposition_detail {
+namespace detail::exposition {
 
 // Prometheus label values escape backslash, double quote and newline.
 inline std::string label_value(std::string_view v) {
@@ -28,48 +27,34 @@ inline std::string label_value(std::string_view v) {
   return out;
 }
 
+// Prometheus spells the non-finite values; finite ones share JSON's shortest round-trip form.
 inline std::string number(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  return json_number(v);
 }
 
-inline std::string json_number(double v) { return std::isfinite(v) ? number(v) : "null"; }
-
 struct Row {
-  std::string model;
   std::string labels;  // {model="..",version="..",variant=".."} without braces
-  VariantStats stats;
-  std::vector<std::string> class_names;
+  const VariantStats* stats;
 };
 
-inline std::vector<Row> rows(std::span<const Deployment* const> deployments) {
+inline std::vector<Row> rows(std::span<const ModelStats> models) {
   std::vector<Row> out;
-  for (const Deployment* d : deployments) {
-    if (d == nullptr) continue;
-    auto table = d->router().table();
-    for (auto& vs : d->stats()) {
-      Row r;
-      r.model = std::string(d->model());
-      r.labels = "model=\"" + label_value(d->model()) + "\",version=\"" +
-                 std::to_string(vs.version) + "\",variant=\"" + label_value(vs.variant) + "\"";
-      if (table) {
-        if (const RoutedVariant* arm = table->find_version(vs.version)) {
-          r.class_names = arm->model->signature().class_names;
-        }
-      }
-      r.stats = std::move(vs);
-      out.push_back(std::move(r));
+  for (const ModelStats& m : models) {
+    for (const VariantStats& vs : m.versions) {
+      out.push_back(Row{"model=\"" + label_value(m.model) + "\",version=\"" +
+                            std::to_string(vs.version) + "\",variant=\"" +
+                            label_value(vs.variant) + "\"",
+                        &vs});
     }
   }
   return out;
 }
 
-inline std::string class_name(const Row& r, std::size_t i) {
+inline std::string class_name(const VariantStats& v, std::size_t i) {
   if (i == VersionStatsSnapshot::kMaxClasses) return "other";
-  return i < r.class_names.size() ? r.class_names[i] : std::to_string(i);
+  return i < v.class_names.size() ? v.class_names[i] : std::to_string(i);
 }
 
 // Latency bucket bounds in seconds: 1, 2.5, 5 per decade from 1 us to 10 s.
@@ -82,11 +67,12 @@ inline std::vector<double> latency_bounds() {
   return b;
 }
 
-}  // namespace exposition_detail
+}  // namespace detail::exposition
 
-SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const> deployments) {
-  using namespace exposition_detail;
-  const auto all = rows(deployments);
+SWITCHYARD_INLINE std::string prometheus_text(std::span<const ModelStats> models) {
+  using namespace detail::exposition;
+  using detail::json_number;
+  const auto all = rows(models);
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -94,7 +80,7 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const>
   auto counter = [&](const char* name, const char* help, auto get) {
     family(name, "counter", help);
     for (const auto& r : all) {
-      out += std::string(name) + "{" + r.labels + "} " + number(double(get(r.stats.stats))) + "\n";
+      out += std::string(name) + "{" + r.labels + "} " + number(double(get(r.stats->stats))) + "\n";
     }
   };
   counter("switchyard_requests_total", "Requests routed to a model version.",
@@ -109,7 +95,7 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const>
   family("switchyard_outcomes_total", "counter",
          "Ground-truth outcomes reported for a version's predictions.");
   for (const auto& r : all) {
-    const auto& s = r.stats.stats;
+    const auto& s = r.stats->stats;
     out += "switchyard_outcomes_total{" + r.labels + ",correct=\"true\"} " +
            number(double(s.correct)) + "\n";
     out += "switchyard_outcomes_total{" + r.labels + ",correct=\"false\"} " +
@@ -117,18 +103,18 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const>
   }
   family("switchyard_predictions_total", "counter", "Predictions by predicted class.");
   for (const auto& r : all) {
-    const auto& s = r.stats.stats;
+    const auto& s = r.stats->stats;
     for (std::size_t i = 0; i < s.class_counts.size(); ++i) {
       if (s.class_counts[i] == 0) continue;
       out += "switchyard_predictions_total{" + r.labels + ",class=\"" +
-             label_value(class_name(r, i)) + "\"} " + number(double(s.class_counts[i])) + "\n";
+             label_value(class_name(*r.stats, i)) + "\"} " + number(double(s.class_counts[i])) + "\n";
     }
   }
   family("switchyard_prediction_latency_seconds", "histogram",
          "Latency of successful model calls.");
   const auto bounds = latency_bounds();
   for (const auto& r : all) {
-    const auto& h = r.stats.stats.latency;
+    const auto& h = r.stats->stats.latency;
     for (double le : bounds) {
       auto ns = static_cast<std::uint64_t>(std::llround(le * 1e9));
       out += "switchyard_prediction_latency_seconds_bucket{" + r.labels + ",le=\"" + number(le) +
@@ -144,7 +130,7 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const>
   family("switchyard_prediction_confidence", "summary",
          "Confidence of predictions (sum and count; mean = sum / count).");
   for (const auto& r : all) {
-    const auto& s = r.stats.stats;
+    const auto& s = r.stats->stats;
     out += "switchyard_prediction_confidence_sum{" + r.labels + "} " +
            number(s.confidence_sum) + "\n";
     out += "switchyard_prediction_confidence_count{" + r.labels + "} " +
@@ -153,30 +139,29 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const Deployment* const>
   family("switchyard_traffic_share", "gauge",
          "Fraction of the weighted split the version currently receives.");
   for (const auto& r : all) {
-    out += "switchyard_traffic_share{" + r.labels + "} " + number(r.stats.share) + "\n";
+    out += "switchyard_traffic_share{" + r.labels + "} " + number(r.stats->share) + "\n";
   }
   return out;
 }
 
-SWITCHYARD_INLINE std::string metrics_json(std::span<const Deployment* const> deployments) {
-  using namespace exposition_detail;
+SWITCHYARD_INLINE std::string metrics_json(std::span<const ModelStats> models) {
+  using namespace detail::exposition;
+  using detail::json_number;
   std::string out = "{\"deployments\": [";
   bool first_d = true;
-  for (const Deployment* d : deployments) {
-    if (d == nullptr) continue;
-    std::span<const Deployment* const> one(&d, 1);
+  for (const ModelStats& m : models) {
     out += first_d ? "" : ", ";
     first_d = false;
-    out += "{\"model\": " + detail::json_quote(d->model()) + ", \"versions\": [";
+    out += "{\"model\": " + detail::json_quote(m.model) + ", \"versions\": [";
     bool first_v = true;
-    for (const auto& r : rows(one)) {
-      const auto& s = r.stats.stats;
+    for (const VariantStats& v : m.versions) {
+      const auto& s = v.stats;
       const auto& h = s.latency;
       out += first_v ? "" : ", ";
       first_v = false;
-      out += "{\"version\": " + std::to_string(r.stats.version) +
-             ", \"variant\": " + detail::json_quote(r.stats.variant) +
-             ", \"share\": " + json_number(r.stats.share) +
+      out += "{\"version\": " + std::to_string(v.version) +
+             ", \"variant\": " + detail::json_quote(v.variant) +
+             ", \"share\": " + json_number(v.share) +
              ", \"requests\": " + std::to_string(s.requests) +
              ", \"errors\": " + std::to_string(s.errors) +
              ", \"fallbacks\": " + std::to_string(s.fallbacks) +
@@ -192,7 +177,7 @@ SWITCHYARD_INLINE std::string metrics_json(std::span<const Deployment* const> de
       bool first_c = true;
       for (std::size_t i = 0; i < s.class_counts.size(); ++i) {
         if (s.class_counts[i] == 0) continue;
-        out += (first_c ? "" : ", ") + detail::json_quote(class_name(r, i)) + ": " +
+        out += (first_c ? "" : ", ") + detail::json_quote(class_name(v, i)) + ": " +
                std::to_string(s.class_counts[i]);
         first_c = false;
       }

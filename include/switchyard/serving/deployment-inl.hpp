@@ -2,6 +2,7 @@
 // Out-of-line part of deployment.hpp.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <limits>
@@ -11,7 +12,7 @@
 
 namespace switchyard {
 
-namespace deployment_detail {
+namespace detail::deployment {
 inline std::int32_t first_label(const Prediction& p) noexcept {
   return p.labels.empty() ? -1 : p.labels.front();
 }
@@ -19,7 +20,7 @@ inline double first_confidence(const Prediction& p) noexcept {
   return p.confidence.empty() ? std::numeric_limits<double>::quiet_NaN() : p.confidence.front();
 }
 // Calls the arm's model, recording the outcome on its statistics. Returns false if it threw.
-inline bool call(const detail::TickClock& clock, const RoutedVariant& arm, const ModelInput& input,
+inline bool call(const TickClock& clock, const RoutedVariant& arm, const ModelInput& input,
                  Prediction& out, std::uint64_t& latency_ns) noexcept {
   const std::uint64_t start = clock.now();
   try {
@@ -35,40 +36,58 @@ inline bool call(const detail::TickClock& clock, const RoutedVariant& arm, const
   arm.stats->record_success(elapsed, first_label(out), first_confidence(out));
   return true;
 }
-}  // namespace deployment_detail
+inline std::string version_ref(std::string_view model, std::int64_t version) {
+  return "model '" + std::string(model) + "' version " + std::to_string(version);
+}
+}  // namespace detail::deployment
 
 SWITCHYARD_INLINE Deployment::Deployment(Options options)
-    : router_(TrafficRouter::Options{std::move(options.model), options.source,
+    : metrics_published{detail::GuardedSlots{options.events, "metrics_published"}},
+      router_(TrafficRouter::Options{std::move(options.model), options.source,
                                      options.retired_stats}),
       events_(options.events),
-      check_signatures_(options.check_signatures) {}
+      check_signatures_(options.check_signatures),
+      observers_(std::make_shared<const Observers>()) {}
 
 SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     const PredictRequest& request) noexcept {
+  namespace dd = detail::deployment;
+  ObservedRequest seen;
+  seen.key = request.key;
+  seen.request_id = request.request_id;
+  seen.input = &request.input;
+  seen.attributes = request.attributes;
+  // A failed request: reported like an answered one, returned as a value.
+  auto fail = [&](ErrorCode code, std::string message) -> StatusOr<PredictResponse> {
+    seen.ok = false;
+    seen.error = code;
+    report(request, seen);
+    return Status(code, std::move(message));
+  };
   try {
     auto table = router_.read();
-    if (!table) {
-      return Status(ErrorCode::kNoActiveModel,
-                    "model '" + std::string(model()) + "' has no active version");
-    }
+    seen.model = model();
+    if (!table) return fail(ErrorCode::kNoActiveModel, "model '" + std::string(model()) +
+                                                           "' has no active version");
     RouteDecision d = table->route(request.key, request.attributes, request.version);
     if (d.variant == nullptr) {
       if (d.error == ErrorCode::kNotFound) {
-        return Status(ErrorCode::kNotFound, "model '" + std::string(model()) + "' version " +
-                                                std::to_string(request.version.value_or(0)) +
-                                                " is not loaded in the deployment");
+        seen.version = request.version.value_or(0);
+        return fail(ErrorCode::kNotFound,
+                    dd::version_ref(model(), seen.version) + " is not loaded in the deployment");
       }
-      return Status(ErrorCode::kNoActiveModel,
-                    "model '" + std::string(model()) + "' has no active version");
+      return fail(ErrorCode::kNoActiveModel,
+                  "model '" + std::string(model()) + "' has no active version");
     }
     const RoutedVariant* arm = d.variant;
+    seen.version = arm->version;
+    seen.variant = arm->name;
     if (check_signatures_) {
       const Signature& sig = arm->model->signature();
       if (!sig.inputs.empty()) {
         Status s = sig.check(request.input);
         if (!s.ok()) {
-          return Status(s.code(), "model '" + std::string(model()) + "' version " +
-                                      std::to_string(arm->version) + ": " + s.message());
+          return fail(s.code(), dd::version_ref(model(), arm->version) + ": " + s.message());
         }
       }
     }
@@ -76,17 +95,15 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     response.model = table->model_name();
     response.reason = d.reason;
     std::uint64_t latency = 0;
-    if (!deployment_detail::call(ticks_, *arm, request.input, response.prediction, latency)) {
+    if (!dd::call(ticks_, *arm, request.input, response.prediction, latency)) {
       const RoutedVariant* fb = table->fallback();
       const bool can_fall_back = fb != nullptr && fb != arm && table->policy().fallback_on_error;
-      if (!can_fall_back ||
-          !deployment_detail::call(ticks_, *fb, request.input, response.prediction, latency)) {
-        return Status(ErrorCode::kModelFailed,
-                      "model '" + std::string(model()) + "' version " +
-                          std::to_string(arm->version) + " failed" +
-                          (can_fall_back ? " and so did fallback version " +
-                                               std::to_string(fb->version)
-                                         : std::string()));
+      if (!can_fall_back || !dd::call(ticks_, *fb, request.input, response.prediction, latency)) {
+        return fail(ErrorCode::kModelFailed,
+                    dd::version_ref(model(), arm->version) + " failed" +
+                        (can_fall_back ? " and so did fallback version " +
+                                             std::to_string(fb->version)
+                                       : std::string()));
       }
       fb->stats->record_fallback();
       response.fell_back = true;
@@ -95,18 +112,15 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     }
     response.version = arm->version;
     response.variant = arm->name;
-    if (events_ != nullptr && events_->predictions_wanted()) {
-      PredictionEvent e;
-      e.model = response.model;
-      e.version = response.version;
-      e.variant = response.variant;
-      e.key = request.key;
-      e.request_id = request.request_id;
-      e.fell_back = response.fell_back;
-      e.latency_ns = static_cast<std::int64_t>(latency);
-      e.label = deployment_detail::first_label(response.prediction);
-      e.confidence = deployment_detail::first_confidence(response.prediction);
-      events_->prediction_served(e);
+    if ((events_ != nullptr && events_->predictions_wanted()) ||
+        has_observers_.load(std::memory_order_relaxed)) [[unlikely]] {
+      seen.version = response.version;
+      seen.variant = response.variant;
+      seen.prediction = &response.prediction;
+      seen.fell_back = response.fell_back;
+      seen.failed_version = response.failed_version;
+      seen.latency_ns = static_cast<std::int64_t>(latency);
+      report(request, seen);
     }
     return response;
   } catch (const std::exception& e) {
@@ -115,6 +129,68 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
   } catch (...) {
     return Status(ErrorCode::kModelFailed, "deployment error");
   }
+}
+
+SWITCHYARD_INLINE void Deployment::report(const PredictRequest& request,
+                                          const ObservedRequest& seen) noexcept {
+  if (events_ != nullptr && events_->predictions_wanted()) {
+    PredictionEvent e;
+    e.model = seen.model;
+    e.version = seen.version;
+    e.variant = seen.variant;
+    e.key = request.key;
+    e.request_id = request.request_id;
+    e.ok = seen.ok;
+    e.error = seen.error;
+    e.fell_back = seen.fell_back;
+    e.latency_ns = seen.latency_ns;
+    if (seen.prediction != nullptr) {
+      e.label = detail::deployment::first_label(*seen.prediction);
+      e.confidence = detail::deployment::first_confidence(*seen.prediction);
+    }
+    try {
+      events_->prediction_served(e);  // slots' exceptions go to the hub's handler
+    } catch (...) {
+      // Only the signal's own allocation can throw here; the request's answer stands.
+    }
+  }
+  if (has_observers_.load(std::memory_order_relaxed)) [[unlikely]] notify_observers(seen);
+}
+
+SWITCHYARD_INLINE void Deployment::notify_observers(const ObservedRequest& seen) noexcept {
+  auto list = observers_.read();
+  for (const auto& o : *list) {
+    try {
+      o->on_request(seen);
+    } catch (...) {
+      observer_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+SWITCHYARD_INLINE void Deployment::add_observer(std::shared_ptr<RequestObserver> observer) {
+  if (!observer) {
+    throw InvalidArgument("deployment of model '" + std::string(model()) +
+                          "': add_observer got a null observer");
+  }
+  detail::MutexLock lk(observers_mu_);
+  auto next = std::make_shared<Observers>(*observers_.load());
+  next->push_back(std::move(observer));
+  observers_.publish(std::move(next));
+  has_observers_.store(true, std::memory_order_release);
+}
+
+SWITCHYARD_INLINE bool Deployment::remove_observer(const RequestObserver* observer) {
+  detail::MutexLock lk(observers_mu_);
+  auto next = std::make_shared<Observers>(*observers_.load());
+  const auto it = std::find_if(next->begin(), next->end(),
+                               [&](const auto& o) { return o.get() == observer; });
+  if (it == next->end()) return false;
+  next->erase(it);
+  const bool any = !next->empty();
+  observers_.publish(std::move(next));
+  has_observers_.store(any, std::memory_order_release);
+  return true;
 }
 
 SWITCHYARD_INLINE void Deployment::record_outcome(std::int64_t version, bool correct) {
@@ -132,6 +208,7 @@ SWITCHYARD_INLINE std::vector<VariantStats> Deployment::collect(Read mode) const
       if (const RoutedVariant* arm = table->find_version(v)) {
         vs.variant = std::string(arm->name);
         vs.share = arm->share;
+        vs.class_names = arm->model->signature().class_names;
       }
     }
     const auto s = router_.stats(v);
@@ -144,14 +221,19 @@ SWITCHYARD_INLINE std::vector<VariantStats> Deployment::collect(Read mode) const
   return out;
 }
 
-SWITCHYARD_INLINE std::vector<VariantStats> Deployment::stats() const { return collect(Read::kCumulative); }
-SWITCHYARD_INLINE std::vector<VariantStats> Deployment::window() const { return collect(Read::kWindow); }
+SWITCHYARD_INLINE std::vector<VariantStats> Deployment::stats() const {
+  return collect(Read::kCumulative);
+}
+SWITCHYARD_INLINE ModelStats Deployment::model_stats() const {
+  return ModelStats{std::string(model()), collect(Read::kCumulative)};
+}
+SWITCHYARD_INLINE std::vector<VariantStats> Deployment::window() const {
+  return collect(Read::kWindow);
+}
 SWITCHYARD_INLINE std::vector<VariantStats> Deployment::reset_window() {
   auto ended = collect(Read::kResetWindow);
-  if (events_ != nullptr) {
-    for (const auto& v : ended) {
-      events_->metrics_published(MetricsEvent{model(), v.version, v.variant, &v.stats});
-    }
+  for (const auto& v : ended) {
+    metrics_published(MetricsEvent{model(), v.version, v.variant, &v.stats});
   }
   return ended;
 }

@@ -2,19 +2,24 @@
 // Deployment: the facade a host calls per request for one model name (route, predict, record).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <switchyard/core/attribute.hpp>
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/events.hpp>
 #include <switchyard/core/model.hpp>
+#include <switchyard/core/request_observer.hpp>
 #include <switchyard/core/status.hpp>
+#include <switchyard/detail/snapshot_cell.hpp>
 #include <switchyard/detail/tick_clock.hpp>
-#include <switchyard/monitoring/version_stats.hpp>
+#include <switchyard/monitoring/variant_stats.hpp>
 #include <switchyard/serving/traffic_router.hpp>
 
 namespace switchyard {
@@ -24,7 +29,7 @@ struct PredictRequest {
   std::string_view key{};                    ///< sticky routing key (user id, session id)
   ModelInput input{};                        ///< features; checked against the signature
   std::optional<std::int64_t> version{};     ///< pin a version (must be loaded in the table)
-  std::span<const Attribute> attributes{};   ///< for segment rules
+  std::span<const Attribute> attributes{};   ///< for segment rules and observers
   std::string_view request_id{};             ///< echoed in events, for joining outcomes later
 };
 
@@ -39,20 +44,16 @@ struct PredictResponse {
   std::int64_t failed_version = 0;  ///< the version that failed, when fell_back
 };
 
-/// Per-version statistics with the arm it currently holds in the table.
-struct VariantStats {
-  std::int64_t version = 0;
-  std::string variant;   ///< current arm name, empty when the version left the table
-  double share = 0.0;    ///< current share of the weighted split
-  VersionStatsSnapshot stats;
-};
-
 /// The request path for one model name: route (pinned, override, segment, weighted), check the
-/// input against the signature, call the model, fall back to the stable arm if it throws, and
-/// record latency, outcome, confidence and class per version.
+/// input against the signature, call the model, fall back to the stable arm if it throws, record
+/// latency, outcome, confidence and class per version, then tell the observers (shadow, drift).
 ///
 /// predict() takes no lock and writes no cache line shared with other request threads (see
-/// TrafficRouter and VersionStats); with no prediction slot connected it emits nothing.
+/// TrafficRouter and VersionStats). With no prediction slot connected it emits nothing; with no
+/// observer attached it pays one predictable branch for them.
+///
+/// Bind it to a ModelRegistry (RegistryBinding) and it follows the registry: a transition, alias
+/// move or rollback there republishes its table.
 ///
 /// Thread-safe: every member may be called concurrently. Neither copyable nor movable.
 ///
@@ -67,7 +68,9 @@ class Deployment {
   struct Options {
     std::string model{};           ///< model name
     ModelSource* source = nullptr; ///< required; must outlive the deployment
-    EventHub* events = nullptr;    ///< optional; prediction_served is emitted only when wanted
+    /// Optional. prediction_served is emitted on it (only when wanted), and it receives what a
+    /// slot of metrics_published throws.
+    EventHub* events = nullptr;
     /// Check each request's input against the model's signature (MLflow rules) before calling it.
     bool check_signatures = true;
     /// Retired versions whose statistics are kept; see TrafficRouter::Options::retired_stats.
@@ -80,12 +83,25 @@ class Deployment {
 
   /// Serves one request. Errors are values: kNotFound (pinned version not loaded),
   /// kNoActiveModel (no policy), kInvalidArgument (input fails the signature), kModelFailed (the
-  /// model threw and no fallback could answer). Never throws.
+  /// model threw and no fallback could answer). Failed requests are reported too: on
+  /// prediction_served with ok = false, and to observers. Never throws.
   SWITCHYARD_API StatusOr<PredictResponse> predict(const PredictRequest& request) noexcept;
 
   TrafficRouter& router() noexcept { return router_; }
   const TrafficRouter& router() const noexcept { return router_; }
   std::string_view model() const noexcept { return router_.model(); }
+
+  /// Attaches an observer: every later request, answered or failed, is handed to it after the
+  /// answer is final (see RequestObserver). The deployment shares ownership, so an observer stays
+  /// alive while a request thread may still call it. Throws InvalidArgument for null.
+  SWITCHYARD_API void add_observer(std::shared_ptr<RequestObserver> observer);
+  /// Detaches an observer; requests that start after this returns no longer call it (one already
+  /// running may finish its call). Returns false when it was not attached.
+  SWITCHYARD_API bool remove_observer(const RequestObserver* observer);
+  /// Exceptions that escaped an observer's on_request() and were swallowed, since construction.
+  std::uint64_t observer_errors() const noexcept {
+    return observer_errors_.load(std::memory_order_relaxed);
+  }
 
   /// Records a ground-truth outcome for a prediction `version` made (accuracy in reports).
   /// Ignored for a version the router keeps no statistics for (see
@@ -94,20 +110,34 @@ class Deployment {
   /// Cumulative statistics of every version this deployment serves, and of the recently retired
   /// ones the router still keeps.
   SWITCHYARD_API std::vector<VariantStats> stats() const;
+  /// stats() with the model name: the row that prometheus_text() and metrics_json() read.
+  SWITCHYARD_API ModelStats model_stats() const;
   /// Statistics since the last reset_window().
   SWITCHYARD_API std::vector<VariantStats> window() const;
-  /// Starts a new window for every version; returns the one that ended and emits it on
-  /// EventHub::metrics_published when a hub was given.
+  /// Starts a new window for every version; returns the one that ended and emits each version's
+  /// window on metrics_published.
   SWITCHYARD_API std::vector<VariantStats> reset_window();
+
+  /// Per version at the end of each statistics window (reset_window()); off the request path.
+  /// A slot that throws is reported to Options::events' error handler (ignored without a hub).
+  EventHub::Signal<MetricsEvent> metrics_published;
 
  private:
   enum class Read { kCumulative, kWindow, kResetWindow };
+  using Observers = std::vector<std::shared_ptr<RequestObserver>>;
   std::vector<VariantStats> collect(Read mode) const;
+  // Reports a finished request (answered or failed) to the prediction slot and the observers.
+  void report(const PredictRequest& request, const ObservedRequest& seen) noexcept;
+  void notify_observers(const ObservedRequest& seen) noexcept;
 
   TrafficRouter router_;
   detail::TickClock ticks_;  // latency clock, calibrated once per process
   EventHub* events_;
   bool check_signatures_;
+  std::atomic<bool> has_observers_{false};
+  std::atomic<std::uint64_t> observer_errors_{0};
+  detail::Mutex observers_mu_;  // serialises add/remove; readers use the cell
+  detail::SnapshotCell<Observers> observers_;
 };
 
 }  // namespace switchyard

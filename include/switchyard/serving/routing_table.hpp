@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <switchyard/core/attribute.hpp>
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/model.hpp>
 #include <switchyard/core/status.hpp>
@@ -20,12 +21,6 @@
 #include <switchyard/serving/routing_policy.hpp>
 
 namespace switchyard {
-
-/// A request attribute for segment rules, e.g. {"country", "DE"}. Views the caller's strings.
-struct Attribute {
-  std::string_view name;
-  std::string_view value;
-};
 
 /// Why a request went where it went.
 enum class RouteReason : std::uint8_t {

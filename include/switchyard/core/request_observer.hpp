@@ -37,15 +37,15 @@ struct ObservedRequest {
 ///
 /// Contract: on_request() runs on the request thread after the answer is final and before
 /// Deployment::predict() returns, so it must be cheap (copy or count, then return), must not
-/// block, and must not call back into the same Deployment. It must not throw: a Deployment
-/// catches and counts what escapes (Deployment::observer_errors()), but a throwing observer still
-/// costs the request its unwinding.
+/// block, and must not call back into the same Deployment. It should not throw: a Deployment
+/// catches and counts what escapes (Deployment::observer_errors()) and the answer stands, but the
+/// unwinding costs the request time.
 ///
 /// Thread-safety: on_request() is called from every request thread at once.
 class RequestObserver {
  public:
   virtual ~RequestObserver() = default;
-  virtual void on_request(const ObservedRequest& request) noexcept = 0;
+  virtual void on_request(const ObservedRequest& request) = 0;
 };
 
 }  // namespace switchyard

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/install-deps.sh --with-tools
+# The parts include only what docs/architecture.md's arrows allow; fails naming file and line.
+python3 scripts/check_layering.py
 jobs=${JOBS:-2}
 cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_WERROR=ON \
   -DSWITCHYARD_BUILD_TESTS=ON -DSWITCHYARD_BUILD_EXAMPLES=ON -DSWITCHYARD_BUILD_BENCHMARKS=ON

@@ -172,7 +172,7 @@ void BM_Stats_WelchTTestSamples(benchmark::State& state) {
   const Arms& a = arms();
   double t = 0.0;
   for (auto _ : state) {
-    const TTestResult r = welch_t_test(a.treatment, a.control);
+    const TTestResult r = welch_t_test(a.control, a.treatment);
     t = r.statistic;
     benchmark::DoNotOptimize(r);
   }
@@ -184,7 +184,7 @@ BENCHMARK(BM_Stats_WelchTTestSamples)->Unit(benchmark::kMillisecond);
 void BM_Stats_WelchTTestSummary(benchmark::State& state) {
   const SampleSummary t{500000, 0.501, 0.0833, 0}, c{500000, 0.5, 0.0834, 0};
   for (auto _ : state) {
-    const TTestResult r = welch_t_test(t, c);
+    const TTestResult r = welch_t_test(c, t);
     benchmark::DoNotOptimize(r);
   }
 }

@@ -276,6 +276,30 @@ def exact_t_test(a, b, equal_var):
         return (float(t), float(min(p, 1)), float(dfm), float(diff - crit * se), float(diff + crit * se))
 
 
+def section_welch_large_n():
+    """Welch's test on 5 million clustered 0/1 samples per arm (TTestTest.raw_samples_keep_1e12_...).
+
+    The moments of 0/1 data are exact rationals, so scipy.stats.ttest_ind(treatment, control,
+    equal_var=False, alternative) is evaluated exactly here: t and df from fractions, the t tail by
+    the regularised incomplete beta function in mpmath at 60 digits. Printed, not written into the
+    header: the test spells the counts and values out."""
+    from fractions import Fraction as F
+    with mpmath.workdps(60):
+        for n, ones_c, ones_t in ((5_000_000, 2_500_000, 2_516_000), (5_000_000, 250_000, 253_500)):
+            def moments(k):
+                return F(k, n), F(k * (n - k), n * (n - 1))
+            mc, vc = moments(ones_c)
+            mt, vt = moments(ones_t)
+            var = vt / n + vc / n
+            df = var ** 2 / ((vt / n) ** 2 / (n - 1) + (vc / n) ** 2 / (n - 1))
+            t = mp(mt - mc) / mpmath.sqrt(mp(var))
+            tail = t_sf_mp(abs(t), mp(df))
+            p_less = tail if t < 0 else 1 - tail
+            p_greater = tail if t > 0 else 1 - tail
+            print(f"n={n} control_ones={ones_c} treatment_ones={ones_t}: t={float(t)!r} df={float(mp(df))!r} "
+                  f"p={float(2 * tail)!r} p_less={float(p_less)!r} p_greater={float(p_greater)!r}")
+
+
 def section_quantiles(h):
     rows = []
     with mpmath.workdps(40):
@@ -334,15 +358,16 @@ def section_ks(h, d):
             vals = {}
             for alt in ("two-sided", "less", "greater"):
                 vals[alt] = st.ks_2samp(a, b, alternative=alt, method=method)
-            # Switchyard's kLess ("treatment smaller") is scipy's 'greater', and vice versa.
+            # Switchyard's KS alternatives are scipy's, with the treatment (a) as scipy's first sample.
             rows.append(dict(name=name + "_" + method, a=h.array("k" + camel(ka), a), b=h.array("k" + camel(kb), b),
                              exact=method == "exact", d=vals["two-sided"].statistic, p=vals["two-sided"].pvalue,
                              d_plus=vals["greater"].statistic, d_minus=vals["less"].statistic,
-                             p_less=vals["greater"].pvalue, p_greater=vals["less"].pvalue))
+                             p_less=vals["less"].pvalue, p_greater=vals["greater"].pvalue))
     h.table("KsCase", [("const char*", "name"), ("std::span<const double>", "a"), ("std::span<const double>", "b"),
                        ("bool", "exact"), ("double", "d"), ("double", "p"), ("double", "d_plus"),
-                       ("double", "d_minus"), ("double", "p_less"), ("double", "p_greater")], rows,
-            "scipy.stats.ks_2samp(a, b, alternative, method='exact'|'asymp'); p_less is scipy's 'greater'")
+                       ("double", "d_minus"), ("double", "p_greater"), ("double", "p_less")], rows,
+            "scipy.stats.ks_2samp(a, b, alternative, method='exact'|'asymp'); p_less and p_greater are scipy's "
+            "'less' and 'greater'")
     # The finite-n Kolmogorov distribution behind method='asymp', over every region of its method choice.
     grid = []
     for n in (1, 2, 5, 10, 37, 100, 140, 141, 500, 1000, 5000, 20000, 100000, 250000):
@@ -691,9 +716,16 @@ def ece_reference(y, p, bins):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gbstats", required=True, help="path to a growthbook checkout's packages/stats directory")
-    ap.add_argument("--out", required=True, help="the C++ header to write")
+    ap.add_argument("--gbstats", help="path to a growthbook checkout's packages/stats directory")
+    ap.add_argument("--out", help="the C++ header to write")
+    ap.add_argument("--welch-large-n", action="store_true",
+                    help="only print the references of TTestTest.raw_samples_keep_1e12_accuracy_at_5_million_per_arm")
     args = ap.parse_args()
+    if args.welch_large_n:
+        section_welch_large_n()
+        return
+    if not args.gbstats or not args.out:
+        ap.error("--gbstats and --out are required")
 
     d = datasets()
     h = Header()

@@ -28,8 +28,8 @@ TEST(BayesianTest, matches_growthbook_bayesian_engine) {
     o.prior_scale = EffectScale::kRelative;
     o.inverse = c.inverse;
     const BayesianResult r =
-        bayesian_test(arm(c.proportion, c.t_n, c.t_sum, c.t_sum_squares),
-                      arm(c.proportion, c.c_n, c.c_sum, c.c_sum_squares),
+        bayesian_test(arm(c.proportion, c.c_n, c.c_sum, c.c_sum_squares),
+                      arm(c.proportion, c.t_n, c.t_sum, c.t_sum_squares),
                       c.relative ? EffectScale::kRelative : EffectScale::kAbsolute, o);
     ASSERT_TRUE(r.ok()) << r.reason;
     EXPECT_CLOSE(r.chance_to_win, c.chance_to_win, 1e-10, 1e-14);
@@ -59,7 +59,7 @@ TEST(BayesianTest, tail_risk_is_accurate) {
 
 TEST(BayesianTest, degenerate_and_invalid) {
   const BayesianResult r =
-      bayesian_test(SampleSummary{10, 1.0, 0.0, 0}, SampleSummary{10, 1.0, 1.0, 0});
+      bayesian_test(SampleSummary{10, 1.0, 1.0, 0}, SampleSummary{10, 1.0, 0.0, 0});
   EXPECT_EQ(r.status, StatStatus::kZeroVariance);
   EXPECT_EQ(r.chance_to_win, 0.5);
   BayesianOptions o;

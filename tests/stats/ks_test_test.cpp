@@ -14,11 +14,13 @@ namespace {
 
 // Reference: scipy 1.10.1 ks_2samp(a, b, alternative, method); statistic exact to 1e-15, exact
 // p-values 1e-12 relative, asymptotic ones 1e-10 (they rest on the finite-n Kolmogorov CDF).
+// a is the treatment and b the control, so the call is ks_two_sample_test(control = b,
+// treatment = a), and p_value_less / p_value_greater are scipy's 'less' / 'greater'.
 TEST(KsTest, matches_scipy_ks_2samp) {
   for (const auto& c : reference::kKsCases) {
     SCOPED_TRACE(c.name);
     const KsResult r =
-        ks_two_sample_test(c.a, c.b, c.exact ? KsMethod::kExact : KsMethod::kAsymptotic);
+        ks_two_sample_test(c.b, c.a, c.exact ? KsMethod::kExact : KsMethod::kAsymptotic);
     ASSERT_TRUE(r.ok()) << r.reason;
     const double tol = c.exact ? 1e-12 : 1e-10;
     EXPECT_REL(r.statistic, c.d, 1e-15);
@@ -47,6 +49,23 @@ TEST(KsTest, smirnov_distribution_matches_scipy) {
   }
 }
 
+// The one-sided names are scipy's, with scipy's meaning: 'less' is "the treatment's CDF lies below
+// the control's", which is what a treatment with larger values shows. Reference: scipy 1.10.1
+// ks_2samp([11, 12, 13, 14, 15.5], [1, 2, 3, 4, 5, 6], alternative, method='exact'):
+// two-sided 0.004329004329004329, 'less' 0.0021645021645021645 (D = 1), 'greater' 1.0 (D = 0);
+// 1e-12 relative.
+TEST(KsTest, one_sided_names_mean_what_scipy_means) {
+  const std::vector<double> control{1, 2, 3, 4, 5, 6}, treatment{11, 12, 13, 14, 15.5};
+  const KsResult r = ks_two_sample_test(control, treatment, KsMethod::kExact);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_REL(r.p_value, 0.004329004329004329, 1e-12);
+  EXPECT_REL(r.p_value_less, 0.0021645021645021645, 1e-12);
+  EXPECT_EQ(r.p_value_greater, 1.0);
+  EXPECT_EQ(r.p_value_for(Alternative::kLess), r.p_value_less);
+  EXPECT_EQ(r.d_minus, 1.0);  // max(F_control - F_treatment): scipy's 'less' statistic
+  EXPECT_EQ(r.d_plus, 0.0);
+}
+
 TEST(KsTest, identical_samples_give_d_zero_and_p_one) {
   const std::vector<double> a{1, 2, 3, 4, 5};
   const KsResult r = ks_two_sample_test(a, a);
@@ -57,7 +76,7 @@ TEST(KsTest, identical_samples_give_d_zero_and_p_one) {
 
 TEST(KsTest, degenerate_inputs) {
   const std::vector<double> a{1, 2, 3};
-  EXPECT_EQ(ks_two_sample_test(a, std::vector<double>{}).status, StatStatus::kNotEnoughData);
+  EXPECT_EQ(ks_two_sample_test(std::vector<double>{}, a).status, StatStatus::kNotEnoughData);
   EXPECT_EQ(ks_two_sample_test(a, std::vector<double>{1, std::numeric_limits<double>::quiet_NaN()})
                 .status,
             StatStatus::kInvalidInput);

@@ -27,7 +27,7 @@ TEST(LiftTest, matches_growthbook_frequentist_engine) {
     const SampleSummary t = arm(c.proportion, c.t_n, c.t_sum, c.t_sum_squares);
     const SampleSummary k = arm(c.proportion, c.c_n, c.c_sum, c.c_sum_squares);
     const LiftResult r = lift_test(
-        t, k, c.relative ? EffectScale::kRelative : EffectScale::kAbsolute, 1.0 - c.alpha);
+        k, t, c.relative ? EffectScale::kRelative : EffectScale::kAbsolute, 1.0 - c.alpha);
     ASSERT_TRUE(r.ok()) << r.reason;
     EXPECT_REL(r.effect, c.estimate, 1e-12);
     EXPECT_REL(r.std_error, c.std_error, 1e-12);
@@ -48,7 +48,7 @@ TEST(LiftTest, cuped_matches_growthbook_regression_adjustment) {
   for (const auto& ref : reference::kCupedCases) {
     SCOPED_TRACE(ref.relative ? "relative" : "absolute");
     const EffectMoments m =
-        cuped_effect_moments(t, c, ref.relative ? EffectScale::kRelative : EffectScale::kAbsolute);
+        cuped_effect_moments(c, t, ref.relative ? EffectScale::kRelative : EffectScale::kAbsolute);
     ASSERT_TRUE(m.ok()) << m.reason;
     EXPECT_REL(m.estimate, ref.estimate, 1e-10);
     EXPECT_REL(m.std_error, ref.std_error, 1e-10);
@@ -57,7 +57,7 @@ TEST(LiftTest, cuped_matches_growthbook_regression_adjustment) {
     EXPECT_REL(r.interval.lower, ref.ci_lo, 1e-10);
     EXPECT_REL(r.interval.upper, ref.ci_hi, 1e-10);
     // The adjustment must reduce the standard error on this correlated data.
-    const EffectMoments raw = effect_moments(t.summary_y(), c.summary_y(), m.scale);
+    const EffectMoments raw = effect_moments(c.summary_y(), t.summary_y(), m.scale);
     EXPECT_LT(m.std_error, 0.7 * raw.std_error);
   }
 }
@@ -77,19 +77,19 @@ TEST(LiftTest, hand_built_moments_are_validated) {
 
 TEST(LiftTest, degenerate_arms) {
   const SampleSummary good{100, 5.0, 4.0, 0};
-  EXPECT_EQ(lift_test(good, SampleSummary{1, 5.0, 0.0, 0}).status, StatStatus::kNotEnoughData);
-  EXPECT_EQ(lift_test(good, SampleSummary{50, 5.0, 0.0, 0}).status, StatStatus::kZeroVariance);
-  EXPECT_EQ(lift_test(good, SampleSummary{50, 0.0, 2.0, 0}).status,
+  EXPECT_EQ(lift_test(SampleSummary{1, 5.0, 0.0, 0}, good).status, StatStatus::kNotEnoughData);
+  EXPECT_EQ(lift_test(SampleSummary{50, 5.0, 0.0, 0}, good).status, StatStatus::kZeroVariance);
+  EXPECT_EQ(lift_test(SampleSummary{50, 0.0, 2.0, 0}, good).status,
             StatStatus::kInvalidInput);  // relative, mean 0
-  EXPECT_TRUE(lift_test(good, SampleSummary{50, 0.0, 2.0, 0}, EffectScale::kAbsolute).ok());
-  EXPECT_EQ(lift_test(good, SampleSummary{50, 5.0, 2.0, 3}).status,
+  EXPECT_TRUE(lift_test(SampleSummary{50, 0.0, 2.0, 0}, good, EffectScale::kAbsolute).ok());
+  EXPECT_EQ(lift_test(SampleSummary{50, 5.0, 2.0, 3}, good).status,
             StatStatus::kInvalidInput);  // rejected NaNs
   // all-0 / all-1 proportions have zero variance
   EXPECT_EQ(
-      lift_test(ProportionCounter(0, 100).summary(), ProportionCounter(3, 100).summary()).status,
+      lift_test(ProportionCounter(3, 100).summary(), ProportionCounter(0, 100).summary()).status,
       StatStatus::kZeroVariance);
   EXPECT_EQ(
-      lift_test(ProportionCounter(100, 100).summary(), ProportionCounter(3, 100).summary()).status,
+      lift_test(ProportionCounter(3, 100).summary(), ProportionCounter(100, 100).summary()).status,
       StatStatus::kZeroVariance);
 }
 

@@ -17,7 +17,7 @@ namespace {
 TEST(MannWhitneyTest, u_and_p_values_match_scipy) {
   for (const auto& c : reference::kMannWhitneyCases) {
     SCOPED_TRACE(c.name);
-    const MannWhitneyResult r = mann_whitney_u_test(c.a, c.b, ShiftOptions{c.confidence});
+    const MannWhitneyResult r = mann_whitney_u_test(c.b, c.a, ShiftOptions{c.confidence});
     ASSERT_TRUE(r.ok()) << r.reason;
     EXPECT_EQ(r.statistic, c.u);
     EXPECT_REL(r.p_value, c.p, 1e-12);
@@ -33,14 +33,14 @@ TEST(MannWhitneyTest, u_and_p_values_match_scipy) {
 TEST(MannWhitneyTest, hodges_lehmann_interval_matches_r_and_kayenta) {
   for (const auto& c : reference::kMannWhitneyCases) {
     SCOPED_TRACE(c.name);
-    const MannWhitneyResult r = mann_whitney_u_test(c.a, c.b, ShiftOptions{c.confidence});
+    const MannWhitneyResult r = mann_whitney_u_test(c.b, c.a, ShiftOptions{c.confidence});
     ASSERT_TRUE(r.shift_computed);
     EXPECT_REL(r.interval.lower, c.ci_lo, 1e-9);
     EXPECT_REL(r.interval.upper, c.ci_hi, 1e-9);
     EXPECT_CLOSE(r.effect, c.estimate_kayenta, 1e-9, 1e-15);
     ShiftOptions as_r{c.confidence};
     as_r.continuity_correction_in_estimate = false;
-    const IntervalEstimate e = hodges_lehmann_shift(c.a, c.b, as_r);
+    const IntervalEstimate e = hodges_lehmann_shift(c.b, c.a, as_r);
     ASSERT_TRUE(e.ok());
     EXPECT_CLOSE(e.estimate, c.estimate_r, 1e-9, 1e-15);
     EXPECT_REL(e.interval.lower, c.ci_lo, 1e-9);
@@ -55,7 +55,7 @@ TEST(MannWhitneyTest, tolerance_option_refines_small_scale_bounds) {
   ASSERT_STREQ(c.name, "tiny_scale");
   ShiftOptions fine;
   fine.tolerance = 1e-12;
-  const IntervalEstimate e = hodges_lehmann_shift(c.a, c.b, fine);
+  const IntervalEstimate e = hodges_lehmann_shift(c.b, c.a, fine);
   ASSERT_TRUE(e.ok());
   EXPECT_LT(e.interval.lower, e.estimate);
   EXPECT_LT(e.estimate, e.interval.upper);
@@ -72,7 +72,7 @@ TEST(MannWhitneyTest, all_tied_is_zero_variance_with_scipys_p_of_one) {
 
 TEST(MannWhitneyTest, degenerate_inputs_and_options) {
   const std::vector<double> a{1, 2, 3};
-  EXPECT_EQ(mann_whitney_u_test(a, std::vector<double>{}).status, StatStatus::kNotEnoughData);
+  EXPECT_EQ(mann_whitney_u_test(std::vector<double>{}, a).status, StatStatus::kNotEnoughData);
   EXPECT_EQ(mann_whitney_u_test(a, std::vector<double>{1, -std::numeric_limits<double>::infinity()})
                 .status,
             StatStatus::kInvalidInput);

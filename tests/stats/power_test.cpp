@@ -55,14 +55,14 @@ TEST(PowerTest, relative_mde_on_means_scales_by_baseline) {
 
 TEST(PowerTest, remaining_sample_size_for_a_running_test) {
   const ProportionCounter control(100, 1000), treatment(104, 1000);
-  const SampleSizeResult r = remaining_sample_size(treatment, control, 0.1, MdeKind::kRelative);
+  const SampleSizeResult r = remaining_sample_size(control, treatment, 0.1, MdeKind::kRelative);
   ASSERT_TRUE(r.ok());
   const SampleSizeResult full = sample_size_proportions(0.1, 0.1, MdeKind::kRelative);
   EXPECT_EQ(r.per_arm, full.per_arm);
   EXPECT_EQ(r.remaining_per_arm, full.per_arm - 1000);
   // Means: pooled SD of the arms.
   const SampleSummary t{400, 10.2, 4.0, 0}, k{400, 10.0, 4.0, 0};
-  const SampleSizeResult m = remaining_sample_size(t, k, 0.2, MdeKind::kAbsolute);
+  const SampleSizeResult m = remaining_sample_size(k, t, 0.2, MdeKind::kAbsolute);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m.per_arm, sample_size_means(2.0, 0.2).per_arm);
   EXPECT_EQ(m.remaining_per_arm, m.per_arm - 400);
@@ -83,7 +83,7 @@ TEST(PowerTest, degenerate_and_invalid) {
   PowerOptions wrong_side{0.05, 0.8, Alternative::kLess};
   EXPECT_EQ(sample_size_proportions(0.1, 0.1, MdeKind::kRelative, wrong_side).status,
             StatStatus::kInvalidInput);
-  EXPECT_EQ(remaining_sample_size(ProportionCounter(0, 10), ProportionCounter(0, 0), 0.1).status,
+  EXPECT_EQ(remaining_sample_size(ProportionCounter(0, 0), ProportionCounter(0, 10), 0.1).status,
             StatStatus::kNotEnoughData);
   EXPECT_EQ(remaining_sample_size(ProportionCounter(0, 10), ProportionCounter(0, 10), 0.1).status,
             StatStatus::kZeroVariance);

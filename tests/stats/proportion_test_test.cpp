@@ -16,7 +16,7 @@ TEST(ProportionTest, z_test_matches_statsmodels) {
   for (const auto& c : reference::kProportionZCases) {
     SCOPED_TRACE(c.name);
     const ProportionTestResult r =
-        two_proportion_z_test(ProportionCounter(c.s1, c.n1), ProportionCounter(c.s2, c.n2));
+        two_proportion_z_test(ProportionCounter(c.s2, c.n2), ProportionCounter(c.s1, c.n1));
     ASSERT_TRUE(r.ok()) << r.reason;
     EXPECT_REL(r.statistic, c.z, 1e-12);
     EXPECT_REL(r.p_value, c.p, 1e-12);
@@ -52,7 +52,7 @@ TEST(ProportionTest, degenerate_inputs) {
   EXPECT_EQ(r.p_value, 1.0);
   r = two_proportion_z_test(ProportionCounter(100, 100), ProportionCounter(80, 80));
   EXPECT_EQ(r.status, StatStatus::kZeroVariance);
-  r = two_proportion_z_test(ProportionCounter(), ProportionCounter(3, 10));
+  r = two_proportion_z_test(ProportionCounter(3, 10), ProportionCounter());
   EXPECT_EQ(r.status, StatStatus::kNotEnoughData);
   EXPECT_EQ(wilson_interval(ProportionCounter()).status, StatStatus::kNotEnoughData);
   EXPECT_THROW(ProportionCounter(5, 4), InvalidArgument);

@@ -33,6 +33,33 @@ TEST(SampleRatioMismatchTest, flags_a_broken_split_at_growthbooks_threshold) {
   EXPECT_EQ(r.df, 1.0);
 }
 
+// A switched-off arm (weight 0) that still receives a few units, both conventions. References:
+// gbstats 0.8.0 check_srm([5000, 5100, 40], [0.5, 0.5, 0]): chi-square (70^2 + 30^2) / 5070 =
+// 1.143984220907298 on 2 df, p = scipy 1.10.1 chi2.sf(x, 2) = 0.5643999709615244; GrowthBook's UI
+// checkSrm drops the arm: (50^2 + 50^2) / 5050 = 0.9900990099009901 on 1 df, p =
+// chi2.sf(x, 1) = 0.3197181768128675. 1e-12 relative.
+TEST(SampleRatioMismatchTest, zero_weight_arm_as_gbstats_or_as_growthbooks_ui) {
+  const std::vector<std::uint64_t> users{5000, 5100, 40};
+  const std::vector<double> w{0.5, 0.5, 0.0};
+  const SrmResult engine = sample_ratio_mismatch(users, w);
+  ASSERT_TRUE(engine.ok()) << engine.reason;
+  EXPECT_REL(engine.statistic, 1.143984220907298, 1e-12);
+  EXPECT_EQ(engine.df, 2.0);
+  EXPECT_REL(engine.p_value, 0.5643999709615244, 1e-12);
+  const SrmResult ui =
+      sample_ratio_mismatch(users, w, kDefaultSrmThreshold, ZeroWeightArms::kDrop);
+  ASSERT_TRUE(ui.ok()) << ui.reason;
+  EXPECT_REL(ui.statistic, 0.9900990099009901, 1e-12);
+  EXPECT_EQ(ui.df, 1.0);
+  EXPECT_REL(ui.p_value, 0.3197181768128675, 1e-12);
+  // Dropping leaves one arm of positive weight: nothing to check.
+  const SrmResult one = sample_ratio_mismatch(std::vector<std::uint64_t>{10, 3},
+                                              std::vector<double>{1.0, 0.0},
+                                              kDefaultSrmThreshold, ZeroWeightArms::kDrop);
+  EXPECT_EQ(one.status, StatStatus::kNotEnoughData);
+  EXPECT_FALSE(one.mismatch);
+}
+
 TEST(SampleRatioMismatchTest, degenerate_and_invalid) {
   const std::vector<double> w{0.5, 0.5};
   const SrmResult none = sample_ratio_mismatch(std::vector<std::uint64_t>{0, 0}, w);

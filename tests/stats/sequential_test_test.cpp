@@ -31,8 +31,8 @@ TEST(SequentialTest, matches_growthbook_sequential_engine) {
     SequentialOptions o;
     o.confidence = 1.0 - c.alpha;
     const SequentialResult r =
-        sequential_test(arm(c.proportion, c.t_n, c.t_sum, c.t_sum_squares),
-                        arm(c.proportion, c.c_n, c.c_sum, c.c_sum_squares),
+        sequential_test(arm(c.proportion, c.c_n, c.c_sum, c.c_sum_squares),
+                        arm(c.proportion, c.t_n, c.t_sum, c.t_sum_squares),
                         c.relative ? EffectScale::kRelative : EffectScale::kAbsolute, o);
     ASSERT_TRUE(r.ok()) << r.reason;
     EXPECT_CLOSE(r.p_value, c.seq_p, 1e-12, 1e-300);
@@ -67,7 +67,7 @@ TEST(SequentialTest, aa_simulation_controls_false_positives_under_continuous_pee
         t.add(metric(rng));
         c.add(metric(rng));
       }
-      const EffectMoments m = effect_moments(t.summary(), c.summary(), EffectScale::kAbsolute);
+      const EffectMoments m = effect_moments(c.summary(), t.summary(), EffectScale::kAbsolute);
       ASSERT_TRUE(m.ok());
       if (!naive && lift_test(m).p_value < kAlpha) naive = true;
       if (!sequential && sequential_test(m).p_value < kAlpha) sequential = true;
@@ -97,7 +97,7 @@ TEST(SequentialTest, hand_built_moments_are_validated) {
 
 TEST(SequentialTest, degenerate_and_options) {
   const SampleSummary good{100, 5.0, 4.0, 0};
-  const SequentialResult r = sequential_test(good, SampleSummary{0, 0.0, 0.0, 0});
+  const SequentialResult r = sequential_test(SampleSummary{0, 0.0, 0.0, 0}, good);
   EXPECT_EQ(r.status, StatStatus::kNotEnoughData);
   EXPECT_EQ(r.p_value, 1.0);
   SequentialOptions bad;

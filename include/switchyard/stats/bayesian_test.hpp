@@ -139,10 +139,10 @@ inline BayesianResult bayesian_test(const EffectMoments& moments,
 }
 
 /// Convenience: the Bayesian comparison of treatment against control summaries.
-inline BayesianResult bayesian_test(const SampleSummary& treatment, const SampleSummary& control,
+inline BayesianResult bayesian_test(const SampleSummary& control, const SampleSummary& treatment,
                                     EffectScale scale = EffectScale::kRelative,
                                     const BayesianOptions& options = {}) {
-  return bayesian_test(effect_moments(treatment, control, scale), options);
+  return bayesian_test(effect_moments(control, treatment, scale), options);
 }
 
 }  // namespace switchyard::stats

@@ -20,6 +20,9 @@ namespace switchyard::stats {
 /// Thread-safe: a value type.
 struct ChiSquareResult : TestResult {
   double df = 0.0;  ///< degrees of freedom
+  /// Goodness of fit: categories observed where the expected count is 0 (a value the reference
+  /// never had). Each makes the statistic +inf and the p-value 0, as in scipy and Evidently.
+  std::size_t unexpected_categories = 0;
 };
 
 namespace detail {
@@ -41,8 +44,16 @@ inline void finish_chi_square(ChiSquareResult& r, double stat, double df, double
 /// result unchanged when the totals already agree, the only case scipy accepts). `ddof` lowers the
 /// degrees of freedom, k - 1 - ddof, as in scipy.
 /// Reference: scipy.stats.chisquare(observed, expected, ddof) (scipy 1.10), 1e-12 relative.
+///
+/// A category observed where the expected count is 0 (in drift terms: a value present only in the
+/// current data) is the strongest evidence of a mismatch there is, and is reported as such, as
+/// scipy and Evidently's "chisquare" stattest (chisquare(current, reference scaled)) report it:
+/// status kOk, statistic and effect +inf, every p-value 0, and unexpected_categories counts them.
+/// A category with expected 0 and observed 0 carries no information and contributes nothing
+/// (scipy yields NaN there); it still counts in df = k - 1 - ddof, as scipy counts it.
 /// Degenerate input: fewer than 2 categories or a zero observed total -> kNotEnoughData; a
-/// negative or non-finite observed count, or an expected value <= 0 -> kInvalidInput.
+/// negative or non-finite observed count, a negative or non-finite expected value, or no expected
+/// mass at all -> kInvalidInput.
 /// Throws InvalidArgument when the spans differ in length or ddof leaves no degrees of freedom.
 inline ChiSquareResult chi_square_goodness_of_fit(std::span<const double> observed,
                                                   std::span<const double> expected, int ddof = 0) {
@@ -65,25 +76,38 @@ inline ChiSquareResult chi_square_goodness_of_fit(std::span<const double> observ
           r, StatStatus::kInvalidInput,
           "observed count " + std::to_string(i) + " is negative or not finite");
     }
-    if (!std::isfinite(expected[i]) || !(expected[i] > 0.0)) {
+    if (!std::isfinite(expected[i]) || expected[i] < 0.0) {
       return detail::set_status(
           r, StatStatus::kInvalidInput,
-          "expected value " + std::to_string(i) + " is not positive and finite");
+          "expected value " + std::to_string(i) + " is negative or not finite");
     }
     obs_total += observed[i];
     exp_total += expected[i];
   }
   if (!(obs_total > 0.0))
     return detail::set_status(r, StatStatus::kNotEnoughData, "no observations");
+  if (!(exp_total > 0.0)) {
+    return detail::set_status(r, StatStatus::kInvalidInput, "every expected value is 0");
+  }
+  const double df = static_cast<double>(k - 1 - static_cast<std::size_t>(ddof));
   const double scale = obs_total / exp_total;
   double stat = 0.0;
+  std::size_t unexpected = 0;
   for (std::size_t i = 0; i < k; ++i) {
+    if (expected[i] == 0.0) {
+      if (observed[i] > 0.0) ++unexpected;
+      continue;
+    }
     const double e = scale == 1.0 ? expected[i] : expected[i] * scale;
     const double d = observed[i] - e;
     stat += d * d / e;
   }
-  detail::finish_chi_square(r, stat, static_cast<double>(k - 1 - static_cast<std::size_t>(ddof)),
-                            std::sqrt(stat / obs_total));
+  if (unexpected > 0) {
+    detail::finish_chi_square(r, detail::kInf, df, detail::kInf);
+    r.unexpected_categories = unexpected;
+    return r;
+  }
+  detail::finish_chi_square(r, stat, df, std::sqrt(stat / obs_total));
   return r;
 }
 

@@ -82,7 +82,7 @@ inline EffectMoments moments_status(StatStatus s, std::string why, EffectScale s
 /// Degenerate input: an arm with fewer than 2 units -> kNotEnoughData; an arm with zero variance
 /// -> kZeroVariance (as gbstats, which refuses when either arm is constant); a relative effect with
 /// a control mean of 0 -> kInvalidInput; NaN or infinite samples -> kInvalidInput.
-inline EffectMoments effect_moments(const SampleSummary& treatment, const SampleSummary& control,
+inline EffectMoments effect_moments(const SampleSummary& control, const SampleSummary& treatment,
                                     EffectScale scale = EffectScale::kRelative) {
   TestResult probe;
   if (!detail::check_arms(treatment, control, probe)) {
@@ -129,7 +129,7 @@ inline EffectMoments effect_moments(const SampleSummary& treatment, const Sample
 /// (compute_theta, frequentist_variance_relative_cuped), 1e-10 relative. When the pooled pre- or
 /// post-period variance is 0, theta is 0 and the unadjusted effect is returned, as gbstats does.
 /// Degenerate input as effect_moments.
-inline EffectMoments cuped_effect_moments(const CoMoments& treatment, const CoMoments& control,
+inline EffectMoments cuped_effect_moments(const CoMoments& control, const CoMoments& treatment,
                                           EffectScale scale = EffectScale::kRelative) {
   CoMoments pooled = treatment;
   pooled.merge(control);
@@ -137,7 +137,7 @@ inline EffectMoments cuped_effect_moments(const CoMoments& treatment, const CoMo
   if (pooled.variance_x() > 0.0 && pooled.variance_y() > 0.0) {
     theta = pooled.covariance() / pooled.variance_x();
   }
-  if (theta == 0.0) return effect_moments(treatment.summary_y(), control.summary_y(), scale);
+  if (theta == 0.0) return effect_moments(control.summary_y(), treatment.summary_y(), scale);
   auto adjusted = [theta](const CoMoments& c) {
     SampleSummary s = c.summary_y();
     s.mean = c.mean_y() - theta * c.mean_x();

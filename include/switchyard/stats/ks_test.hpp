@@ -25,9 +25,11 @@ enum class KsMethod : int {
 
 /// A two-sample KS test: statistic = effect = D = sup |F_t - F_c| (no interval: (-inf, +inf)).
 ///
-/// One-sided p-values follow Switchyard's convention, Alternative::kLess meaning "treatment values
-/// tend to be smaller", i.e. its CDF lies above control's: p_value_less is scipy's
-/// alternative='greater' (statistic d_plus) and p_value_greater is scipy's 'less' (d_minus).
+/// One-sided p-values carry scipy's names with scipy's meaning, the treatment being scipy's first
+/// sample (ks_2samp(treatment, control, alternative)): the alternatives speak of the CDFs, not of
+/// the values. p_value_less is alternative='less', "the treatment's CDF lies below the control's
+/// somewhere" (treatment values tend to be *larger*), statistic d_minus; p_value_greater is
+/// 'greater', "the treatment's CDF lies above" (treatment values tend to be smaller), d_plus.
 /// Thread-safe: a value type.
 struct KsResult : TestResult {
   double d_plus = 0.0;                     ///< max(F_treatment - F_control), >= 0
@@ -87,7 +89,8 @@ inline double ks2_p_value(std::int64_t n1, std::int64_t n2, double& d, bool two_
 
 }  // namespace detail
 
-/// Two-sample Kolmogorov-Smirnov test of treatment against control.
+/// Two-sample Kolmogorov-Smirnov test of treatment against control; control first, as every
+/// two-sample function of Switchyard.
 ///
 /// Reference: scipy.stats.ks_2samp(treatment, control, alternative, method) (scipy 1.10). The
 /// statistic is identical; exact p-values agree to 1e-12 relative; asymptotic two-sided p-values
@@ -95,8 +98,8 @@ inline double ks2_p_value(std::int64_t n1, std::int64_t n2, double& d, bool two_
 /// 1e-10 relative (1e-9 in the Pelz-Good region). Like scipy, an exact computation that would
 /// overflow falls back to the asymptotic one (method_used tells).
 /// Degenerate input: an empty sample -> kNotEnoughData; NaN or infinite values -> kInvalidInput.
-inline KsResult ks_two_sample_test(std::span<const double> treatment,
-                                   std::span<const double> control,
+inline KsResult ks_two_sample_test(std::span<const double> control,
+                                   std::span<const double> treatment,
                                    KsMethod method = KsMethod::kAuto) {
   KsResult r;
   StatStatus st;
@@ -125,8 +128,9 @@ inline KsResult ks_two_sample_test(std::span<const double> treatment,
   double d = d_minus > d_plus ? d_minus : d_plus;
   KsMethod m2 = method, mp = method, mm = method;
   r.p_value = detail::ks2_p_value(n1, n2, d, true, m2);
-  r.p_value_less = detail::ks2_p_value(n1, n2, d_plus, false, mp);
-  r.p_value_greater = detail::ks2_p_value(n1, n2, d_minus, false, mm);
+  // scipy: 'greater' tests max(F_t - F_c) = d_plus, 'less' tests max(F_c - F_t) = d_minus.
+  r.p_value_greater = detail::ks2_p_value(n1, n2, d_plus, false, mp);
+  r.p_value_less = detail::ks2_p_value(n1, n2, d_minus, false, mm);
   r.status = StatStatus::kOk;
   r.d_plus = d_plus;
   r.d_minus = d_minus;

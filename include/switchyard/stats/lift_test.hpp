@@ -47,9 +47,9 @@ inline LiftResult lift_test(const EffectMoments& moments, double confidence = 0.
 
 /// The relative (or absolute) lift of treatment over control with its delta-method interval.
 /// See effect_moments and lift_test.
-inline LiftResult lift_test(const SampleSummary& treatment, const SampleSummary& control,
+inline LiftResult lift_test(const SampleSummary& control, const SampleSummary& treatment,
                             EffectScale scale = EffectScale::kRelative, double confidence = 0.95) {
-  return lift_test(effect_moments(treatment, control, scale), confidence);
+  return lift_test(effect_moments(control, treatment, scale), confidence);
 }
 
 }  // namespace switchyard::stats

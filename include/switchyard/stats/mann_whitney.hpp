@@ -148,8 +148,8 @@ inline void validate_shift_options(const ShiftOptions& opt) {
 /// point estimate (continuity-corrected, ShiftOptions) reproduced in R with uniroot (1e-9).
 /// Degenerate input: an empty sample -> kNotEnoughData; NaN or infinite values -> kInvalidInput;
 /// all values tied -> kZeroVariance. Throws InvalidArgument on invalid options.
-inline IntervalEstimate hodges_lehmann_shift(std::span<const double> treatment,
-                                             std::span<const double> control,
+inline IntervalEstimate hodges_lehmann_shift(std::span<const double> control,
+                                             std::span<const double> treatment,
                                              const ShiftOptions& options = {}) {
   detail::validate_shift_options(options);
   StatStatus st;
@@ -172,8 +172,8 @@ inline IntervalEstimate hodges_lehmann_shift(std::span<const double> treatment,
 /// Degenerate input: an empty sample -> kNotEnoughData; NaN or infinite values -> kInvalidInput;
 /// every value tied -> kZeroVariance (scipy returns p = 1 there, as this result does).
 /// Throws InvalidArgument on invalid options.
-inline MannWhitneyResult mann_whitney_u_test(std::span<const double> treatment,
-                                             std::span<const double> control,
+inline MannWhitneyResult mann_whitney_u_test(std::span<const double> control,
+                                             std::span<const double> treatment,
                                              const ShiftOptions& options = {},
                                              bool compute_shift = true) {
   detail::validate_shift_options(options);

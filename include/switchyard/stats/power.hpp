@@ -212,8 +212,8 @@ inline double achieved_power_means(std::uint64_t per_arm, double std_dev, double
 /// control arm's observed rate, minus the smaller arm's current size (0 when already reached).
 /// Degenerate input: no control trials -> kNotEnoughData; an observed control rate of 0 or 1 ->
 /// kZeroVariance. Throws as sample_size_proportions for the MDE and options.
-inline SampleSizeResult remaining_sample_size(const ProportionCounter& treatment,
-                                              const ProportionCounter& control, double mde,
+inline SampleSizeResult remaining_sample_size(const ProportionCounter& control,
+                                              const ProportionCounter& treatment, double mde,
                                               MdeKind kind = MdeKind::kRelative,
                                               const PowerOptions& options = {}) {
   detail::validate_power_options(options);
@@ -242,8 +242,8 @@ inline SampleSizeResult remaining_sample_size(const ProportionCounter& treatment
 /// Degenerate input: an arm with fewer than 2 units -> kNotEnoughData; zero pooled variance ->
 /// kZeroVariance; NaN samples -> kInvalidInput. Throws as sample_size_means for the MDE and
 /// options.
-inline SampleSizeResult remaining_sample_size(const SampleSummary& treatment,
-                                              const SampleSummary& control, double mde,
+inline SampleSizeResult remaining_sample_size(const SampleSummary& control,
+                                              const SampleSummary& treatment, double mde,
                                               MdeKind kind = MdeKind::kAbsolute,
                                               const PowerOptions& options = {}) {
   detail::validate_power_options(options);

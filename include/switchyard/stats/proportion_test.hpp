@@ -27,8 +27,8 @@ struct ProportionTestResult : TestResult {
 /// Degenerate input: an arm with no trials -> kNotEnoughData; all-0 or all-1 in both arms (pooled
 /// rate 0 or 1) -> kZeroVariance (statsmodels returns NaN). Throws InvalidArgument unless
 /// 0 < confidence < 1.
-inline ProportionTestResult two_proportion_z_test(const ProportionCounter& treatment,
-                                                  const ProportionCounter& control,
+inline ProportionTestResult two_proportion_z_test(const ProportionCounter& control,
+                                                  const ProportionCounter& treatment,
                                                   double confidence = 0.95) {
   detail::require_open_unit(confidence, "confidence");
   ProportionTestResult r;

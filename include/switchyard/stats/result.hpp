@@ -39,8 +39,15 @@ constexpr std::string_view to_string(StatStatus s) noexcept {
   return "unknown";
 }
 
-/// The hypothesis a one-sided p-value is for. kLess: the effect (treatment minus control, or the
-/// first sample against the second) is below zero; kGreater: above zero.
+/// The hypothesis a one-sided p-value is for, with scipy's names and scipy's meaning.
+///
+/// Every two-sample function takes the control first, then the treatment (GrowthBook's order), and
+/// every result speaks of the treatment against the control: effect = treatment - control, and a
+/// one-sided p-value is scipy's for the treatment as its first sample. For tests of location
+/// (t-tests, z-tests, Mann-Whitney, lifts) kLess means the treatment is below the control and
+/// kGreater above (scipy.stats.ttest_ind(treatment, control, alternative='less'), GrowthBook's
+/// OneSidedTreatmentLesserTTest). For the Kolmogorov-Smirnov test the alternatives speak of the
+/// CDFs, as scipy's ks_2samp does: kLess means the treatment's CDF lies below the control's.
 enum class Alternative : int { kTwoSided = 0, kLess = 1, kGreater = 2 };
 
 /// A closed interval [lower, upper]. Infinite bounds mean "unbounded on that side" (one-sided

@@ -29,17 +29,32 @@ struct SrmResult {
   bool ok() const noexcept { return status == StatStatus::kOk; }
 };
 
+/// What the sample-ratio check does with an arm whose weight is 0 (a variation switched off).
+enum class ZeroWeightArms : std::uint8_t {
+  /// GrowthBook's Python engine (gbstats 0.8.0 check_srm): the arm is left out of the statistic,
+  /// but its units still count in the total the others' expected counts are taken from, and it
+  /// still counts in df = arms - 1.
+  kKeepInDf,
+  /// GrowthBook's web UI (its TypeScript checkSrm): the arm is dropped entirely, units and all;
+  /// df = arms with a positive weight - 1. Units that still reach a switched-off arm then do not
+  /// dilute the check of the others.
+  kDrop,
+};
+
 /// Chi-square goodness of fit of observed units per arm against the configured traffic weights.
 ///
 /// Reference: GrowthBook gbstats.utils.check_srm(users, weights) (gbstats 0.8.0), reproduced to
 /// 1e-12 including its conventions: weights are normalised by their sum; arms with weight 0 are
-/// skipped in the statistic but still count toward df = arms - 1.
-/// Degenerate input: no units at all, or fewer than 2 arms -> kNotEnoughData (GrowthBook returns
-/// p = 1). Throws InvalidArgument when the spans differ in length, a weight is negative or not
-/// finite, all weights are 0, or threshold is not in (0, 1).
+/// handled as `zero_weight_arms` says (by default as gbstats: skipped in the statistic, counted
+/// in df = arms - 1; ZeroWeightArms::kDrop drops them as GrowthBook's UI does).
+/// Degenerate input: no units at all, or fewer than 2 arms (with kDrop: fewer than 2 arms of
+/// positive weight) -> kNotEnoughData (GrowthBook returns p = 1). Throws InvalidArgument when the
+/// spans differ in length, a weight is negative or not finite, all weights are 0, or threshold is
+/// not in (0, 1).
 inline SrmResult sample_ratio_mismatch(std::span<const std::uint64_t> observed,
                                        std::span<const double> weights,
-                                       double threshold = kDefaultSrmThreshold) {
+                                       double threshold = kDefaultSrmThreshold,
+                                       ZeroWeightArms zero_weight_arms = ZeroWeightArms::kKeepInDf) {
   detail::require_open_unit(threshold, "threshold");
   if (observed.size() != weights.size()) {
     throw InvalidArgument("sample_ratio_mismatch: " + std::to_string(observed.size()) +
@@ -56,12 +71,18 @@ inline SrmResult sample_ratio_mismatch(std::span<const std::uint64_t> observed,
   if (!(total_weight > 0.0)) throw InvalidArgument("sample_ratio_mismatch: all weights are 0");
   SrmResult r;
   r.threshold = threshold;
-  if (observed.size() < 2) {
-    r.reason = "fewer than 2 arms";
+  const bool drop = zero_weight_arms == ZeroWeightArms::kDrop;
+  std::size_t arms = 0;
+  double total = 0.0;
+  for (std::size_t i = 0; i < observed.size(); ++i) {
+    if (drop && !(weights[i] > 0.0)) continue;
+    ++arms;
+    total += static_cast<double>(observed[i]);
+  }
+  if (arms < 2) {
+    r.reason = drop ? "fewer than 2 arms with a positive weight" : "fewer than 2 arms";
     return r;
   }
-  double total = 0.0;
-  for (std::uint64_t o : observed) total += static_cast<double>(o);
   if (total == 0.0) {
     r.reason = "no units observed";
     return r;
@@ -75,7 +96,7 @@ inline SrmResult sample_ratio_mismatch(std::span<const std::uint64_t> observed,
   }
   r.status = StatStatus::kOk;
   r.statistic = x;
-  r.df = static_cast<double>(observed.size() - 1);
+  r.df = static_cast<double>(arms - 1);
   r.p_value = detail::chi2_sf(x, r.df);
   r.mismatch = r.p_value < threshold;
   return r;

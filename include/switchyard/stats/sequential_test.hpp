@@ -112,11 +112,11 @@ inline SequentialResult sequential_test(const EffectMoments& moments,
 }
 
 /// Convenience: the always-valid test of treatment against control summaries.
-inline SequentialResult sequential_test(const SampleSummary& treatment,
-                                        const SampleSummary& control,
+inline SequentialResult sequential_test(const SampleSummary& control,
+                                        const SampleSummary& treatment,
                                         EffectScale scale = EffectScale::kRelative,
                                         const SequentialOptions& options = {}) {
-  return sequential_test(effect_moments(treatment, control, scale), options);
+  return sequential_test(effect_moments(control, treatment, scale), options);
 }
 
 }  // namespace switchyard::stats

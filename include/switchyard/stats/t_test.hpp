@@ -115,43 +115,43 @@ inline TTestResult t_test(const SampleSummary& treatment, const SampleSummary& c
 /// Degenerate input: an arm with fewer than 2 observations -> kNotEnoughData; both variances 0 ->
 /// kZeroVariance (scipy returns NaN or +-inf there); NaN or infinite samples -> kInvalidInput.
 /// Throws InvalidArgument unless 0 < confidence < 1.
-inline TTestResult welch_t_test(const SampleSummary& treatment, const SampleSummary& control,
+inline TTestResult welch_t_test(const SampleSummary& control, const SampleSummary& treatment,
                                 double confidence = 0.95) {
   return detail::t_test(treatment, control, confidence, false);
 }
 
 /// Student's equal-variance (pooled) t-test; scipy.stats.ttest_ind(..., equal_var=True).
 /// Degenerate input and exceptions as welch_t_test.
-inline TTestResult student_t_test(const SampleSummary& treatment, const SampleSummary& control,
+inline TTestResult student_t_test(const SampleSummary& control, const SampleSummary& treatment,
                                   double confidence = 0.95) {
   return detail::t_test(treatment, control, confidence, true);
 }
 
 /// Welch's t-test of two accumulated arms. Unlike the summary overload, the difference of means
 /// keeps full precision when both means are large and close (see RunningMoments::mean_difference).
-inline TTestResult welch_t_test(const RunningMoments& treatment, const RunningMoments& control,
+inline TTestResult welch_t_test(const RunningMoments& control, const RunningMoments& treatment,
                                 double confidence = 0.95) {
   return detail::t_test(treatment.summary(), control.summary(), confidence, false,
                         treatment.mean_difference(control));
 }
 
 /// Student's t-test of two accumulated arms; see the RunningMoments overload of welch_t_test.
-inline TTestResult student_t_test(const RunningMoments& treatment, const RunningMoments& control,
+inline TTestResult student_t_test(const RunningMoments& control, const RunningMoments& treatment,
                                   double confidence = 0.95) {
   return detail::t_test(treatment.summary(), control.summary(), confidence, true,
                         treatment.mean_difference(control));
 }
 
 /// Welch's t-test on raw samples (moments by RunningMoments). See the summary overload.
-inline TTestResult welch_t_test(std::span<const double> treatment, std::span<const double> control,
+inline TTestResult welch_t_test(std::span<const double> control, std::span<const double> treatment,
                                 double confidence = 0.95) {
-  return welch_t_test(RunningMoments::of(treatment), RunningMoments::of(control), confidence);
+  return welch_t_test(RunningMoments::of(control), RunningMoments::of(treatment), confidence);
 }
 
 /// Student's t-test on raw samples. See the summary overload.
-inline TTestResult student_t_test(std::span<const double> treatment,
-                                  std::span<const double> control, double confidence = 0.95) {
-  return student_t_test(RunningMoments::of(treatment), RunningMoments::of(control), confidence);
+inline TTestResult student_t_test(std::span<const double> control,
+                                  std::span<const double> treatment, double confidence = 0.95) {
+  return student_t_test(RunningMoments::of(control), RunningMoments::of(treatment), confidence);
 }
 
 }  // namespace switchyard::stats

@@ -11,7 +11,7 @@
 
 namespace switchyard::detail {
 
-namespace thread_slot_impl {
+namespace thread_slot {
 struct Registry {
   std::mutex mu;
   std::vector<std::size_t> free;  // recycled indices
@@ -50,16 +50,16 @@ struct Owner {
     // `released` dies here, outside the lock: destructors may register or remove hooks.
   }
 };
-}  // namespace thread_slot_impl
+}  // namespace thread_slot
 
 SWITCHYARD_INLINE std::size_t assign_thread_index() noexcept {
-  thread_local thread_slot_impl::Owner owner;
+  thread_local thread_slot::Owner owner;
   thread_slot_cache::index = owner.index;
   return owner.index;
 }
 
 SWITCHYARD_INLINE std::size_t add_thread_exit_hook(ThreadExitHook hook) {
-  auto& r = thread_slot_impl::registry();
+  auto& r = thread_slot::registry();
   std::lock_guard lk(r.mu);
   std::size_t id = r.next_hook++;
   r.hooks.emplace(id, std::move(hook));
@@ -67,7 +67,7 @@ SWITCHYARD_INLINE std::size_t add_thread_exit_hook(ThreadExitHook hook) {
 }
 
 SWITCHYARD_INLINE void remove_thread_exit_hook(std::size_t id) noexcept {
-  auto& r = thread_slot_impl::registry();
+  auto& r = thread_slot::registry();
   std::lock_guard lk(r.mu);
   r.hooks.erase(id);
 }

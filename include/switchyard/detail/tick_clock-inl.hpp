@@ -9,7 +9,7 @@
 
 namespace switchyard::detail {
 
-namespace tick_detail {
+namespace tick {
 inline bool invariant_tsc() {
 #if defined(SWITCHYARD_HAVE_TSC) && defined(__linux__)
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -44,10 +44,10 @@ inline TickCalibration calibrate() {
 #endif
   return c;
 }
-}  // namespace tick_detail
+}  // namespace tick
 
 SWITCHYARD_INLINE const TickCalibration& tick_calibration() noexcept {
-  static const TickCalibration c = tick_detail::calibrate();
+  static const TickCalibration c = tick::calibrate();
   return c;
 }
 

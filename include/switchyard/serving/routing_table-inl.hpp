@@ -12,7 +12,7 @@
 
 namespace switchyard {
 
-namespace routing_detail {
+namespace detail::routing {
 // Per-thread generator for kRandom mode: xorshift64*, seeded once per thread.
 inline std::uint64_t next_random() noexcept {
   thread_local std::uint64_t state = [] {
@@ -41,7 +41,7 @@ inline std::vector<std::uint32_t> apportion(const std::vector<double>& shares, s
   for (std::size_t k = 0; used < total && k < rem.size(); ++k, ++used) ++out[rem[k].second];
   return out;
 }
-}  // namespace routing_detail
+}  // namespace detail::routing
 
 SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, RoutingPolicy policy,
                                              std::vector<RoutedVariant> variants,
@@ -51,7 +51,8 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
       variants_(std::move(variants)),
       generation_(generation),
       seed_(policy_.seed.empty() ? std::string(model_name) : policy_.seed),
-      salt_seed_(bucketing::HashSalt(seed_).seed()) {
+      salt_seed_(policy_.hash == HashScheme::kXxh3 ? bucketing::xxh3_salt_seed(seed_)
+                                                   : bucketing::HashSalt(seed_).seed()) {
   std::vector<double> shares;
   for (std::size_t i = 0; i < variants_.size(); ++i) {
     if (!variants_[i].in_split) continue;
@@ -78,9 +79,9 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
     gb_ranges_ = bucketing::growthbook_bucket_ranges(static_cast<int>(shares.size()),
                                                      policy_.coverage, shares);
   }
-  if (policy_.hash == HashScheme::kUnleash) {
+  if (policy_.hash == HashScheme::kUnleash || policy_.hash == HashScheme::kUnleashNode) {
     // Unleash stores variant weights as integers out of 1000.
-    unleash_weights_ = routing_detail::apportion(shares, 1000);
+    unleash_weights_ = detail::routing::apportion(shares, 1000);
   }
   for (const auto& [key, name] : policy_.overrides) {
     if (const RoutedVariant* v = find_variant(name)) {
@@ -98,7 +99,8 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
                                   : find_variant(policy_.fallback_variant);
     fallback_ = fb ? static_cast<int>(fb - variants_.data()) : -1;
   }
-  plain_sticky_ = policy_.hash == HashScheme::kDefault && policy_.mode == RoutingMode::kSticky &&
+  plain_sticky_ = (policy_.hash == HashScheme::kDefault || policy_.hash == HashScheme::kXxh3) &&
+                  policy_.mode == RoutingMode::kSticky &&
                   !split_index_.empty() && overrides_.empty() && segments_.empty();
 }
 
@@ -137,19 +139,25 @@ SWITCHYARD_INLINE const RoutedVariant* RoutingTable::split(std::string_view key,
       }
       break;
     }
-    case HashScheme::kUnleash: {
+    case HashScheme::kUnleash:
+    case HashScheme::kUnleashNode: {
       if (policy_.mode == RoutingMode::kSticky) {
-        if (auto j = bucketing::unleash_select_variant(key, seed_, unleash_weights_)) {
+        const auto sdk = policy_.hash == HashScheme::kUnleashNode ? bucketing::UnleashSdk::kNode
+                                                                   : bucketing::UnleashSdk::kCore;
+        if (auto j = bucketing::unleash_select_variant(key, seed_, unleash_weights_, sdk)) {
           return &variants_[static_cast<std::size_t>(split_index_[*j])];
         }
         return &variants_[static_cast<std::size_t>(split_index_.back())];
       }
       break;
     }
+    case HashScheme::kXxh3:
+      if (policy_.mode == RoutingMode::kSticky) return pick(bucketing::xxh3_64(key, salt_seed_));
+      break;
     case HashScheme::kDefault:
       break;
   }
-  const std::uint64_t h = policy_.mode == RoutingMode::kRandom ? routing_detail::next_random()
+  const std::uint64_t h = policy_.mode == RoutingMode::kRandom ? detail::routing::next_random()
                                                                 : bucketing::xxh64(key, salt_seed_);
   return pick(h);
 }

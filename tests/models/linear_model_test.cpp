@@ -354,6 +354,48 @@ TEST(LogisticModelTest, class_names_default_to_indices_and_are_validated) {
       {"1 class names, expected 2"});
 }
 
+TEST(LogisticModelTest, binary_model_from_a_weight_vector_and_a_scalar_bias) {
+  // What a newcomer writes: one weight per feature and one bias, the features in a std::vector.
+  Eigen::VectorXd w(3);
+  w << 0.8, -1.2, 0.05;
+  const LogisticModel model(w, -2.0, {"legit", "fraud"});
+  EXPECT_EQ(model, LogisticModel(matrix(3, 1, {0.8, -1.2, 0.05}), vector({-2.0}),
+                                 {"legit", "fraud"}));
+  EXPECT_EQ(model.n_features(), 3u);
+  EXPECT_EQ(model.n_classes(), 2u);
+  const std::vector<double> features = {5.0, 1.0, 2.0};
+  const Prediction p = model.predict(TensorView(features));
+  // z = 4 - 1.2 + 0.1 - 2 = 0.9: label 1 ("fraud") with probability sigmoid(0.9).
+  ASSERT_EQ(p.labels.size(), 1u);
+  EXPECT_EQ(p.labels[0], 1);
+  EXPECT_NEAR(p.confidence[0], 1.0 / (1.0 + std::exp(-0.9)), 1e-15);
+  // A row vector and an expression are weight vectors too; an int bias is a number.
+  const Eigen::RowVectorXd row = w.transpose();
+  EXPECT_EQ(LogisticModel(row, -2.0), LogisticModel(w, -2.0));
+  EXPECT_EQ(LogisticModel(Eigen::VectorXd::Constant(2, 0.5), 0).bias()(0), 0.0);
+}
+
+TEST(LogisticModelTest, scalar_bias_with_several_output_columns_is_rejected) {
+  expect_error<InvalidArgument>(
+      [] { LogisticModel(matrix(2, 2, {1.0, 2.0, 3.0, 4.0}), 0.5); },
+      {"LogisticModel", "weights are 2 x 2", "bias is a single number"});
+  expect_error<InvalidArgument>([] { LogisticModel(Eigen::VectorXd(), 0.5); },
+                                {"LogisticModel", "at least one feature"});
+}
+
+TEST(LinearModelTest, single_output_regressor_from_a_weight_vector_and_a_scalar_bias) {
+  Eigen::VectorXd w(2);
+  w << 2.0, -1.0;
+  const LinearModel model(w, 0.5);
+  EXPECT_EQ(model, LinearModel(matrix(2, 1, {2.0, -1.0}), vector({0.5})));
+  std::array<double, 4> rows = {1.0, 1.0, 3.0, 2.0};
+  const Prediction p = model.predict(TensorView(rows, {2, 2}));
+  EXPECT_DOUBLE_EQ(p.values(0, 0), 1.5);
+  EXPECT_DOUBLE_EQ(p.values(1, 0), 4.5);
+  expect_error<InvalidArgument>([] { LinearModel(matrix(2, 2, {1, 2, 3, 4}), 1.0); },
+                                {"LinearModel", "weights are 2 x 2"});
+}
+
 TEST(LogisticModelTest, construction_rejects_nan_weights) {
   expect_error<InvalidArgument>(
       [] {

@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
+#include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +63,12 @@ constexpr bool is_lossless_conversion(DType from, DType to) noexcept {
   }
 }
 
+/// The C++ element types a tensor may hold: bool, std::int32_t, std::int64_t, float, double.
+template <class T>
+concept TensorElement =
+    std::is_same_v<T, bool> || std::is_same_v<T, std::int32_t> ||
+    std::is_same_v<T, std::int64_t> || std::is_same_v<T, float> || std::is_same_v<T, double>;
+
 template <class T>
 constexpr DType dtype_of() noexcept {
   if constexpr (std::is_same_v<T, bool>) return DType::kBool;
@@ -93,19 +103,74 @@ class Shape {
   std::size_t rank_ = 0;
 };
 
+namespace detail {
+
+/// A contiguous range of tensor elements: std::vector<double>, std::array<float, N>,
+/// std::span<const std::int32_t>, a C array...
+template <class R>
+concept ContiguousTensorRange =
+    std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
+    TensorElement<std::remove_cv_t<std::ranges::range_value_t<R>>>;
+
+/// An Eigen dense vector with unit inner stride (Eigen::VectorXd, Eigen::RowVectorXf, a Map or a
+/// contiguous segment of one), recognised by its members so that core need not include Eigen.
+/// Matrices are left out on purpose: Eigen stores them column by column, a view reads rows.
+template <class V>
+concept EigenDenseVector =
+    requires(const V& v) {
+      { v.data() } -> std::convertible_to<const typename V::Scalar*>;
+      { v.size() } -> std::convertible_to<std::ptrdiff_t>;
+    } && static_cast<bool>(V::IsVectorAtCompileTime) && V::InnerStrideAtCompileTime == 1 &&
+    TensorElement<std::remove_cv_t<typename V::Scalar>>;
+
+template <class R>
+concept TensorRange = ContiguousTensorRange<std::remove_cvref_t<R>> ||
+                      EigenDenseVector<std::remove_cvref_t<R>>;
+
+/// A range whose elements outlive the expression it appears in: an lvalue, or a view such as
+/// std::span. A temporary std::vector is not one (a view of it would dangle at the semicolon).
+/// (An Eigen vector must be an lvalue: a temporary Eigen::VectorXd would dangle too.)
+template <class R>
+concept LastingRange = std::is_lvalue_reference_v<R> || std::ranges::borrowed_range<R>;
+
+}  // namespace detail
+
 /// A read-only view of a batch-first tensor in the caller's memory; it never copies or owns.
 /// The caller keeps the memory alive for the duration of the call it passes the view to.
 /// Thread-safe: a value type; the viewed memory must not change while a call reads it.
+///
+/// @code
+/// std::vector<double> features = {0.3, 12.5, 1.0};
+/// switchyard::TensorView one(features);            // float64, shape [1, 3]: one request
+/// std::vector<float> batch(4 * 3);
+/// switchyard::TensorView rows(batch, {4, 3});       // float32, shape [4, 3]: 4 rows
+/// @endcode
 class TensorView {
  public:
   TensorView() = default;
   TensorView(DType dtype, const void* data, Shape shape) noexcept
       : data_(data), shape_(shape), dtype_(dtype) {}
-  template <class T>
-  TensorView(std::span<const T> data, Shape shape) noexcept
-      : TensorView(dtype_of<T>(), data.data(), shape) {}
-  template <class T>
+  template <TensorElement T>
   TensorView(const T* data, Shape shape) noexcept : TensorView(dtype_of<T>(), data, shape) {}
+
+  /// A view of a contiguous range of bool, std::int32_t, std::int64_t, float or double (a
+  /// std::vector, std::array, std::span, C array, or an Eigen vector), with the given shape. The
+  /// dtype follows the element type. Throws InvalidArgument when the shape's element count is not
+  /// the range's size. Deleted for a temporary container, whose view would dangle.
+  template <class R>
+    requires detail::TensorRange<R> && detail::LastingRange<R>
+  TensorView(R&& data, Shape shape) : TensorView(view_of(data, shape)) {}
+  /// The same range as one row: shape [1, size], the usual shape of a single request's features.
+  template <class R>
+    requires detail::TensorRange<R> && detail::LastingRange<R>
+  explicit TensorView(R&& data) : TensorView(view_of(data, std::nullopt)) {}
+
+  template <class R>
+    requires detail::TensorRange<R> && (!detail::LastingRange<R>)
+  TensorView(R&& data, Shape shape) = delete;
+  template <class R>
+    requires detail::TensorRange<R> && (!detail::LastingRange<R>)
+  explicit TensorView(R&& data) = delete;
 
   DType dtype() const noexcept { return dtype_; }
   const Shape& shape() const noexcept { return shape_; }
@@ -138,6 +203,28 @@ class TensorView {
   }
 
  private:
+  // The pointer, size and dtype of a TensorRange; `shape` must hold exactly its elements.
+  template <class R>
+  static TensorView view_of(const R& data, std::optional<Shape> shape) {
+    const auto* p = [&] {
+      if constexpr (detail::ContiguousTensorRange<R>) return std::ranges::data(data);
+      else return data.data();
+    }();
+    const auto n = [&] {
+      if constexpr (detail::ContiguousTensorRange<R>) return std::ranges::size(data);
+      else return data.size();
+    }();
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
+    const std::size_t count = static_cast<std::size_t>(n);
+    if (!shape) return TensorView(dtype_of<T>(), p, Shape{1, static_cast<std::int64_t>(count)});
+    if (shape->elements() != count) {
+      throw InvalidArgument("tensor of shape " + shape->to_string() + " needs " +
+                            std::to_string(shape->elements()) + " elements, the range holds " +
+                            std::to_string(count));
+    }
+    return TensorView(dtype_of<T>(), p, *shape);
+  }
+
   template <class T>
   void check() const {
     if (dtype_of<T>() != dtype_) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <switchyard/core/config.hpp>
+#include <switchyard/core/error.hpp>
 #include <switchyard/core/model.hpp>
 #include <vector>
 
@@ -63,6 +64,19 @@ class SWITCHYARD_API AffineLayer {
   const char* kind_;
 };
 
+/// The weights of a single-output model as the n x 1 matrix AffineLayer takes: an Eigen column
+/// or row vector of n weights, or an n x 1 matrix. Throws InvalidArgument naming `kind` for any
+/// other shape (several outputs need a bias vector, one entry per output).
+template <class Derived>
+Eigen::MatrixXd single_output_weights(const Eigen::MatrixBase<Derived>& weights, const char* kind) {
+  if (weights.cols() == 1) return weights;
+  if (weights.rows() == 1) return weights.transpose();
+  throw InvalidArgument(std::string(kind) + ": weights are " + std::to_string(weights.rows()) +
+                        " x " + std::to_string(weights.cols()) +
+                        " but the bias is a single number; a single-output model takes one weight "
+                        "per feature (for several outputs pass one bias per output column)");
+}
+
 }  // namespace detail
 
 /// A linear regressor: values = xW + b for each input row x, with W of n_features x n_outputs
@@ -76,9 +90,9 @@ class SWITCHYARD_API AffineLayer {
 /// must happen before the model is shared.
 ///
 /// @code
-/// Eigen::MatrixXd w(2, 1);
+/// Eigen::VectorXd w(2);
 /// w << 2.0, -1.0;
-/// auto model = std::make_shared<switchyard::LinearModel>(w, Eigen::VectorXd::Constant(1, 0.5));
+/// auto model = std::make_shared<switchyard::LinearModel>(w, 0.5);  // one output
 /// double rows[] = {1.0, 1.0, 3.0, 2.0};  // a batch of 2 rows of 2 features
 /// auto p = model->predict(switchyard::TensorView(rows, {2, 2}));  // p.values == {{1.5}, {4.5}}
 /// std::string bytes = model->to_artifact();  // format "switchyard.linear"
@@ -88,6 +102,13 @@ class SWITCHYARD_API LinearModel final : public Model {
   /// Throws InvalidArgument when W is empty, b's length is not W's column count, or any weight
   /// or bias is NaN or infinite (the message names the entry).
   LinearModel(Eigen::MatrixXd weights, Eigen::VectorXd bias);
+  /// A single-output regressor, value = x.w + bias: `weights` holds one weight per feature (an
+  /// Eigen::VectorXd, a row vector or an n x 1 matrix). Throws InvalidArgument for another shape,
+  /// and as the constructor above.
+  template <class Derived>
+  LinearModel(const Eigen::MatrixBase<Derived>& weights, double bias)
+      : LinearModel(detail::single_output_weights(weights, "LinearModel"),
+                    Eigen::VectorXd::Constant(1, bias)) {}
 
   const Signature& signature() const noexcept override { return layer_.signature(); }
   std::string_view format() const noexcept override { return kLinearFormat; }
@@ -134,10 +155,11 @@ class SWITCHYARD_API LinearModel final : public Model {
 /// and set_class_names() must happen before the model is shared.
 ///
 /// @code
-/// Eigen::MatrixXd w(3, 1);
+/// Eigen::VectorXd w(3);
 /// w << 0.8, -1.2, 0.05;
-/// switchyard::LogisticModel fraud(w, Eigen::VectorXd::Constant(1, -2.0), {"legit", "fraud"});
-/// auto p = fraud.predict(switchyard::TensorView(features.data(), {batch, 3}));
+/// switchyard::LogisticModel fraud(w, -2.0, {"legit", "fraud"});  // one weight per feature
+/// std::vector<double> features(batch * 3);
+/// auto p = fraud.predict(switchyard::TensorView(features, {batch, 3}));
 /// // p.labels[i] is 0 or 1, p.confidence[i] the probability of that label
 /// @endcode
 class SWITCHYARD_API LogisticModel final : public Model {
@@ -146,6 +168,14 @@ class SWITCHYARD_API LogisticModel final : public Model {
   /// empty nor n_classes() distinct non-empty names.
   LogisticModel(Eigen::MatrixXd weights, Eigen::VectorXd bias,
                 std::vector<std::string> class_names = {});
+  /// A binary classifier, P(label 1) = sigmoid(x.w + bias): `weights` holds one weight per
+  /// feature (an Eigen::VectorXd, a row vector or an n x 1 matrix); `class_names` are the names
+  /// of labels 0 and 1. Throws InvalidArgument for another shape, and as the constructor above.
+  template <class Derived>
+  LogisticModel(const Eigen::MatrixBase<Derived>& weights, double bias,
+                std::vector<std::string> class_names = {})
+      : LogisticModel(detail::single_output_weights(weights, "LogisticModel"),
+                      Eigen::VectorXd::Constant(1, bias), std::move(class_names)) {}
 
   const Signature& signature() const noexcept override { return layer_.signature(); }
   std::string_view format() const noexcept override { return kLinearFormat; }

@@ -11,6 +11,16 @@
 #include <string>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/rollout/experiment.hpp>
+#include <switchyard/stats/bayesian_test.hpp>
+#include <switchyard/stats/effect_moments.hpp>
+#include <switchyard/stats/lift_test.hpp>
+#include <switchyard/stats/power.hpp>
+#include <switchyard/stats/proportion_counter.hpp>
+#include <switchyard/stats/proportion_test.hpp>
+#include <switchyard/stats/running_moments.hpp>
+#include <switchyard/stats/sample_ratio_mismatch.hpp>
+#include <switchyard/stats/sequential_test.hpp>
+#include <switchyard/stats/t_test.hpp>
 #include <thread>
 #include <vector>
 
@@ -72,7 +82,7 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
   EXPECT_EQ(m.variants[1].interval.interval.upper, wilson.interval.upper);
 
   const MetricComparison& cmp = only_comparison(r);
-  const auto z = stats::two_proportion_z_test(t, c, 0.95);
+  const auto z = stats::two_proportion_z_test(c, t, 0.95);
   ASSERT_EQ(cmp.status, stats::StatStatus::kOk) << cmp.reason;
   EXPECT_EQ(cmp.variant, "treatment");
   EXPECT_EQ(cmp.p_value, z.p_value);
@@ -81,7 +91,7 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
   EXPECT_EQ(cmp.absolute_interval.lower, z.interval.lower);
   EXPECT_EQ(cmp.absolute_interval.upper, z.interval.upper);
   const auto moments =
-      stats::effect_moments(t.summary(), c.summary(), stats::EffectScale::kRelative);
+      stats::effect_moments(c.summary(), t.summary(), stats::EffectScale::kRelative);
   const auto lift = stats::lift_test(moments, 0.95);
   EXPECT_EQ(cmp.relative_effect, lift.effect);
   EXPECT_NEAR(cmp.relative_effect, 0.3, 1e-12);
@@ -89,7 +99,7 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
   EXPECT_EQ(cmp.relative_interval.upper, lift.interval.upper);
   EXPECT_EQ(cmp.chance_to_beat_control, stats::bayesian_test(moments).chance_to_win);
   const auto always_valid = stats::sequential_test(
-      stats::effect_moments(t.summary(), c.summary(), stats::EffectScale::kAbsolute));
+      stats::effect_moments(c.summary(), t.summary(), stats::EffectScale::kAbsolute));
   EXPECT_EQ(cmp.always_valid_p_value, always_valid.p_value);
 
   stats::PowerOptions po;  // the experiment's: alpha = 1 - confidence, power 0.8
@@ -97,7 +107,7 @@ TEST(ExperimentTest, binary_comparison_equals_the_statistics_functions_on_the_sa
   ASSERT_EQ(cmp.power_status, stats::StatStatus::kOk);
   EXPECT_EQ(cmp.power,
             stats::achieved_power_proportions(1000, 0.1, 0.05, stats::MdeKind::kRelative, po));
-  const auto remaining = stats::remaining_sample_size(t, c, 0.05, stats::MdeKind::kRelative, po);
+  const auto remaining = stats::remaining_sample_size(c, t, 0.05, stats::MdeKind::kRelative, po);
   ASSERT_TRUE(cmp.more_samples_per_arm.has_value());
   EXPECT_EQ(*cmp.more_samples_per_arm, remaining.remaining_per_arm);
   EXPECT_GT(*cmp.more_samples_per_arm, 0u);
@@ -127,7 +137,7 @@ TEST(ExperimentTest, continuous_metric_equals_welch_with_missing_values_filled) 
   const ExperimentReport r = e.analyze();
   // Oracle: welch_t_test on the raw per-exposure values (scipy-exact in its own test). The
   // experiment merges the zeros in as one block, so agreement is to rounding, 1e-12 relative.
-  const auto w = stats::welch_t_test(per_exposure[1], per_exposure[0]);
+  const auto w = stats::welch_t_test(per_exposure[0], per_exposure[1]);
   const MetricComparison& cmp = only_comparison(r, 0);
   ASSERT_EQ(cmp.status, stats::StatStatus::kOk) << cmp.reason;
   EXPECT_EQ(r.metrics[0].variants[0].n, 300u);
@@ -136,7 +146,7 @@ TEST(ExperimentTest, continuous_metric_equals_welch_with_missing_values_filled) 
   EXPECT_NEAR(cmp.absolute_interval.lower, w.interval.lower, 1e-12 * std::fabs(w.interval.lower));
   EXPECT_NEAR(cmp.absolute_interval.upper, w.interval.upper, 1e-12 * std::fabs(w.interval.upper));
 
-  const auto wb = stats::welch_t_test(buyers[1], buyers[0]);
+  const auto wb = stats::welch_t_test(buyers[0], buyers[1]);
   const MetricComparison& basket = only_comparison(r, 1);
   EXPECT_EQ(r.metrics[1].variants[1].n, buyers[1].size());
   EXPECT_NEAR(basket.p_value, wb.p_value, 1e-12 * wb.p_value);
@@ -156,16 +166,40 @@ TEST(ExperimentTest, sequential_mode_uses_the_always_valid_test_with_tuning_5000
   const ProportionCounter c(80, 800), t(112, 800);
   const stats::SequentialOptions so{0.95, 5000.0};
   const auto abs = stats::sequential_test(
-      stats::effect_moments(t.summary(), c.summary(), stats::EffectScale::kAbsolute), so);
+      stats::effect_moments(c.summary(), t.summary(), stats::EffectScale::kAbsolute), so);
   const auto rel = stats::sequential_test(
-      stats::effect_moments(t.summary(), c.summary(), stats::EffectScale::kRelative), so);
+      stats::effect_moments(c.summary(), t.summary(), stats::EffectScale::kRelative), so);
   ASSERT_EQ(cmp.status, stats::StatStatus::kOk);
   EXPECT_EQ(cmp.p_value, abs.p_value);
   EXPECT_EQ(cmp.always_valid_p_value, abs.p_value);
   EXPECT_EQ(cmp.absolute_interval.lower, abs.interval.lower);
   EXPECT_EQ(cmp.relative_interval.upper, rel.interval.upper);
   // The always-valid p-value is larger than the fixed-horizon one on the same data.
-  EXPECT_GT(cmp.p_value, stats::two_proportion_z_test(t, c).p_value);
+  EXPECT_GT(cmp.p_value, stats::two_proportion_z_test(c, t).p_value);
+}
+
+// A switched-off arm (weight 0) that still gets a few exposures: gbstats' convention by default,
+// GrowthBook's UI (the arm dropped) on request. Reference: gbstats 0.8.0 check_srm([500, 510, 4],
+// [1, 1, 0]) and GrowthBook's checkSrm, reproduced by stats::sample_ratio_mismatch (whose own test
+// holds it to scipy's chi2.sf at 1e-12).
+TEST(ExperimentTest, zero_weight_arm_in_the_sample_ratio_check_follows_the_option) {
+  ManualClock clock;
+  auto options = two_arms({.name = "converted", .kind = MetricKind::kBinary}, clock);
+  options.arms.push_back({"switched_off", 0.0});
+  const std::uint64_t observed[3] = {500, 510, 4};
+  const double weights[3] = {1.0, 1.0, 0.0};
+  for (const auto mode : {stats::ZeroWeightArms::kKeepInDf, stats::ZeroWeightArms::kDrop}) {
+    options.srm_zero_weight_arms = mode;
+    Experiment e(options);
+    feed_binary(e, "control", 500, 50);
+    feed_binary(e, "treatment", 510, 51);
+    feed_binary(e, "switched_off", 4, 0);
+    const ExperimentReport r = e.analyze();
+    const auto srm = stats::sample_ratio_mismatch(observed, weights, 0.001, mode);
+    ASSERT_TRUE(r.srm.ok()) << r.srm.reason;
+    EXPECT_EQ(r.srm.p_value, srm.p_value);
+    EXPECT_EQ(r.srm.df, mode == stats::ZeroWeightArms::kDrop ? 1.0 : 2.0);
+  }
 }
 
 TEST(ExperimentTest, sample_ratio_mismatch_makes_the_experiment_invalid) {
@@ -415,7 +449,7 @@ TEST(ExperimentTest, holm_adjusts_the_primary_across_treatments) {
   EXPECT_EQ(m.comparisons[0].variant, "a");
   EXPECT_EQ(m.comparisons[1].variant, "c");
   EXPECT_EQ(raw[0],
-            stats::two_proportion_z_test(ProportionCounter(120, 1000), ProportionCounter(100, 1000))
+            stats::two_proportion_z_test(ProportionCounter(100, 1000), ProportionCounter(120, 1000))
                 .p_value);
   const auto holm = stats::adjust_p_values(raw, stats::PValueAdjustment::kHolm, 0.05);
   for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -624,10 +658,11 @@ TEST(ExperimentTest, invalid_options_throw_naming_the_field) {
   expect_throw(o, "appears twice");
   o = base;
   o.arms[0].weight = -1;
-  expect_throw(o, "weight of variant 'control'");
+  // The routing policies' words (validate_weights), prefixed with the experiment.
+  expect_throw(o, "experiment 'exp': variant 'control' weight -1.000000 is negative");
   o = base;
   o.arms[0].weight = o.arms[1].weight = 0;
-  expect_throw(o, "every arm weight is 0");
+  expect_throw(o, "weights add up to 0");
   o = base;
   o.control = "blue";
   expect_throw(o, "control 'blue'");

@@ -8,6 +8,16 @@
 #include <memory>
 #include <string>
 #include <switchyard/rollout/performance_report.hpp>
+#include <switchyard/stats/bayesian_test.hpp>
+#include <switchyard/stats/effect_moments.hpp>
+#include <switchyard/stats/lift_test.hpp>
+#include <switchyard/stats/power.hpp>
+#include <switchyard/stats/proportion_counter.hpp>
+#include <switchyard/stats/proportion_test.hpp>
+#include <switchyard/stats/running_moments.hpp>
+#include <switchyard/stats/sample_ratio_mismatch.hpp>
+#include <switchyard/stats/sequential_test.hpp>
+#include <switchyard/stats/t_test.hpp>
 #include <vector>
 
 #include "support/json.hpp"
@@ -72,16 +82,16 @@ TEST(PerformanceReportTest, accuracy_comparison_equals_the_z_test_on_the_same_co
   ASSERT_EQ(r.baseline_version, std::optional<std::int64_t>(1));
   const VersionComparison& c = find(r, 2, PerformanceMetric::kAccuracy);
   const ProportionCounter base(1280, 1600), cand(704, 800);
-  const auto z = stats::two_proportion_z_test(cand, base, 0.95);
+  const auto z = stats::two_proportion_z_test(base, cand, 0.95);
   ASSERT_EQ(c.status, stats::StatStatus::kOk) << c.reason;
   EXPECT_EQ(c.p_value, z.p_value);
   EXPECT_EQ(c.absolute_interval.lower, z.interval.lower);
   const auto lift = stats::lift_test(
-      stats::effect_moments(cand.summary(), base.summary(), stats::EffectScale::kRelative), 0.95);
+      stats::effect_moments(base.summary(), cand.summary(), stats::EffectScale::kRelative), 0.95);
   EXPECT_EQ(c.relative_effect, lift.effect);
   EXPECT_EQ(c.relative_interval.upper, lift.interval.upper);
   EXPECT_NEAR(c.relative_effect, 0.1, 1e-12);
-  EXPECT_TRUE(c.better);
+  EXPECT_TRUE(c.improvement);
   EXPECT_EQ(r.best_version, std::optional<std::int64_t>(2));
   EXPECT_EQ(r.recommendation.rfind("version 2 shows +10.0% accuracy over version 1 (95% CI [", 0),
             0u)
@@ -108,11 +118,11 @@ TEST(PerformanceReportTest, without_labels_mean_confidence_is_compared_with_welc
                                                  v[1].stats.confidence_sum_squares);
   const auto b = stats::SampleSummary::from_sums(800, v[0].stats.confidence_sum,
                                                  v[0].stats.confidence_sum_squares);
-  const auto w = stats::welch_t_test(t, b, 0.95);
+  const auto w = stats::welch_t_test(b, t, 0.95);
   ASSERT_EQ(c.status, stats::StatStatus::kOk) << c.reason;
   EXPECT_EQ(c.p_value, w.p_value);
   EXPECT_EQ(c.absolute_interval.upper, w.interval.upper);
-  EXPECT_TRUE(c.better);
+  EXPECT_TRUE(c.improvement);
   EXPECT_EQ(r.best_version, std::optional<std::int64_t>(2));
   EXPECT_EQ(r.recommendation.rfind("version 2 shows +6.9% mean confidence over version 1", 0), 0u)
       << r.recommendation;
@@ -129,7 +139,7 @@ TEST(PerformanceReportTest, no_difference_yet_says_how_many_more_requests_are_ne
   stats::PowerOptions po;
   po.alpha = 1.0 - 0.95;
   const auto need =
-      stats::remaining_sample_size(ProportionCounter(246, 300), ProportionCounter(240, 300), 0.05,
+      stats::remaining_sample_size(ProportionCounter(240, 300), ProportionCounter(246, 300), 0.05,
                                    stats::MdeKind::kRelative, po);
   ASSERT_TRUE(need.ok());
   ASSERT_TRUE(c.more_requests_needed.has_value());
@@ -154,10 +164,10 @@ TEST(PerformanceReportTest, a_significantly_higher_error_rate_keeps_the_baseline
   const PerformanceReport r = performance_report("sentiment", v);
   const VersionComparison& e = find(r, 2, PerformanceMetric::kErrorRate);
   const auto z =
-      stats::two_proportion_z_test(ProportionCounter(25, 500), ProportionCounter(4, 2000), 0.95);
+      stats::two_proportion_z_test(ProportionCounter(4, 2000), ProportionCounter(25, 500), 0.95);
   EXPECT_EQ(e.p_value, z.p_value);
-  EXPECT_TRUE(e.worse);
-  EXPECT_TRUE(find(r, 2, PerformanceMetric::kAccuracy).better);
+  EXPECT_TRUE(e.regression);
+  EXPECT_TRUE(find(r, 2, PerformanceMetric::kAccuracy).improvement);
   EXPECT_EQ(r.best_version, std::optional<std::int64_t>(1));
   EXPECT_NE(r.recommendation.find("error rate"), std::string::npos) << r.recommendation;
   EXPECT_NE(r.recommendation.find("keep version 1"), std::string::npos) << r.recommendation;
@@ -294,7 +304,7 @@ TEST(PerformanceReportTest, built_from_a_deployments_statistics) {
   }
   // Both versions are labelled, so quality is accuracy: v2 is always right, v1 three times in four.
   const VersionComparison& c = find(r, 2, PerformanceMetric::kAccuracy);
-  EXPECT_TRUE(c.better);
+  EXPECT_TRUE(c.improvement);
   EXPECT_EQ(r.best_version, std::optional<std::int64_t>(2));
 }
 

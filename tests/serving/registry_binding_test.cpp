@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <switchyard/models/model_loader.hpp>
@@ -201,6 +202,53 @@ TEST(RegistryBindingTest, refresh_that_sees_another_registrys_commit_republishes
   EXPECT_TRUE(b.registry->refresh());
   EXPECT_EQ(b.served(), v2);
   EXPECT_FALSE(b.registry->refresh()) << "nothing new";
+}
+
+TEST(RegistryBindingTest, requests_never_fail_while_the_registry_moves) {
+  // Two request threads predict while the control plane rolls back and forth, moves an alias and
+  // syncs by hand: no request fails, and each answer comes from a version the registry named.
+  Bound b;
+  const auto v1 = b.add_production(1);
+  const auto v2 = b.add_production(2);
+  const auto v3 = b.add(3);
+  RegistryBinding follow({.registry = b.registry.get(),
+                          .deployment = b.deployment.get(),
+                          .candidate = "@challenger",
+                          .candidate_percent = 50});
+  std::atomic<bool> stop{false};
+  std::atomic<int> ready{0};
+  std::atomic<std::uint64_t> failed{0}, answered{0}, unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        const std::string key = "user-" + std::to_string(t) + "-" + std::to_string(i % 64);
+        auto r = b.deployment->predict({.key = key, .input = row()});
+        if (!r.ok()) {
+          failed.fetch_add(1);
+        } else {
+          answered.fetch_add(1);
+          if (r->version != v1 && r->version != v2 && r->version != v3) unexpected.fetch_add(1);
+        }
+      }
+    });
+  }
+  while (ready.load() < 2) std::this_thread::yield();
+  for (int round = 0; round < 20; ++round) {
+    b.registry->rollback(kModel, {.actor = "test"}, round % 2 == 0 ? v1 : v2);
+    b.registry->set_alias(kModel, "challenger", round % 3 == 0 ? v3 : v1, {.actor = "test"});
+    (void)follow.sync();
+  }
+  // Let the request threads see the last table before stopping them.
+  const std::uint64_t before = answered.load();
+  while (answered.load() < before + 100) std::this_thread::yield();
+  stop.store(true);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0u);
+  EXPECT_EQ(unexpected.load(), 0u);
+  EXPECT_TRUE(follow.status().ok) << follow.status().error;
+  EXPECT_EQ(follow.status().stable_version, v2);  // round 19 restored v2
 }
 
 TEST(RegistryBindingTest, bad_options_are_named) {

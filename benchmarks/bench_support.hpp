@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <string>
 
 namespace switchyard::bench {
@@ -43,5 +44,38 @@ class RawSqliteRows {
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
 };
+
+/// The raw-scan baseline for loading a store: SQLite alone reads every row of model_versions (all
+/// eleven columns, ordered by the primary key as SqliteRegistryStore::load() does) from a fresh
+/// connection and copies each text column into a std::string, with no checks and no JSON decoding.
+/// Returns the number of rows, or -1 on error.
+inline long long raw_scan_versions(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return -1;
+  }
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT name, version, stage, semver, created_at_ns, stage_changed_at_ns, "
+                     "artifact_format, artifact_sha256, artifact_size, artifact_uri, metadata "
+                     "FROM model_versions ORDER BY name, version",
+                     -1, &s, nullptr);
+  long long rows = 0;
+  std::string keep[7];
+  long long numbers = 0;
+  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW) {
+    int t = 0;
+    for (int col : {0, 3, 6, 7, 9, 10}) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+      keep[t++].assign(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s, col)));
+    }
+    for (int col : {1, 2, 4, 5, 8}) numbers += sqlite3_column_int64(s, col);
+    ++rows;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return numbers == 0 && rows > 0 ? -1 : rows;
+}
 
 }  // namespace switchyard::bench

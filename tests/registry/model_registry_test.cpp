@@ -409,6 +409,31 @@ TEST(ModelRegistryTest, a_version_changed_while_its_gates_ran_is_not_transitione
   EXPECT_EQ(f.registry->get(kModel, v)->stage, Stage::kArchived);
 }
 
+// Lookups scale across threads: the VersionRef a thread gets is counted in a control block of its
+// own, so two threads reading one version write no shared reference count. The ref still keeps
+// the version alive after the snapshot moved on, and repeated lookups on one thread reuse it.
+TEST(ModelRegistryTest, lookups_on_two_threads_do_not_share_a_reference_count) {
+  RegistryFixture f;
+  auto v = f.add(kModel, 0.9);
+  f.registry->set_alias(kModel, "champion", v);
+  auto same_block = [](const VersionRef& a, const VersionRef& b) {
+    return !a.owner_before(b) && !b.owner_before(a);
+  };
+  VersionRef here = f.registry->by_alias(kModel, "champion");
+  VersionRef there;
+  std::thread([&] { there = f.registry->by_alias(kModel, "champion"); }).join();
+  ASSERT_EQ(here.get(), there.get()) << "one version object";
+  EXPECT_FALSE(same_block(here, there)) << "each thread counts its own references";
+  EXPECT_TRUE(same_block(here, f.registry->latest(kModel))) << "one block per thread and version";
+  EXPECT_TRUE(same_block(here, f.registry->resolve("models:/fraud-detection@champion")));
+  // The thread that made `there` has exited; the version outlives both the thread and the
+  // snapshot that held it.
+  f.registry->transition(kModel, v, Stage::kArchived);
+  EXPECT_EQ(f.registry->get(kModel, v)->stage, Stage::kArchived);
+  EXPECT_EQ(there->stage, Stage::kDevelopment);
+  EXPECT_EQ(here->version, v);
+}
+
 TEST(ModelRegistryTest, rollback_without_history_is_refused) {
   RegistryFixture f;
   EXPECT_THROW(f.registry->rollback(kModel, {}), InvalidTransition);

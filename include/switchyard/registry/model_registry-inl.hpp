@@ -452,11 +452,11 @@ SWITCHYARD_INLINE const ModelRegistry::ModelEntry& ModelRegistry::entry(
 SWITCHYARD_INLINE VersionRef ModelRegistry::get(std::string_view name, std::int64_t version) const {
   const VersionRef* v = entry(name).find(version);
   if (v == nullptr) throw NotFound(detail::registry::ref(name, version) + " does not exist");
-  return *v;
+  return refs_.share(*v);
 }
 
 SWITCHYARD_INLINE VersionRef ModelRegistry::latest(std::string_view name) const {
-  return entry(name).versions.back();
+  return refs_.share(entry(name).versions.back());
 }
 
 SWITCHYARD_INLINE VersionRef ModelRegistry::by_alias(std::string_view name,
@@ -469,13 +469,13 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::by_alias(std::string_view name,
   }
   const VersionRef* v = e.find(it->second);
   if (v == nullptr) throw NotFound(detail::registry::ref(name, it->second) + " does not exist");
-  return *v;
+  return refs_.share(*v);
 }
 
 SWITCHYARD_INLINE VersionRef ModelRegistry::by_semver(std::string_view name,
                                                       std::string_view semver) const {
   for (const auto& v : entry(name).versions) {
-    if (v->semver == semver) return v;
+    if (v->semver == semver) return refs_.share(v);
   }
   throw NotFound("model '" + std::string(name) + "' has no version '" + detail::printable(semver) +
                  "'");
@@ -484,7 +484,7 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::by_semver(std::string_view name,
 SWITCHYARD_INLINE VersionRef ModelRegistry::in_stage(std::string_view name, Stage stage) const {
   const ModelEntry& e = entry(name);
   for (auto it = e.versions.rbegin(); it != e.versions.rend(); ++it) {
-    if ((*it)->stage == stage) return *it;
+    if ((*it)->stage == stage) return refs_.share(*it);
   }
   throw NotFound("model '" + std::string(name) + "' has no version in " +
                  std::string(to_string(stage)));

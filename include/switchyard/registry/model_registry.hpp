@@ -19,6 +19,7 @@
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/detail/snapshot_cell.hpp>
 #include <switchyard/detail/string_hash.hpp>
+#include <switchyard/registry/detail/per_thread_refs.hpp>
 #include <switchyard/registry/model_version.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/validation.hpp>
@@ -74,8 +75,11 @@ struct TransitionOptions {
 ///
 /// Writes go through the RegistryStore, one transaction per operation with its audit rows, and are
 /// acknowledged only once durable; then the in-memory snapshot is republished and events fire.
-/// Reads (get, latest, resolve, ...) come from that immutable snapshot: no lock, no I/O. Another
-/// process or registry instance sharing the store sees this one's commits after refresh().
+/// Reads (get, latest, resolve, ...) come from that immutable snapshot: no lock, no I/O, and no
+/// write to memory another thread uses, so lookups scale across threads: each thread borrows the
+/// snapshot through its own cached slot, and the VersionRef it gets is counted in a control block
+/// of its own (one per thread and version), not in one all readers share. Another process or
+/// registry instance sharing the store sees this one's commits after refresh().
 ///
 /// Lifecycle (seed 003): Development -> Staging (gated) -> Production -> Archived, and Rejected.
 /// Allowed: Development -> Staging | Archived | Rejected; Staging -> Production | Development |
@@ -258,6 +262,8 @@ class ModelRegistry final : public ModelSource {
 
   detail::Mutex write_mu_;  // serialises writes and snapshot rebuilds
   detail::SnapshotCell<Snapshot> snapshot_;
+  // The refs lookups return: counted per thread, so threads reading one version do not contend.
+  detail::registry::PerThreadRefs<ModelVersion> refs_;
   mutable detail::Mutex policy_mu_;
   std::map<std::string, ValidationPolicy, std::less<>> policies_ SWITCHYARD_GUARDED_BY(policy_mu_);
   mutable detail::Mutex cache_mu_;

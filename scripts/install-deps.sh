@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev libcereal-dev
   libboost-dev libboost-math-dev
-  libsqlite3-dev libssl-dev
+  libsqlite3-dev libssl-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [ "${1:-}" = "--with-tools" ]; then

@@ -8,6 +8,9 @@
 #   MODE=pkg_config       compile the consumer with the flags `pkg-config` gives, link, run
 #   MODE=relocate         install BUILD_DIR into WORK_DIR/installed, move it to WORK_DIR/moved,
 #                         then run the find_package and pkg-config consumers against the new place
+#   MODE=readme           extract the first ```cpp block of SOURCE_DIR/README.md, build it with
+#                         consumers/readme against PREFIX and run it in an empty directory; fails
+#                         when README.md has no such block
 #
 # Common variables: SOURCE_DIR, BUILD_DIR (the tested build), WORK_DIR (scratch), CONSUMER_TARGET
 # (switchyard or switchyard_header_only), VERSION, GENERATOR, MAKE_PROGRAM, CXX_COMPILER,
@@ -111,6 +114,34 @@ function(pkg_config_consumer prefix binary_dir)
   run("run pkg-config consumer (${CONSUMER_TARGET})" "${binary_dir}/consumer")
 endfunction()
 
+# The first ```cpp fenced block of `readme`, written to `out`; fails when there is none, when it
+# never closes or when it is empty. Read as one string: C++ is full of the `;` that would split
+# a CMake list of lines.
+function(extract_first_cpp_block readme out)
+  file(READ "${readme}" text)
+  set(text "\n${text}")
+  set(open_fence "\n```cpp\n")
+  string(FIND "${text}" "${open_fence}" start)
+  if(start EQUAL -1)
+    message(FATAL_ERROR "${readme} has no ```cpp block: the README must show a C++ example")
+  endif()
+  string(LENGTH "${open_fence}" fence_length)
+  math(EXPR start "${start} + ${fence_length}")
+  string(SUBSTRING "${text}" ${start} -1 rest)
+  set(rest "\n${rest}")
+  string(FIND "${rest}" "\n```" end)
+  if(end EQUAL -1)
+    message(FATAL_ERROR "${readme}: the first ```cpp block is never closed")
+  endif()
+  string(SUBSTRING "${rest}" 1 ${end} code)
+  string(STRIP "${code}" stripped)
+  if(stripped STREQUAL "")
+    message(FATAL_ERROR "${readme}: the first ```cpp block is empty")
+  endif()
+  file(WRITE "${out}" "${code}")
+  message(STATUS "extracted the first C++ example of ${readme} into ${out}")
+endfunction()
+
 if(MODE STREQUAL "install")
   install_build("${PREFIX}")
 
@@ -168,6 +199,30 @@ elseif(MODE STREQUAL "relocate")
   if(PKG_CONFIG)
     pkg_config_consumer("${WORK_DIR}/moved" "${WORK_DIR}/pkg_config")
   endif()
+
+elseif(MODE STREQUAL "readme")
+  file(REMOVE_RECURSE "${WORK_DIR}")
+  file(MAKE_DIRECTORY "${WORK_DIR}/run")
+  extract_first_cpp_block("${SOURCE_DIR}/README.md" "${WORK_DIR}/readme_example.cpp")
+  set(binary_dir "${WORK_DIR}/build")
+  set(configure "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/consumers/readme" -B "${binary_dir}"
+      -G "${GENERATOR}" "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE="
+      "-DSWITCHYARD_CONSUMER_TARGET=${CONSUMER_TARGET}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+      "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${EXE_LINKER_FLAGS}"
+      "-DCMAKE_PREFIX_PATH=${PREFIX}" "-DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp")
+  if(MAKE_PROGRAM)
+    list(APPEND configure "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+  endif()
+  run("configure the README example" ${configure})
+  run("build the README example" "${CMAKE_COMMAND}" --build "${binary_dir}" --target consumer
+      --parallel ${jobs})
+  # In an empty directory, as a first run would be: the example creates its store there.
+  execute_process(COMMAND "${binary_dir}/consumer" WORKING_DIRECTORY "${WORK_DIR}/run"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "the README example failed (${rc}):\n${out}")
+  endif()
+  message(STATUS "the README example ran:\n${out}")
 
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The main demo: two versions of a real fraud model go through the registry's gates to
-// Production behind a canary, the new one is rolled back, and the audit trail is printed.
+// Production behind a canary, the new one is rolled back, and the audit trail is printed. Serving
+// follows the registry (RegistryBinding): the canary is the "challenger" alias, and promotion and
+// rollback are registry calls that switch serving themselves.
 //
 // Usage: model_lifecycle [directory]   (default: a fresh temporary directory)
 #include <Eigen/Dense>
@@ -16,6 +18,7 @@
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/serving/deployment.hpp>
+#include <switchyard/serving/registry_binding.hpp>
 #include <switchyard/stats/roc_auc.hpp>
 
 namespace sy = switchyard;
@@ -125,8 +128,21 @@ int main(int argc, char** argv) {
   registry.transition("fraud-detection", v1->version, sy::Stage::kProduction,
                       {.actor = "alice", .reason = "first release"});
 
-  // 5. Serve: the Deployment loads versions from the registry; v2 goes out as a 10% canary.
+  // 5. Serve: the Deployment loads versions from the registry and follows it. Its stable arm is
+  //    the Production version; its candidate arm, 10 % of traffic, is whatever "challenger" names.
   sy::Deployment fraud({.model = "fraud-detection", .source = &registry});
+  sy::RegistryBinding follow({.registry = &registry,
+                              .deployment = &fraud,
+                              .candidate = "@challenger",
+                              .candidate_percent = 10});
+  follow.published.connect([](const sy::BindingEvent& e) {
+    std::cout << "  [serving] stable v" << e.status.stable_version;
+    if (e.status.candidate_version != 0) {
+      std::cout << ", candidate v" << e.status.candidate_version << " at "
+                << e.status.candidate_percent << " %";
+    }
+    std::cout << "\n";
+  });
   auto report = registry.validate("fraud-detection", v2->version);
   std::cout << "\nvalidation of v2:\n";
   for (const auto& c : report.checks) {
@@ -134,10 +150,7 @@ int main(int argc, char** argv) {
               << ": " << c.detail << "\n";
   }
   registry.transition("fraud-detection", v2->version, sy::Stage::kStaging, {.actor = "ci"});
-  sy::RoutingPolicy canary;
-  canary.variants = {{"stable", v1->version, 90}, {"canary", v2->version, 10}};
-  canary.weight_style = sy::WeightStyle::kPercent;
-  fraud.router().set_policy(canary);
+  registry.set_alias("fraud-detection", "challenger", v2->version, {.actor = "alice"});
   for (Eigen::Index i = 0; i < holdout.x.rows(); ++i) {
     Eigen::RowVectorXd row = holdout.x.row(i);
     auto r = fraud.predict({.key = "card-" + std::to_string(i),
@@ -146,24 +159,25 @@ int main(int argc, char** argv) {
   }
   std::cout << "\ncanary traffic (2000 requests):\n";
   for (const auto& s : fraud.stats()) {
-    std::printf("  v%lld %-7s requests %5llu  accuracy %.3f  p99 %.1f us\n",
+    std::printf("  v%lld %-9s requests %5llu  accuracy %.3f  p99 %.1f us\n",
                 static_cast<long long>(s.version), s.variant.c_str(),
                 static_cast<unsigned long long>(s.stats.requests), s.stats.accuracy(),
                 s.stats.latency.quantile(0.99) / 1000.0);
   }
 
-  // 6. Promote v2 (v1 is archived in the same transaction), then roll back.
+  // 6. Promote v2 (v1 is archived in the same transaction), then roll back: each is one registry
+  //    call, and serving has switched before it returns.
   std::cout << "\npromote v2:\n";
   registry.transition("fraud-detection", v2->version, sy::Stage::kProduction,
                       {.actor = "alice", .reason = "canary healthy"});
-  fraud.router().set_policy(sy::RoutingPolicy::single(v2->version, "stable"));
+  registry.remove_alias("fraud-detection", "challenger", {.actor = "alice"});
   std::cout << "roll back:\n";
-  auto restored = registry.rollback("fraud-detection",
-                                    {.actor = "oncall", .reason = "chargebacks up after v2"});
-  fraud.router().set_policy(sy::RoutingPolicy::single(restored->version, "stable"));
+  registry.rollback("fraud-detection", {.actor = "oncall", .reason = "chargebacks up after v2"});
+  Eigen::RowVectorXd first = holdout.x.row(0);
   std::cout << "Production is v" << registry.resolve("models:/fraud-detection/Production")->version
-            << "; serving v" << fraud.predict({.key = "card-1", .input = sy::TensorView(
-                                                  holdout.x.data(), sy::Shape{1, 6})})->version
+            << "; serving v"
+            << fraud.predict({.key = "card-1", .input = sy::TensorView(first.data(),
+                                                                       sy::Shape{1, 6})})->version
             << "\n\naudit trail:\n";
 
   // 7. Who changed what, when and why.

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Serving-path benchmarks: routing, Deployment::predict overhead, metrics recording, swaps under
-// load. Each target is measured beside a baseline in the same run; compare medians of
-// --benchmark_repetitions (scripts/run-benchmarks.sh prints the ratios).
+// Serving-path benchmarks: bucketing hashes, routing, Deployment::predict overhead, metrics
+// recording, swaps under load. Each target is measured beside a baseline in the same run; compare
+// medians of --benchmark_repetitions (scripts/run-benchmarks.sh prints the ratios).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -84,6 +87,113 @@ void BM_Router_RouteAtomicSharedPtrBaseline(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Router_RouteAtomicSharedPtrBaseline)->Threads(1)->Threads(2)->UseRealTime();
+
+// ---- Bucketing hashes on short keys ("user-<n>", 6 to 13 bytes) --------------------------------
+// XXH64 as bucketing.hpp computed it by hand before it called libxxhash, kept here only as the
+// baseline of BM_Bucketing_Xxh64Library (same values: tests/serving/bucketing_test.cpp).
+namespace handwritten {
+constexpr std::uint64_t kP1 = 0x9E3779B185EBCA87ULL, kP2 = 0xC2B2AE3D27D4EB4FULL,
+                        kP3 = 0x165667B19E3779F9ULL, kP4 = 0x85EBCA77C2B2AE63ULL,
+                        kP5 = 0x27D4EB2F165667C5ULL;
+std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+std::uint64_t le64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+std::uint32_t le32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint64_t round(std::uint64_t acc, std::uint64_t lane) {
+  return rotl(acc + lane * kP2, 31) * kP1;
+}
+std::uint64_t merge(std::uint64_t h, std::uint64_t v) { return (h ^ round(0, v)) * kP1 + kP4; }
+std::uint64_t xxh64(std::string_view s, std::uint64_t seed) {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  std::uint64_t h;
+  if (n >= 32) {
+    std::uint64_t v1 = seed + kP1 + kP2, v2 = seed + kP2, v3 = seed, v4 = seed - kP1;
+    for (; i + 32 <= n; i += 32) {
+      v1 = round(v1, le64(p + i));
+      v2 = round(v2, le64(p + i + 8));
+      v3 = round(v3, le64(p + i + 16));
+      v4 = round(v4, le64(p + i + 24));
+    }
+    h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+    h = merge(merge(merge(merge(h, v1), v2), v3), v4);
+  } else {
+    h = seed + kP5;
+  }
+  h += n;
+  for (; i + 8 <= n; i += 8) h = rotl(h ^ round(0, le64(p + i)), 27) * kP1 + kP4;
+  if (i + 4 <= n) {
+    h = rotl(h ^ (le32(p + i) * kP1), 23) * kP2 + kP3;
+    i += 4;
+  }
+  for (; i < n; ++i) h = rotl(h ^ (static_cast<unsigned char>(p[i]) * kP5), 11) * kP1;
+  h = (h ^ (h >> 33)) * kP2;
+  h = (h ^ (h >> 29)) * kP3;
+  return h ^ (h >> 32);
+}
+}  // namespace handwritten
+
+const std::uint64_t kSaltSeed = bucketing::HashSalt("fraud-detection/canary-7").seed();
+
+void BM_Bucketing_Xxh64HandWrittenBaseline(benchmark::State& state) {
+  const auto& k = keys();
+  for (const auto& key : k) {
+    if (handwritten::xxh64(key, kSaltSeed) != bucketing::xxh64(key, kSaltSeed)) {
+      state.SkipWithError("the baseline computes another hash than libxxhash");
+      return;
+    }
+  }
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(handwritten::xxh64(k[i++ & 4095], kSaltSeed));
+}
+BENCHMARK(BM_Bucketing_Xxh64HandWrittenBaseline);
+
+// What HashScheme::kDefault computes per request: libxxhash's XXH64, inlined.
+void BM_Bucketing_Xxh64Library(benchmark::State& state) {
+  const auto& k = keys();
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(bucketing::xxh64(k[i++ & 4095], kSaltSeed));
+}
+BENCHMARK(BM_Bucketing_Xxh64Library);
+
+// What HashScheme::kXxh3 computes per request: libxxhash's XXH3_64bits_withSeed, inlined.
+void BM_Bucketing_Xxh3Library(benchmark::State& state) {
+  const auto& k = keys();
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(bucketing::xxh3_64(k[i++ & 4095], kSaltSeed));
+}
+BENCHMARK(BM_Bucketing_Xxh3Library);
+
+// The same route as BM_Router_RouteSticky with HashScheme::kXxh3 (both take the inline path).
+void BM_Router_RouteStickyXxh3(benchmark::State& state) {
+  struct Xxh3Setup : Setup {
+    Xxh3Setup() {
+      RoutingPolicy p;
+      p.variants = {{"control", 1, 70}, {"treatment", 2, 30}};
+      p.weight_style = WeightStyle::kPercent;
+      p.hash = HashScheme::kXxh3;
+      deployment->router().set_policy(p);
+    }
+  };
+  static Xxh3Setup s;
+  const TrafficRouter& router = s.deployment->router();
+  const auto& k = keys();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto table = router.read();
+    auto d = table->route(k[i++ & 4095]);
+    benchmark::DoNotOptimize(d.variant);
+  }
+}
+BENCHMARK(BM_Router_RouteStickyXxh3)->UseRealTime();
 
 // The model call alone: what predict() costs without the library.
 void BM_Deployment_ModelCallBaseline(benchmark::State& state) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writes the reference vectors for tests/serving/bucketing_test.cpp from the real JavaScript SDKs:
-// GrowthBook's hash/getBucketRanges/getEqualWeights/inNamespace (@growthbook/growthbook) and the
-// murmur3 x86 32-bit implementation the Unleash client specification uses (murmurhash3js).
+// GrowthBook's hash/getBucketRanges/getEqualWeights/inNamespace (@growthbook/growthbook), the
+// murmur3 x86 32-bit implementation the Unleash client specification uses (murmurhash3js), and
+// unleash-client-node's own normalized values (unleash-client, lib/strategy/util.js).
 //
 // Usage (see update_hash_vectors.sh, which installs the packages into a temporary folder):
 //   node update_hash_vectors.cjs <node_modules folder> <tests/data folder>
@@ -21,6 +22,8 @@ const gb = require(path.join(gbPackage, "dist", "cjs", "util.js"));
 const gbVersion = require(path.join(gbPackage, "package.json")).version;
 const murmur = require(path.join(modules, "murmurhash3js"));
 const murmurVersion = require(path.join(modules, "murmurhash3js", "package.json")).version;
+const unleashNode = require(path.join(modules, "unleash-client", "lib", "strategy", "util.js"));
+const unleashNodeVersion = require(path.join(modules, "unleash-client", "package.json")).version;
 
 // A small deterministic generator (xorshift32) so that reruns produce the same files.
 let state = 0x2545f491;
@@ -160,6 +163,68 @@ const unleash = {
 fs.writeFileSync(path.join(dataDir, "unleash", "murmur3_vectors.json"),
                  JSON.stringify(unleash, null, 1) + "\n");
 
+// ----------------------------------------------------------------------------------------------
+// Unleash SDKs on keys that are not ASCII. unleash-client-node hands murmurhash3js the JavaScript
+// string itself (the key decoded from UTF-8), so it hashes the low byte of each UTF-16 code unit;
+// Unleash's Rust core (Yggdrasil) hashes the UTF-8 bytes, i.e. murmur3 of the "binary" string.
+const sdkTexts = ["", "a", "user-42", "Hellø Wørld", "ø", "ümlaut", "你好", "φriend", "😊",
+                  "a😊b", "🌍🌎🌏", "Ω≈ç√", "\u{10FFFF}", "\u{FFFF}", "\u{E000}", "\u0100",
+                  "Feature.UTF-8.😊_φriend_你好_🌍"];
+const jsMurmurVectors = [];
+for (const t of sdkTexts) {
+  for (const seed of [0, 86028157]) {
+    jsMurmurVectors.push({data_utf8_hex: utf8(t), seed, expected: murmur.x86.hash32(t, seed)});
+  }
+}
+for (const hex of invalid) {
+  jsMurmurVectors.push({data_utf8_hex: hex, seed: 0, expected: murmur.x86.hash32(decode(hex), 0)});
+}
+for (let i = 0; i < 200; i++) {
+  const hex = randomBytesHex(24);
+  const seed = next();
+  jsMurmurVectors.push({data_utf8_hex: hex, seed, expected: murmur.x86.hash32(decode(hex), seed)});
+}
+
+// Both SDKs' normalized values for the same ids and groups: strategy (modulus 100, seed 0) and
+// variant (seed 86028157, moduli 1000 and 7) values, Node's from unleash-client's own functions.
+const coreNormalized = (idHex, groupHex, modulus, seed) =>
+  (murmur.x86.hash32(bytesOf(groupHex + utf8(":") + idHex), seed) % modulus) + 1;
+const sdkNormalizedVectors = [];
+const sdkGroups = ["AB12A", "Feature.flexibleRollout.10", "fraud-model-flag", "Frühjahr",
+                   "功能", "🚀-launch"];
+const sdkIds = sdkTexts.concat(["123", "user-ø-7", "ß", "ÿ", "Ā", "😊😊😊😊"]);
+for (const group of sdkGroups) {
+  for (const id of sdkIds) {
+    const idHex = utf8(id);
+    const groupHex = utf8(group);
+    sdkNormalizedVectors.push({id_utf8_hex: idHex, group_utf8_hex: groupHex, modulus: 100, seed: 0,
+                               expected_core: coreNormalized(idHex, groupHex, 100, 0),
+                               expected_node: unleashNode.normalizedStrategyValue(id, group)});
+    for (const modulus of [1000, 7]) {
+      sdkNormalizedVectors.push({
+        id_utf8_hex: idHex, group_utf8_hex: groupHex, modulus, seed: 86028157,
+        expected_core: coreNormalized(idHex, groupHex, modulus, 86028157),
+        expected_node: unleashNode.normalizedVariantValue(id, group, modulus)});
+    }
+  }
+}
+const differing = sdkNormalizedVectors.filter((v) => v.expected_core !== v.expected_node).length;
+
+const unleashSdks = {
+  source: `unleash-client ${unleashNodeVersion} (npm; unleash-client-node), ` +
+          `lib/strategy/util.js normalizedStrategyValue and normalizedVariantValue, given the ` +
+          `keys as JavaScript strings; murmurhash3js ${murmurVersion} x86.hash32 over those ` +
+          `strings (murmur3_32_js) and over the UTF-8 bytes (expected_core, as Unleash's Rust ` +
+          `core hashes) (Node.js ${process.versions.node})`,
+  murmur3_32_js: jsMurmurVectors,
+  normalizedValue: sdkNormalizedVectors,
+};
+fs.writeFileSync(path.join(dataDir, "unleash", "sdk_vectors.json"),
+                 JSON.stringify(unleashSdks, null, 1) + "\n");
+
 console.log(`growthbook: ${hashVectors.length} hash, ${namespaceVectors.length} inNamespace, ` +
             `${rangeVectors.length} getBucketRanges, ${equalWeightVectors.length} getEqualWeights`);
 console.log(`unleash: ${murmurVectors.length} murmur3_32, ${normalizedVectors.length} normalizedValue`);
+console.log(`unleash SDKs: ${jsMurmurVectors.length} murmur3_32_js, ` +
+            `${sdkNormalizedVectors.length} normalizedValue ` +
+            `(${differing} where Node and the Rust core disagree)`);

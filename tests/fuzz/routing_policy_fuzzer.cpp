@@ -69,7 +69,7 @@ RoutingPolicy decode(FuzzInput& in) {
   }
   // Enumerations take any value of their underlying type, as a host decoding a config might.
   p.mode = static_cast<RoutingMode>(in.byte() % 3);
-  p.hash = static_cast<HashScheme>(in.byte() % 5);
+  p.hash = static_cast<HashScheme>(in.byte() % 7);  // 6 schemes and one value that names none
   p.weight_style = static_cast<WeightStyle>(in.byte() % 3);
   p.normalize = in.boolean();
   p.seed = in.string();

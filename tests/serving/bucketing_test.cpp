@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of the bucketing hashes against published and reference vectors, and of their spread.
 #include <switchyard/serving/bucketing.hpp>
+#include <switchyard/serving/routing_table.hpp>
 
 #include <gtest/gtest.h>
 
@@ -159,10 +160,12 @@ constexpr SaltedVector kSaltedVectors[] = {
     {"salt", "Hell\xc3\xb8 W\xc3\xb8rld", 0x5CAB063D6A76AF7BULL},
 };
 
-// Computed at compile time: the hash is usable in constant expressions.
-static_assert(xxh64("") == 0xEF46DB3751D8E999ULL);
-static_assert(hash64(HashSalt("exp"), "0123456789abcdef") == 0x975E723442730693ULL);
+// The murmur3 hashes are computed at compile time too (the xxHash ones are libxxhash calls).
 static_assert(murmur3_32("test", 0) == 3127628307U);
+static_assert(murmur3_32_js("test", 0) == 3127628307U);
+// murmurhash3js reads U+00F8 as the byte 0xF8 and U+4F60 as 0x60 (the low byte of the code unit).
+static_assert(murmur3_32_js("\xc3\xb8", 7) == murmur3_32("\xf8", 7));
+static_assert(murmur3_32_js("\xe4\xbd\xa0", 7) == murmur3_32("\x60", 7));
 
 TEST(Xxh64Test, matches_libxxhash_reference_for_every_length_class) {
   for (const auto& v : kXxh64Vectors) {
@@ -204,6 +207,68 @@ TEST(Hash64Test, salted_hash_matches_libxxhash_reference) {
   }
   EXPECT_EQ(HashSalt(), HashSalt(""));
   EXPECT_EQ(HashSalt("exp").seed(), xxh64("exp"));
+}
+
+// XXH3: inputs are prefixes of kPattern repeated six times (600 bytes), so that each of XXH3's
+// length classes (0, 1-3, 4-8, 9-16, 17-128, 129-240, 241+) is covered. Expected values printed
+// by scripts/update_hash_vectors.sh with libxxhash 0.8.1: XXH3_64bits_withSeed(input, length,
+// seed), and XXH3_64bits_withSeed(key, XXH3_64bits(salt)) for the salted form.
+std::string xxh3_input(std::size_t length) {
+  std::string repeated;
+  for (int k = 0; k < 6; ++k) repeated += kPattern;
+  return repeated.substr(0, length);
+}
+constexpr Xxh64Vector kXxh3Vectors[] = {
+    {0, 0x0000000000000000ULL, 0x2D06800538D394C2ULL},
+    {0, 0x9E3779B97F4A7C15ULL, 0x602B0E2CD6662C8BULL},
+    {1, 0x0000000000000000ULL, 0x1982E3A7BB241055ULL},
+    {1, 0x9E3779B97F4A7C15ULL, 0x1FABD44AAB136385ULL},
+    {3, 0x0000000000000000ULL, 0x8ED2B2F360965D90ULL},
+    {3, 0x9E3779B97F4A7C15ULL, 0xD0E976D06ADACAD7ULL},
+    {4, 0x0000000000000000ULL, 0x8AA92DA18EDB594BULL},
+    {4, 0x9E3779B97F4A7C15ULL, 0x44E056E2DF8F6071ULL},
+    {8, 0x0000000000000000ULL, 0x1808E40D6723F646ULL},
+    {8, 0x9E3779B97F4A7C15ULL, 0x6AD60A5007F621ABULL},
+    {9, 0x0000000000000000ULL, 0x3B5293CE9B5BD7D7ULL},
+    {9, 0x9E3779B97F4A7C15ULL, 0xB896490D0DC88E1CULL},
+    {16, 0x0000000000000000ULL, 0x64439946D8FA212DULL},
+    {16, 0x9E3779B97F4A7C15ULL, 0xFB66C5FDAB4463AFULL},
+    {17, 0x0000000000000000ULL, 0xD2E63ED5466F5C32ULL},
+    {17, 0x9E3779B97F4A7C15ULL, 0xB355DC163931F56FULL},
+    {100, 0x0000000000000000ULL, 0x6561279F38DE859DULL},
+    {100, 0x9E3779B97F4A7C15ULL, 0xF7EDAAAA55C36345ULL},
+    {128, 0x0000000000000000ULL, 0xBD084B0A3753B399ULL},
+    {128, 0x9E3779B97F4A7C15ULL, 0x72F7257D6A490895ULL},
+    {129, 0x0000000000000000ULL, 0xEB9CED58A679624BULL},
+    {129, 0x9E3779B97F4A7C15ULL, 0xD03ED78945D6FBA9ULL},
+    {240, 0x0000000000000000ULL, 0x708A0BD5B44A7F43ULL},
+    {240, 0x9E3779B97F4A7C15ULL, 0x56C5D13CE0355FDFULL},
+    {241, 0x0000000000000000ULL, 0xDDC63C39C6A0D4D0ULL},
+    {241, 0x9E3779B97F4A7C15ULL, 0xCB983EE2B0C469DCULL},
+    {500, 0x0000000000000000ULL, 0x67D839FAC7130435ULL},
+    {500, 0x9E3779B97F4A7C15ULL, 0x243A14FACB761B61ULL},
+};
+constexpr SaltedVector kXxh3SaltedVectors[] = {
+    {"", "", 0x412F1275E10017F3ULL},
+    {"fraud-detection/canary-7", "user-42", 0x9C939A6CA0658F1CULL},
+    {"exp", "0123456789abcdef", 0xFDB51D1408369CA8ULL},
+    {"salt", "Hell\xc3\xb8 W\xc3\xb8rld", 0xD2C4A4C7397F4C3CULL},
+};
+
+TEST(Xxh3Test, matches_libxxhash_reference_for_every_length_class) {
+  for (const auto& v : kXxh3Vectors) {
+    EXPECT_EQ(xxh3_64(xxh3_input(v.length), v.seed), v.expected)
+        << "length " << v.length << " seed " << v.seed;
+  }
+}
+
+TEST(Xxh3Test, salted_hash_matches_libxxhash_reference) {
+  for (const auto& v : kXxh3SaltedVectors) {
+    EXPECT_EQ(hash64_xxh3(v.salt, v.key), v.expected) << "salt '" << v.salt << "' key '" << v.key;
+    EXPECT_EQ(xxh3_64(v.key, xxh3_salt_seed(v.salt)), v.expected);
+  }
+  // A different assignment from the default scheme: never a drop-in replacement.
+  EXPECT_NE(hash64_xxh3("exp", "0123456789abcdef"), hash64("exp", "0123456789abcdef"));
 }
 
 TEST(Hash64Test, salt_and_key_are_not_interchangeable) {
@@ -618,6 +683,73 @@ TEST(UnleashTest, normalized_value_matches_unleash_client_node) {
   EXPECT_EQ(checked, 210);
 }
 
+// Unleash's SDKs on keys and group ids that are not ASCII (tests/data/unleash/sdk_vectors.json):
+// unleash-client-node 6.12.1's own normalizedStrategyValue/normalizedVariantValue, and murmur3
+// over the UTF-8 bytes as Unleash's Rust core (Yggdrasil) computes it.
+TEST(UnleashSdkTest, murmur3_js_matches_murmurhash3js_on_javascript_strings) {
+  const rj::Document doc = load_json("unleash/sdk_vectors.json");
+  int checked = 0;
+  for (const auto& v : doc["murmur3_32_js"].GetArray()) {
+    EXPECT_EQ(murmur3_32_js(from_hex(str(v["data_utf8_hex"])), v["seed"].GetUint()),
+              v["expected"].GetUint())
+        << "data hex " << str(v["data_utf8_hex"]) << " seed " << v["seed"].GetUint();
+    ++checked;
+  }
+  std::printf("  [unleash] murmur3_32_js vectors: %d checked\n", checked);
+  EXPECT_GE(checked, 254);
+}
+
+TEST(UnleashSdkTest, normalized_values_match_each_sdk_on_non_ascii_ids) {
+  const rj::Document doc = load_json("unleash/sdk_vectors.json");
+  int checked = 0;
+  int differing = 0;
+  for (const auto& v : doc["normalizedValue"].GetArray()) {
+    const std::string id = from_hex(str(v["id_utf8_hex"]));
+    const std::string group = from_hex(str(v["group_utf8_hex"]));
+    const std::uint32_t modulus = v["modulus"].GetUint();
+    const std::uint32_t seed = v["seed"].GetUint();
+    EXPECT_EQ(unleash_normalized_value(id, group, modulus, seed, UnleashSdk::kCore),
+              v["expected_core"].GetUint())
+        << "id hex " << str(v["id_utf8_hex"]) << " group hex " << str(v["group_utf8_hex"]);
+    EXPECT_EQ(unleash_normalized_value(id, group, modulus, seed, UnleashSdk::kNode),
+              v["expected_node"].GetUint())
+        << "id hex " << str(v["id_utf8_hex"]) << " group hex " << str(v["group_utf8_hex"]);
+    EXPECT_EQ(unleash_normalized_value(id, group, modulus, seed), v["expected_core"].GetUint())
+        << "the default is the Rust core's UTF-8 bytes";
+    differing += v["expected_core"].GetUint() != v["expected_node"].GetUint() ? 1 : 0;
+    ++checked;
+  }
+  std::printf("  [unleash] SDK normalizedValue vectors: %d checked, %d where they disagree\n",
+              checked, differing);
+  EXPECT_EQ(checked, 414);
+  EXPECT_GT(differing, 0) << "the vectors must exercise the disagreement";
+}
+
+TEST(UnleashSdkTest, sdks_agree_on_ascii_and_part_on_other_characters) {
+  for (int i = 0; i < 1000; ++i) {
+    const std::string key = user_key(i);
+    EXPECT_EQ(murmur3_32_js(key, 5), murmur3_32(key, 5)) << key;
+    EXPECT_EQ(unleash_in_rollout(key, "checkout", 37, UnleashSdk::kNode),
+              unleash_in_rollout(key, "checkout", 37, UnleashSdk::kCore));
+  }
+  // "Hellø" under group "grp": the Node SDK places it at 11, the Rust core at 45 (both printed by
+  // unleash-client 6.12.1 and murmurhash3js over the UTF-8 bytes).
+  EXPECT_EQ(unleash_normalized_value("Hell\xc3\xb8", "grp", 100, 0, UnleashSdk::kNode), 11U);
+  EXPECT_EQ(unleash_normalized_value("Hell\xc3\xb8", "grp", 100, 0, UnleashSdk::kCore), 45U);
+  EXPECT_TRUE(unleash_in_rollout("Hell\xc3\xb8", "grp", 20, UnleashSdk::kNode));
+  EXPECT_FALSE(unleash_in_rollout("Hell\xc3\xb8", "grp", 20, UnleashSdk::kCore));
+  const std::uint32_t weights[] = {500, 500};
+  int chosen_differently = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string key = "\xe7\x94\xa8\xe6\x88\xb7-" + std::to_string(i);  // "用户-i"
+    chosen_differently += unleash_select_variant(key, "feature", weights, UnleashSdk::kNode) !=
+                                  unleash_select_variant(key, "feature", weights, UnleashSdk::kCore)
+                              ? 1
+                              : 0;
+  }
+  EXPECT_GT(chosen_differently, 300) << "non-ASCII keys land independently under the two SDKs";
+}
+
 TEST(UnleashTest, normalized_value_rejects_a_zero_modulus) {
   try {
     unleash_normalized_value("user-1", "checkout", 0);
@@ -925,5 +1057,93 @@ TEST(UnleashTest, specification_cases_reproduce_with_bucketing_alone) {
   std::printf("  [unleash] specification: %d passed, %d skipped\n", total_passed, total_skipped);
   EXPECT_GE(total_passed, 50);  // the bucketing cases must not silently turn into skips
 }
+
+
+// ---------------------------------------------------------------------------------------------
+// Hash schemes through the routing table: each HashScheme assigns exactly as its bucketing
+// function does, so a policy keeps the assignments of the tool it names.
+
+namespace schemes {
+
+using switchyard::HashScheme;
+using switchyard::RoutedVariant;
+using switchyard::RoutingPolicy;
+using switchyard::RoutingTable;
+
+// A two-arm table (versions 1 and 2, shares 70/30) with the given scheme and seed. The arms carry
+// no model: routing only reads names, versions and shares.
+RoutingTable two_arm_table(HashScheme scheme, std::string seed) {
+  RoutingPolicy p;
+  p.variants = {{"control", 1, 70}, {"treatment", 2, 30}};
+  p.hash = scheme;
+  p.seed = std::move(seed);
+  std::vector<RoutedVariant> arms = {{"control", 1, nullptr, nullptr, 0.7, true},
+                                     {"treatment", 2, nullptr, nullptr, 0.3, true}};
+  return RoutingTable("fraud-detection", std::move(p), std::move(arms), 1);
+}
+
+std::string non_ascii_key(int i) { return "\xe7\x94\xa8\xe6\x88\xb7-\xc3\xb8" + std::to_string(i); }
+
+TEST(HashSchemeRoutingTest, default_scheme_keeps_its_xxh64_assignment) {
+  // The default sticky assignment must never move between releases: arm = hash64(seed, key)
+  // against the 70% threshold of the 64-bit range; the vectors above pin hash64 itself.
+  const RoutingTable table = two_arm_table(HashScheme::kDefault, "checkout-experiment");
+  const HashSalt salt("checkout-experiment");
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key = i % 2 ? user_key(i) : non_ascii_key(i);
+    const std::int64_t expected = unit_interval(hash64(salt, key)) < 0.7 ? 1 : 2;
+    EXPECT_EQ(table.route(key).variant->version, expected) << key;
+  }
+  // Pinned with the hand-written XXH64 that bucketing.hpp carried before it called libxxhash:
+  // hash64("checkout-experiment", "user-42"), and the arms of "user-0".."user-63" under 70/30
+  // (bit i set: "user-i" goes to treatment).
+  EXPECT_EQ(hash64("checkout-experiment", "user-42"), 0xCED3893D13E7D482ULL);
+  std::uint64_t treatment = 0;
+  for (int i = 0; i < 64; ++i) {
+    if (table.route(user_key(i)).variant->version == 2) treatment |= std::uint64_t{1} << i;
+  }
+  EXPECT_EQ(treatment, 0x8029045D901B8184ULL);
+}
+
+TEST(HashSchemeRoutingTest, xxh3_scheme_assigns_by_hash64_xxh3) {
+  const RoutingTable table = two_arm_table(HashScheme::kXxh3, "checkout-experiment");
+  int moved = 0;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key = user_key(i);
+    const std::int64_t expected =
+        unit_interval(hash64_xxh3("checkout-experiment", key)) < 0.7 ? 1 : 2;
+    const auto d = table.route(key);
+    EXPECT_EQ(d.variant->version, expected) << key;
+    moved += expected != (unit_interval(hash64("checkout-experiment", key)) < 0.7 ? 1 : 2);
+  }
+  // 70/30 under two independent hashes: a key changes arm with probability 2 * 0.7 * 0.3 = 0.42.
+  EXPECT_GT(moved, 1800);
+  EXPECT_LT(moved, 2400);
+}
+
+TEST(HashSchemeRoutingTest, unleash_schemes_assign_as_their_sdks) {
+  const RoutingTable core = two_arm_table(HashScheme::kUnleash, "fraud-model-flag");
+  const RoutingTable node = two_arm_table(HashScheme::kUnleashNode, "fraud-model-flag");
+  const std::uint32_t weights[] = {700, 300};
+  int differ = 0;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key = i % 2 ? user_key(i) : non_ascii_key(i);
+    const auto by_core =
+        unleash_select_variant(key, "fraud-model-flag", weights, UnleashSdk::kCore);
+    const auto by_node =
+        unleash_select_variant(key, "fraud-model-flag", weights, UnleashSdk::kNode);
+    ASSERT_TRUE(by_core && by_node);
+    EXPECT_EQ(core.route(key).variant->version, static_cast<std::int64_t>(*by_core) + 1) << key;
+    EXPECT_EQ(node.route(key).variant->version, static_cast<std::int64_t>(*by_node) + 1) << key;
+    if (i % 2) {
+      EXPECT_EQ(*by_core, *by_node) << "ASCII keys agree: " << key;
+    } else {
+      differ += *by_core != *by_node ? 1 : 0;
+    }
+  }
+  EXPECT_GT(differ, 500) << "non-ASCII keys must exercise the Node SDK's own hashing";
+}
+
+}  // namespace schemes
 
 }  // namespace

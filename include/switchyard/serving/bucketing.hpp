@@ -16,19 +16,37 @@
 
 #include <switchyard/core/error.hpp>
 
+// xxHash (Debian: libxxhash-dev; vcpkg: xxhash; Conan: xxhash/0.8.x), compiled into each user as
+// static inline functions: nothing to link, and the calls inline into the routing hot path.
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define SWITCHYARD_DEFINED_XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+#ifdef SWITCHYARD_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef SWITCHYARD_DEFINED_XXH_INLINE_ALL
+#endif
+
 /// Pure functions that turn a caller's key (user id, session id) into a position, and a position
-/// into a variant. Three schemes, each stable across platforms, compilers and Switchyard releases:
+/// into a variant. These schemes, each stable across platforms, compilers and Switchyard releases:
 ///
 /// - Switchyard's default: XXH64 (the published xxHash 64-bit algorithm, seeded with the XXH64 of
 ///   a salt string) mapped to [0, 1) or to a bucket. Fast (a few ns for a 16-byte key) and well
 ///   mixed; use it unless assignments must agree with another tool.
+/// - Switchyard's XXH3 variant: XXH3-64 seeded with the XXH3-64 of the salt. About twice as fast
+///   as XXH64 on short keys (benchmarks/serving_bench.cpp), but it assigns keys differently, so
+///   it is a separate, opt-in scheme and never replaces the default under a running experiment.
 /// - GrowthBook: hash versions 1 and 2, bucket ranges, variation choice and namespaces, exactly as
 ///   GrowthBook's JavaScript SDK computes them, so a service can take over an experiment that
 ///   GrowthBook assigned without moving any user.
 /// - Unleash: murmur3 x86 32-bit normalised values for gradual rollouts and the weighted variant
-///   choice, as the Unleash client specification defines them.
+///   choice, as the Unleash client specification defines them. Unleash's SDKs disagree on keys
+///   that are not ASCII; UnleashSdk names the two behaviours (UTF-8 bytes as Unleash's Rust core
+///   hashes them, or what unleash-client-node hashes).
 ///
-/// Keys are UTF-8. Nothing on the request path allocates; only the functions returning vectors do.
+/// Both xxHash schemes call libxxhash (XXH64, XXH3_64bits_withSeed), inlined. Keys are UTF-8.
+/// Nothing on the request path allocates; only the functions returning vectors do.
 /// Thread-safety: every function is pure and may be called concurrently from any thread.
 ///
 /// @code
@@ -42,10 +60,17 @@ namespace switchyard::bucketing {
 // ---------------------------------------------------------------------------------------------
 // Switchyard's default hash: XXH64.
 
-/// XXH64 of `data` with a 64-bit seed, as specified by xxHash (doc/xxhash_spec.md, "XXH64
-/// algorithm description") and computed by libxxhash's XXH64(). Bytes are read little-endian
-/// whatever the host, so the value is the same on every platform. constexpr; never throws.
-constexpr std::uint64_t xxh64(std::string_view data, std::uint64_t seed = 0) noexcept;
+/// XXH64 of `data` with a 64-bit seed: libxxhash's XXH64(), the algorithm xxHash specifies in
+/// doc/xxhash_spec.md. The same value on every platform. Never throws.
+inline std::uint64_t xxh64(std::string_view data, std::uint64_t seed = 0) noexcept {
+  return XXH64(data.data(), data.size(), seed);
+}
+
+/// XXH3-64 of `data` with a 64-bit seed: libxxhash's XXH3_64bits_withSeed() (stable output since
+/// xxHash 0.8.0). The same value on every platform. Never throws.
+inline std::uint64_t xxh3_64(std::string_view data, std::uint64_t seed = 0) noexcept {
+  return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
 
 /// A salt string reduced once to the 64-bit seed used by hash64: the XXH64 (seed 0) of its bytes.
 /// Build it when a routing table is built, then hash each request's key with it. Two different
@@ -53,7 +78,7 @@ constexpr std::uint64_t xxh64(std::string_view data, std::uint64_t seed = 0) noe
 class HashSalt {
  public:
   constexpr HashSalt() noexcept = default;  ///< the empty salt ""
-  constexpr explicit HashSalt(std::string_view salt) noexcept : seed_(xxh64(salt, 0)) {}
+  explicit HashSalt(std::string_view salt) noexcept : seed_(xxh64(salt, 0)) {}
   /// The 64-bit XXH64 seed this salt stands for.
   constexpr std::uint64_t seed() const noexcept { return seed_; }
   friend constexpr bool operator==(const HashSalt&, const HashSalt&) = default;
@@ -65,14 +90,27 @@ class HashSalt {
 /// Switchyard's default 64-bit bucketing hash: XXH64(key, seed = XXH64(salt, 0)). Documented here
 /// so it can be reproduced anywhere (e.g. Python's `xxhash.xxh64(key,
 /// seed=xxh64(salt).intdigest())`) and never changes between releases. No allocation, never throws.
-constexpr std::uint64_t hash64(const HashSalt& salt, std::string_view key) noexcept {
+inline std::uint64_t hash64(const HashSalt& salt, std::string_view key) noexcept {
   return xxh64(key, salt.seed());
 }
 
 /// hash64 with the salt given as a string; equal to hash64(HashSalt(salt), key). Costs one more
 /// short hash than the HashSalt form, which hot paths should prefer.
-constexpr std::uint64_t hash64(std::string_view salt, std::string_view key) noexcept {
+inline std::uint64_t hash64(std::string_view salt, std::string_view key) noexcept {
   return xxh64(key, xxh64(salt, 0));
+}
+
+/// The seed hash64_xxh3 derives from a salt: XXH3-64 (seed 0) of its bytes. Compute it once,
+/// when a routing table is built.
+inline std::uint64_t xxh3_salt_seed(std::string_view salt) noexcept { return xxh3_64(salt, 0); }
+
+/// Switchyard's opt-in XXH3 bucketing hash (HashScheme::kXxh3): XXH3-64(key, seed =
+/// XXH3-64(salt, 0)), reproducible e.g. with Python's `xxhash.xxh3_64_intdigest(key,
+/// seed=xxhash.xxh3_64_intdigest(salt))`. Faster than hash64 on short keys but a different
+/// assignment: switching a running experiment between the two moves about half of its keys.
+/// No allocation, never throws.
+inline std::uint64_t hash64_xxh3(std::string_view salt, std::string_view key) noexcept {
+  return xxh3_64(key, xxh3_salt_seed(salt));
 }
 
 /// The top 53 bits of `hash` as a double uniform in [0, 1): multiples of 2^-53, 0 included, 1
@@ -156,12 +194,29 @@ constexpr bool growthbook_in_namespace(std::string_view hash_value, std::string_
 // ---------------------------------------------------------------------------------------------
 // Unleash (client specification; unleash-client-node src/strategy/util.ts and src/variant.ts).
 
-/// MurmurHash3 x86 32-bit (Austin Appleby's MurmurHash3_x86_32) of the bytes of `data`. Unleash's
-/// Rust evaluation core (Yggdrasil) hashes the UTF-8 bytes of its keys, and so does this. Note:
-/// unleash-client-node (through murmurhash3js) hashes the low byte of each UTF-16 code unit
-/// instead, so for non-ASCII keys it disagrees with Yggdrasil and with this function; for ASCII
-/// keys all agree. No allocation; never throws.
+/// Which Unleash SDK's hashing to reproduce. Unleash's SDKs agree on keys and group ids that are
+/// ASCII and disagree on any other character; pick the SDK whose assignments must be kept.
+/// Thread-safety: a value type.
+enum class UnleashSdk : std::uint8_t {
+  /// The UTF-8 bytes of "group:id", as Unleash's Rust evaluation core, Yggdrasil, hashes them
+  /// (unleash-yggdrasil src/strategy_parsing.rs, normalized_hash) for the SDKs built on it.
+  kCore,
+  /// unleash-client-node (src/strategy/util.ts, through murmurhash3js 3.0.1): the JavaScript
+  /// string's UTF-16 code units, each cut to its low 8 bits, with the number of code units as the
+  /// length. "ø" (U+00F8) hashes as the byte 0xF8, "你" (U+4F60) as 0x60, "😊" (two surrogates,
+  /// U+D83D U+DE0A) as 0x3D 0x0A; different characters can therefore collide.
+  kNode,
+};
+
+/// MurmurHash3 x86 32-bit (Austin Appleby's MurmurHash3_x86_32) of the bytes of `data`, as
+/// UnleashSdk::kCore hashes. No allocation; never throws.
 constexpr std::uint32_t murmur3_32(std::string_view data, std::uint32_t seed = 0) noexcept;
+
+/// murmurhash3js's x86.hash32 of the JavaScript string a UTF-8 key decodes to, as
+/// UnleashSdk::kNode hashes: MurmurHash3_x86_32 over the low byte of each UTF-16 code unit.
+/// Ill-formed UTF-8 decodes as TextDecoder does (see growthbook_fnv1a32). Equal to murmur3_32 for
+/// ASCII input. No allocation; never throws.
+constexpr std::uint32_t murmur3_32_js(std::string_view utf8, std::uint32_t seed = 0) noexcept;
 
 /// The seed of Unleash's rollout strategies (gradualRolloutUserId, gradualRolloutSessionId,
 /// flexibleRollout).
@@ -173,17 +228,20 @@ inline constexpr std::uint32_t kUnleashVariantSeed = 86028157;
 inline constexpr std::uint32_t kUnleashRolloutModulus = 100;
 
 /// Unleash's normalizedValue(id, groupId, normalizer, seed): murmur3_32(group + ":" + id, seed)
-/// % modulus + 1, a number in [1, modulus]. For a rollout the group is the strategy's groupId
-/// (by default the feature name). No allocation. Throws InvalidArgument when modulus is 0.
+/// % modulus + 1, a number in [1, modulus], hashed the way `sdk` hashes (murmur3_32_js for
+/// kNode). For a rollout the group is the strategy's groupId (by default the feature name). No
+/// allocation. Throws InvalidArgument when modulus is 0.
 inline std::uint32_t unleash_normalized_value(std::string_view id, std::string_view group,
                                               std::uint32_t modulus = kUnleashRolloutModulus,
-                                              std::uint32_t seed = kUnleashStrategySeed);
+                                              std::uint32_t seed = kUnleashStrategySeed,
+                                              UnleashSdk sdk = UnleashSdk::kCore);
 
-/// Unleash's rollout test: true when percentage > 0 and unleash_normalized_value(id, group) <=
-/// percentage, so a rollout of p% enables the same keys at every evaluation and keeps them when p
-/// grows. A NaN percentage enables nobody, as in Unleash. No allocation; never throws.
-constexpr bool unleash_in_rollout(std::string_view id, std::string_view group,
-                                  double percentage) noexcept;
+/// Unleash's rollout test: true when percentage > 0 and unleash_normalized_value(id, group, 100,
+/// kUnleashStrategySeed, sdk) <= percentage, so a rollout of p% enables the same keys at every
+/// evaluation and keeps them when p grows. A NaN percentage enables nobody, as in Unleash. No
+/// allocation; never throws.
+constexpr bool unleash_in_rollout(std::string_view id, std::string_view group, double percentage,
+                                  UnleashSdk sdk = UnleashSdk::kCore) noexcept;
 
 /// Unleash's default stickiness: the first non-empty of user_id, session_id and remote_address.
 /// Unleash's variant choice looks at all three; its flexibleRollout strategy only at the first two
@@ -201,15 +259,15 @@ constexpr std::optional<std::string_view> unleash_default_stickiness(
 
 /// Unleash's weighted variant choice (selectVariantDefinition without overrides): with total the
 /// sum of `weights`, target = murmur3_32(group + ":" + stickiness_value, kUnleashVariantSeed) %
-/// total + 1, and the chosen variant is the first with a non-zero weight whose running sum of
-/// weights reaches target. Returns nullopt when the weights sum to 0 (Unleash's "disabled"
-/// variant). `group` is the feature name for feature variants and the strategy's groupId for
-/// strategy variants; `stickiness_value` is the context value named by the variants' stickiness
-/// (see unleash_default_stickiness). Overrides that pin a context value to a variant are matched
-/// by the caller before this is called. No allocation; never throws.
+/// total + 1 (hashed the way `sdk` hashes), and the chosen variant is the first with a non-zero
+/// weight whose running sum of weights reaches target. Returns nullopt when the weights sum to 0
+/// (Unleash's "disabled" variant). `group` is the feature name for feature variants and the
+/// strategy's groupId for strategy variants; `stickiness_value` is the context value named by the
+/// variants' stickiness (see unleash_default_stickiness). Overrides that pin a context value to a
+/// variant are matched by the caller before this is called. No allocation; never throws.
 constexpr std::optional<std::size_t> unleash_select_variant(
     std::string_view stickiness_value, std::string_view group,
-    std::span<const std::uint32_t> weights) noexcept;
+    std::span<const std::uint32_t> weights, UnleashSdk sdk = UnleashSdk::kCore) noexcept;
 
 }  // namespace switchyard::bucketing
 
@@ -218,9 +276,6 @@ constexpr std::optional<std::size_t> unleash_select_variant(
 
 namespace switchyard::detail {
 
-constexpr std::uint64_t rotl64(std::uint64_t x, int r) noexcept {
-  return (x << r) | (x >> (64 - r));
-}
 constexpr std::uint32_t rotl32(std::uint32_t x, int r) noexcept {
   return (x << r) | (x >> (32 - r));
 }
@@ -229,9 +284,8 @@ constexpr std::uint32_t byte_at(std::string_view s, std::size_t i) noexcept {
   return static_cast<unsigned char>(s[i]);
 }
 
-// Little-endian loads. Constant evaluation and big-endian hosts assemble the bytes with shifts;
-// little-endian hosts use memcpy, which compiles to one load (GCC does not always merge the
-// shifts into a load inside the hash loops).
+// Little-endian load for murmur3's blocks. Constant evaluation and big-endian hosts assemble the
+// bytes with shifts; little-endian hosts use memcpy, which compiles to one load.
 constexpr std::uint32_t load_le32(std::string_view s, std::size_t i) noexcept {
   if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
     std::uint32_t v = 0;
@@ -240,31 +294,6 @@ constexpr std::uint32_t load_le32(std::string_view s, std::size_t i) noexcept {
   }
   return byte_at(s, i) | byte_at(s, i + 1) << 8 | byte_at(s, i + 2) << 16 | byte_at(s, i + 3) << 24;
 }
-constexpr std::uint64_t load_le64(std::string_view s, std::size_t i) noexcept {
-  if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
-    std::uint64_t v = 0;
-    std::memcpy(&v, s.data() + i, sizeof v);
-    return v;
-  }
-  return static_cast<std::uint64_t>(load_le32(s, i)) |
-         static_cast<std::uint64_t>(load_le32(s, i + 4)) << 32;
-}
-
-inline constexpr std::uint64_t kXxhPrime1 = 0x9E3779B185EBCA87ULL;
-inline constexpr std::uint64_t kXxhPrime2 = 0xC2B2AE3D27D4EB4FULL;
-inline constexpr std::uint64_t kXxhPrime3 = 0x165667B19E3779F9ULL;
-inline constexpr std::uint64_t kXxhPrime4 = 0x85EBCA77C2B2AE63ULL;
-inline constexpr std::uint64_t kXxhPrime5 = 0x27D4EB2F165667C5ULL;
-
-constexpr std::uint64_t xxh64_round(std::uint64_t acc, std::uint64_t lane) noexcept {
-  acc += lane * kXxhPrime2;
-  return rotl64(acc, 31) * kXxhPrime1;
-}
-constexpr std::uint64_t xxh64_merge(std::uint64_t acc, std::uint64_t lane_acc) noexcept {
-  acc ^= xxh64_round(0, lane_acc);
-  return acc * kXxhPrime1 + kXxhPrime4;
-}
-
 // Calls sink(unit) for each UTF-16 code unit of a UTF-8 string. Ill-formed input follows the
 // WHATWG UTF-8 decoder: a lead byte with its valid continuations so far, cut short, or a stray
 // byte becomes one U+FFFD, and the byte that broke the sequence starts the next one.
@@ -356,6 +385,16 @@ class Murmur3x86_32 {
     return *this;
   }
 
+  // Feeds the low byte of each UTF-16 code unit of a UTF-8 string, as murmurhash3js reads a
+  // JavaScript string: the length counts code units.
+  constexpr Murmur3x86_32& update_js(std::string_view utf8) noexcept {
+    for_each_utf16_unit(utf8, [this](std::uint32_t unit) {
+      ++length_;
+      push_byte(unit & 0xFFU);
+    });
+    return *this;
+  }
+
   constexpr std::uint32_t finish() const noexcept {
     std::uint32_t h = h_;
     if (pending_bytes_ != 0) h ^= scramble(pending_);
@@ -415,59 +454,16 @@ class DecimalDigits {
 };
 
 constexpr std::uint32_t unleash_group_hash(std::string_view id, std::string_view group,
-                                           std::uint32_t seed) noexcept {
+                                           std::uint32_t seed, bucketing::UnleashSdk sdk) noexcept {
+  if (sdk == bucketing::UnleashSdk::kNode) {
+    return Murmur3x86_32(seed).update_js(group).update_js(":").update_js(id).finish();
+  }
   return Murmur3x86_32(seed).update(group).update(":").update(id).finish();
 }
 
 }  // namespace switchyard::detail
 
 namespace switchyard::bucketing {
-
-constexpr std::uint64_t xxh64(std::string_view data, std::uint64_t seed) noexcept {
-  using namespace switchyard::detail;
-  const std::size_t n = data.size();
-  std::size_t i = 0;
-  std::uint64_t h = 0;
-  if (n >= 32) {
-    std::uint64_t v1 = seed + kXxhPrime1 + kXxhPrime2;
-    std::uint64_t v2 = seed + kXxhPrime2;
-    std::uint64_t v3 = seed;
-    std::uint64_t v4 = seed - kXxhPrime1;
-    for (; i + 32 <= n; i += 32) {
-      v1 = xxh64_round(v1, load_le64(data, i));
-      v2 = xxh64_round(v2, load_le64(data, i + 8));
-      v3 = xxh64_round(v3, load_le64(data, i + 16));
-      v4 = xxh64_round(v4, load_le64(data, i + 24));
-    }
-    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-    h = xxh64_merge(h, v1);
-    h = xxh64_merge(h, v2);
-    h = xxh64_merge(h, v3);
-    h = xxh64_merge(h, v4);
-  } else {
-    h = seed + kXxhPrime5;
-  }
-  h += static_cast<std::uint64_t>(n);
-  for (; i + 8 <= n; i += 8) {
-    h ^= xxh64_round(0, load_le64(data, i));
-    h = rotl64(h, 27) * kXxhPrime1 + kXxhPrime4;
-  }
-  if (i + 4 <= n) {
-    h ^= static_cast<std::uint64_t>(load_le32(data, i)) * kXxhPrime1;
-    h = rotl64(h, 23) * kXxhPrime2 + kXxhPrime3;
-    i += 4;
-  }
-  for (; i < n; ++i) {
-    h ^= byte_at(data, i) * kXxhPrime5;
-    h = rotl64(h, 11) * kXxhPrime1;
-  }
-  h ^= h >> 33;
-  h *= kXxhPrime2;
-  h ^= h >> 29;
-  h *= kXxhPrime3;
-  h ^= h >> 32;
-  return h;
-}
 
 constexpr std::uint32_t growthbook_fnv1a32(std::string_view utf8) noexcept {
   return detail::Fnv1a32Utf16{}.update(utf8).state;
@@ -539,31 +535,36 @@ constexpr std::uint32_t murmur3_32(std::string_view data, std::uint32_t seed) no
   return detail::Murmur3x86_32(seed).update(data).finish();
 }
 
+constexpr std::uint32_t murmur3_32_js(std::string_view utf8, std::uint32_t seed) noexcept {
+  return detail::Murmur3x86_32(seed).update_js(utf8).finish();
+}
+
 inline std::uint32_t unleash_normalized_value(std::string_view id, std::string_view group,
-                                              std::uint32_t modulus, std::uint32_t seed) {
+                                              std::uint32_t modulus, std::uint32_t seed,
+                                              UnleashSdk sdk) {
   if (modulus == 0) {
     throw InvalidArgument("unleash_normalized_value: modulus is 0 for group '" +
                           std::string(group) + "'");
   }
-  return detail::unleash_group_hash(id, group, seed) % modulus + 1;
+  return detail::unleash_group_hash(id, group, seed, sdk) % modulus + 1;
 }
 
-constexpr bool unleash_in_rollout(std::string_view id, std::string_view group,
-                                  double percentage) noexcept {
+constexpr bool unleash_in_rollout(std::string_view id, std::string_view group, double percentage,
+                                  UnleashSdk sdk) noexcept {
   if (!(percentage > 0.0)) return false;
   const std::uint32_t value =
-      detail::unleash_group_hash(id, group, kUnleashStrategySeed) % kUnleashRolloutModulus + 1;
+      detail::unleash_group_hash(id, group, kUnleashStrategySeed, sdk) % kUnleashRolloutModulus + 1;
   return static_cast<double>(value) <= percentage;
 }
 
 constexpr std::optional<std::size_t> unleash_select_variant(
     std::string_view stickiness_value, std::string_view group,
-    std::span<const std::uint32_t> weights) noexcept {
+    std::span<const std::uint32_t> weights, UnleashSdk sdk) noexcept {
   std::uint64_t total = 0;  // 64 bits: a sum of 32-bit weights cannot wrap
   for (const std::uint32_t w : weights) total += w;
   if (total == 0) return std::nullopt;
   const std::uint64_t target =
-      detail::unleash_group_hash(stickiness_value, group, kUnleashVariantSeed) % total + 1;
+      detail::unleash_group_hash(stickiness_value, group, kUnleashVariantSeed, sdk) % total + 1;
   std::uint64_t counter = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     if (weights[i] == 0) continue;

@@ -65,12 +65,24 @@ enum class RoutingMode : std::uint8_t {
   kRandom,  ///< weighted random per request (no stickiness; the key is ignored)
 };
 
-/// Which hash turns a key into a position in [0, 1).
+/// Which hash turns a key into a position in [0, 1) (see bucketing.hpp for each definition).
+/// Changing the scheme of a running policy moves keys between arms; values are stable across
+/// releases (a stored policy keeps its meaning).
 enum class HashScheme : std::uint8_t {
-  kDefault,       ///< Switchyard's stable 64-bit hash of (seed, key)
+  kDefault,       ///< Switchyard's stable 64-bit hash of (seed, key): XXH64 (bucketing::hash64)
   kGrowthBookV1,  ///< GrowthBook hash version 1 with its bucket ranges (and coverage)
   kGrowthBookV2,  ///< GrowthBook hash version 2 with its bucket ranges (and coverage)
-  kUnleash,       ///< Unleash's variant hash (murmur3, seed 86028157) over groupId:key
+  /// Unleash's variant hash (murmur3, seed 86028157) over the UTF-8 bytes of groupId:key, as
+  /// Unleash's Rust core (Yggdrasil) computes it; agrees with kUnleashNode on ASCII keys.
+  kUnleash,
+  /// Unleash's variant hash as unleash-client-node computes it: murmur3 over the low byte of each
+  /// UTF-16 code unit of groupId:key (bucketing::UnleashSdk::kNode). Differs from kUnleash only on
+  /// non-ASCII keys or group ids; choose it to keep assignments made by the Node SDK.
+  kUnleashNode,
+  /// XXH3-64 of (seed, key) (bucketing::hash64_xxh3): about twice as fast as kDefault on short
+  /// keys, with the same threshold split, but every key gets a new position, so switching an
+  /// existing policy to or from it reassigns about half of the keys of a two-arm split.
+  kXxh3,
 };
 
 /// How weights are read.

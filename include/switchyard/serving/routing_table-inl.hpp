@@ -100,8 +100,8 @@ SWITCHYARD_INLINE RoutingTable::RoutingTable(std::string_view model_name, Routin
     fallback_ = fb ? static_cast<int>(fb - variants_.data()) : -1;
   }
   plain_sticky_ = (policy_.hash == HashScheme::kDefault || policy_.hash == HashScheme::kXxh3) &&
-                  policy_.mode == RoutingMode::kSticky &&
-                  !split_index_.empty() && overrides_.empty() && segments_.empty();
+                  policy_.mode == RoutingMode::kSticky && !split_index_.empty() &&
+                  overrides_.empty() && segments_.empty();
 }
 
 SWITCHYARD_INLINE const RoutedVariant* RoutingTable::find_version(
@@ -143,7 +143,7 @@ SWITCHYARD_INLINE const RoutedVariant* RoutingTable::split(std::string_view key,
     case HashScheme::kUnleashNode: {
       if (policy_.mode == RoutingMode::kSticky) {
         const auto sdk = policy_.hash == HashScheme::kUnleashNode ? bucketing::UnleashSdk::kNode
-                                                                   : bucketing::UnleashSdk::kCore;
+                                                                  : bucketing::UnleashSdk::kCore;
         if (auto j = bucketing::unleash_select_variant(key, seed_, unleash_weights_, sdk)) {
           return &variants_[static_cast<std::size_t>(split_index_[*j])];
         }

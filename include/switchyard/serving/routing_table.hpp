@@ -72,11 +72,14 @@ class SWITCHYARD_API RoutingTable {
                std::vector<RoutedVariant> variants, std::uint64_t generation);
 
   /// Routes one request; see RoutingPolicy for precedence. Hot path: no allocation. The common
-  /// case (default hash, sticky, no overrides or segments, nothing pinned) is inline.
+  /// case (default or XXH3 hash, sticky, no overrides or segments, nothing pinned) is inline.
   RouteDecision route(std::string_view key, std::span<const Attribute> attributes = {},
                       std::optional<std::int64_t> pinned_version = std::nullopt) const noexcept {
     if (plain_sticky_ && !pinned_version) [[likely]] {
-      return {pick(bucketing::xxh64(key, salt_seed_)), RouteReason::kWeighted};
+      const std::uint64_t h = policy_.hash == HashScheme::kXxh3
+                                  ? bucketing::xxh3_64(key, salt_seed_)
+                                  : bucketing::xxh64(key, salt_seed_);
+      return {pick(h), RouteReason::kWeighted};
     }
     return route_in_full(key, attributes, pinned_version);
   }
@@ -119,10 +122,10 @@ class SWITCHYARD_API RoutingTable {
   std::vector<RoutedVariant> variants_;
   std::uint64_t generation_;
   std::string seed_;
-  std::uint64_t salt_seed_ = 0;  // XXH64 of seed_, precomputed: the hot path hashes the key only
-  // Weighted split, kDefault/kRandom: arm i takes hashes below thresholds_[i] (cumulative shares
-  // scaled to 2^64), in policy order, so moving weight between neighbouring arms moves only the
-  // keys between them.
+  std::uint64_t salt_seed_ = 0;  // XXH64 (kXxh3: XXH3) of seed_, precomputed: hash the key only
+  // Weighted split, kDefault/kXxh3/kRandom: arm i takes hashes below thresholds_[i] (cumulative
+  // shares scaled to 2^64), in policy order, so moving weight between neighbouring arms moves only
+  // the keys between them.
   std::vector<std::uint64_t> thresholds_;
   std::vector<int> split_index_;  // position in thresholds_ -> index in variants_
   // GrowthBook: [start, end) ranges per split arm.
@@ -132,7 +135,8 @@ class SWITCHYARD_API RoutingTable {
   std::unordered_map<std::string, int, detail::StringHash, std::equal_to<>> overrides_;
   std::vector<Segment> segments_;
   int fallback_ = -1;
-  // route() can take its inline path: default hash, sticky, a split, no overrides or segments.
+  // route() can take its inline path: default or XXH3 hash, sticky, a split, no overrides or
+  // segments.
   bool plain_sticky_ = false;
 };
 

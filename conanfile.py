@@ -23,10 +23,12 @@ class SwitchyardConan(ConanFile):
     name = "switchyard"
     version = "0.1.0"
     description = ("Embeddable C++20 library to version ML models inside an inference service "
-                   "and ship new versions safely: model registry, traffic router, canary, "
-                   "shadow, drift.")
+                   "and ship new versions safely: model registry, weighted and sticky A/B routing "
+                   "(GrowthBook- and Unleash-compatible bucketing), deployments with fallback, "
+                   "statistics, experiments, monitoring exposition.")
     license = "Apache-2.0"
-    topics = ("machine-learning", "model-registry", "canary", "a-b-testing", "inference")
+    topics = ("machine-learning", "model-registry", "a-b-testing", "traffic-splitting",
+              "inference")
     package_type = "library"
     settings = "os", "arch", "compiler", "build_type"
     options = {
@@ -65,6 +67,8 @@ class SwitchyardConan(ConanFile):
         self.requires("xtensor/0.24.7", transitive_headers=True)
         self.requires("cereal/1.3.2", transitive_headers=True)
         self.requires("boost/1.83.0", transitive_headers=True)
+        # Used header-only (XXH_INLINE_ALL in serving/bucketing.hpp): nothing of it is linked.
+        self.requires("xxhash/0.8.3", transitive_headers=True)
         # Used by the compiled part; header-only consumers compile that part themselves.
         header_only = bool(self.options.header_only)
         self.requires("sqlite3/[>=3.42 <4]", transitive_headers=header_only)
@@ -113,7 +117,7 @@ class SwitchyardConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "switchyard")
         self.cpp_info.set_property("pkg_config_name", "switchyard_all_do_not_use")
         requires = ["eigen::eigen", "xtensor::xtensor", "cereal::cereal", "boost::headers",
-                    "sqlite3::sqlite3", "openssl::crypto"]
+                    "xxhash::xxhash", "sqlite3::sqlite3", "openssl::crypto"]
         system_libs = ["pthread", "m"] if self.settings.os in ("Linux", "FreeBSD") else []
 
         header_only = self.cpp_info.components["switchyard_header_only"]

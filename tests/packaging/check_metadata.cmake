@@ -3,14 +3,19 @@
 # Keeps every place that states Switchyard's version or dependencies in step with the CMake
 # project, so a release cannot ship a vcpkg port or Conan recipe that drifted:
 #   - include/switchyard/version.hpp and CHANGELOG.md state project(VERSION);
-#   - cmake/switchyardConfig.cmake.in calls find_dependency for exactly the packages
-#     cmake/SwitchyardDependencies.cmake finds, with the same minimum versions;
+#   - cmake/switchyardConfig.cmake.in calls find_dependency (or, for a package probed QUIET with a
+#     fallback, find_package) for exactly the packages cmake/SwitchyardDependencies.cmake finds,
+#     with the same minimum versions;
+#   - a library header the public headers include (xxhash.h) is found by the build and is a usage
+#     requirement of both targets;
 #   - ports/switchyard/vcpkg.json and conanfile.py declare that version and exactly those
 #     dependencies (vcpkg: one boost-<library> port per Boost library the headers include);
 #   - Conan's pinned versions meet the CMake minimums; the pkg-config templates require the
 #     dependencies that ship a .pc file;
 #   - the vcpkg portfile, its usage file and the Conan recipe name both targets and the options
-#     they pass exist in CMakeLists.txt.
+#     they pass exist in CMakeLists.txt;
+#   - the vcpkg and Conan descriptions say the same, and they and the Conan topics promise only
+#     parts that have public headers (no canary, shadow or drift before those exist).
 cmake_minimum_required(VERSION 3.20)
 set(problems "")
 function(problem)
@@ -26,7 +31,8 @@ set(deps_map "Threads;-;-;-"
              "cereal;cereal;cereal;-"
              "Boost;(boost);boost;-"
              "SQLite3;sqlite3;sqlite3;sqlite3"
-             "OpenSSL;openssl;openssl;libcrypto")
+             "OpenSSL;openssl;openssl;libcrypto"
+             "xxHash;xxhash;xxhash;libxxhash")
 # deps_map above is a list of lists; rebuild it as one entry per package.
 set(entries "")
 set(i 0)
@@ -81,11 +87,26 @@ endfunction()
 read_text(deps_cmake cmake/SwitchyardDependencies.cmake)
 read_text(config_in cmake/switchyardConfig.cmake.in)
 calls_of(build_deps "${deps_cmake}" "find_package")
-calls_of(config_deps "${config_in}" "find_dependency")
+calls_of(config_required "${config_in}" "find_dependency")
+string(REGEX REPLACE "#[^\n]*" "" config_code "${config_in}")  # the header comment names calls
+calls_of(config_probed "${config_code}" "find_package")
+set(config_deps ${config_required} ${config_probed})
+list(SORT config_deps)
 if(NOT build_deps STREQUAL config_deps)
   problem("cmake/SwitchyardDependencies.cmake finds [${build_deps}] but "
-          "cmake/switchyardConfig.cmake.in has find_dependency [${config_deps}]")
+          "cmake/switchyardConfig.cmake.in has find_dependency/find_package [${config_deps}]")
 endif()
+# A QUIET probe needs its fallback in both files, or consumers without the package fail.
+foreach(call IN LISTS build_deps)
+  if(call MATCHES " QUIET")
+    foreach(file_var deps_cmake config_in)
+      string(FIND "${${file_var}}" "find_path(SWITCHYARD_XXHASH_INCLUDE_DIR xxhash.h)" at)
+      if(at EQUAL -1)
+        problem("${file_var}: '${call}' is probed QUIET without the find_path fallback")
+      endif()
+    endforeach()
+  endif()
+endforeach()
 set(cmake_names "")
 foreach(call IN LISTS build_deps)
   string(REGEX MATCH "^[A-Za-z0-9_]+" name "${call}")
@@ -112,6 +133,35 @@ foreach(header IN LISTS headers)
   endforeach()
 endforeach()
 list(REMOVE_DUPLICATES boost_ports)
+
+# Libraries whose headers the public headers include: the build must find them and both targets
+# must carry them as usage requirements, or a consumer's compile fails on the #include.
+read_text(top_cmake CMakeLists.txt)
+foreach(pair "xxhash.h;xxHash;xxHash::xxhash")
+  list(GET pair 0 header_name)
+  list(GET pair 1 package)
+  list(GET pair 2 target)
+  set(included_by "")
+  foreach(header IN LISTS headers)
+    file(STRINGS "${header}" lines REGEX "^#include <${header_name}>")
+    if(lines)
+      list(APPEND included_by "${header}")
+    endif()
+  endforeach()
+  if(NOT included_by)
+    continue()
+  endif()
+  if(NOT package IN_LIST cmake_names)
+    problem("the headers include <${header_name}>, but cmake/SwitchyardDependencies.cmake does "
+            "not find ${package}")
+  endif()
+  foreach(lib switchyard switchyard_header_only)
+    if(NOT top_cmake MATCHES "target_link_libraries\\(${lib}[ \t\n][^)]*${target}")
+      problem("CMakeLists.txt: ${lib} does not link ${target} (the headers include "
+              "<${header_name}>)")
+    endif()
+  endforeach()
+endforeach()
 
 set(expected_vcpkg "")
 set(expected_conan "")
@@ -179,7 +229,6 @@ foreach(helper vcpkg-cmake vcpkg-cmake-config)
 endforeach()
 
 read_text(portfile ports/switchyard/portfile.cmake)
-read_text(top_cmake CMakeLists.txt)
 foreach(call vcpkg_cmake_configure vcpkg_cmake_install
              "vcpkg_cmake_config_fixup(CONFIG_PATH lib/cmake/switchyard)" vcpkg_fixup_pkgconfig)
   string(FIND "${portfile}" "${call}" at)
@@ -254,6 +303,43 @@ foreach(file test_package/conanfile.py test_package/CMakeLists.txt test_package/
   endif()
 endforeach()
 
+# ---- descriptions: the same text, promising only what exists -------------------------------------
+string(JSON port_description GET "${vcpkg_json}" description)
+if(conanfile MATCHES "\n    description = \\((\"[^\n]*\"(\n +\"[^\n]*\")*)\\)\n")
+  # Python's implicit concatenation of adjacent string literals.
+  string(REGEX REPLACE "\"[ \t\n]*\"" "" conan_description "${CMAKE_MATCH_1}")
+  string(REGEX REPLACE "^\"|\"$" "" conan_description "${conan_description}")
+elseif(conanfile MATCHES "\n    description = \"([^\"]*)\"")
+  set(conan_description "${CMAKE_MATCH_1}")
+else()
+  problem("conanfile.py: no description attribute")
+endif()
+if(NOT port_description STREQUAL conan_description)
+  problem("ports/switchyard/vcpkg.json and conanfile.py describe the package differently:\n"
+          "    vcpkg: ${port_description}\n    Conan: ${conan_description}")
+endif()
+set(conan_topics "")
+if(conanfile MATCHES "\n    topics = \\(([^)]*)\\)")
+  set(conan_topics "${CMAKE_MATCH_1}")
+endif()
+# A feature word -> the public header that must exist before a package may promise it.
+foreach(pair "canary;include/switchyard/rollout/canary_controller.hpp"
+             "shadow;include/switchyard/shadow/shadow_predictor.hpp"
+             "drift;include/switchyard/drift/drift_monitor.hpp")
+  list(GET pair 0 word)
+  list(GET pair 1 header)
+  if(EXISTS "${SOURCE_DIR}/${header}")
+    continue()
+  endif()
+  foreach(text_var port_description conan_description conan_topics)
+    string(TOLOWER "${${text_var}}" lowered)
+    string(FIND "${lowered}" "${word}" at)
+    if(NOT at EQUAL -1)
+      problem("${text_var} promises '${word}', but ${header} does not exist yet")
+    endif()
+  endforeach()
+endforeach()
+
 # ---- usage and pkg-config -------------------------------------------------------------------------
 read_text(usage ports/switchyard/usage)
 read_text(test_package_cmake test_package/CMakeLists.txt)
@@ -267,6 +353,7 @@ foreach(target switchyard::switchyard switchyard::switchyard_header_only)
 endforeach()
 read_text(pc_header_only cmake/switchyard_header_only.pc.in)
 read_text(install_cmake cmake/SwitchyardInstall.cmake)
+read_text(pc_library cmake/switchyard.pc.in)
 if(pc_header_only MATCHES "\nRequires: ([^\n]*)")
   string(REPLACE " " ";" pc_requires "${CMAKE_MATCH_1}")
   list(SORT pc_requires)
@@ -276,10 +363,13 @@ if(pc_header_only MATCHES "\nRequires: ([^\n]*)")
 else()
   problem("cmake/switchyard_header_only.pc.in has no Requires line")
 endif()
+# switchyard.pc takes most of its Requires from cmake/SwitchyardInstall.cmake (they depend on
+# BUILD_SHARED_LIBS) and the rest from its own Requires line.
 foreach(pc IN LISTS expected_pc)
   string(FIND "${install_cmake}" "${pc}" at)
-  if(at EQUAL -1)
-    problem("switchyard.pc (cmake/SwitchyardInstall.cmake) does not require ${pc}")
+  if(at EQUAL -1 AND NOT pc_library MATCHES "\nRequires: [^\n]*${pc}")
+    problem("switchyard.pc (cmake/SwitchyardInstall.cmake or cmake/switchyard.pc.in) does not "
+            "require ${pc}")
   endif()
 endforeach()
 

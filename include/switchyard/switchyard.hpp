@@ -3,47 +3,31 @@
 #pragma once
 
 /// @file
-/// Includes the whole public API: core types, built-in models, registry, serving, monitoring and
-/// statistics. Convenient for small programs; larger ones include the headers they use, which
+/// Includes the whole public API, part by part in the order of docs/architecture.md: core,
+/// models, stats, registry, monitoring, serving, rollout (shadow, drift and host as they land). Convenient for small programs; larger ones include the headers they use, which
 /// compiles faster (notably under SWITCHYARD_HEADER_ONLY, where this pulls in every -inl file).
 /// The packaging tests fail when a public header is missing here.
 
+#include <switchyard/core/attribute.hpp>
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/config.hpp>
 #include <switchyard/core/error.hpp>
 #include <switchyard/core/events.hpp>
 #include <switchyard/core/model.hpp>
+#include <switchyard/core/model_source.hpp>
 #include <switchyard/core/names.hpp>
+#include <switchyard/core/request_observer.hpp>
 #include <switchyard/core/signature.hpp>
 #include <switchyard/core/stage.hpp>
 #include <switchyard/core/status.hpp>
 #include <switchyard/core/tensor.hpp>
 #include <switchyard/models/linear_model.hpp>
-#include <switchyard/monitoring/exposition.hpp>
-#include <switchyard/monitoring/latency_histogram.hpp>
-#include <switchyard/monitoring/version_stats.hpp>
-#include <switchyard/registry/artifact_store.hpp>
-#include <switchyard/registry/in_memory_registry_store.hpp>
 #include <switchyard/models/model_loader.hpp>
-#include <switchyard/registry/model_registry.hpp>
-#include <switchyard/registry/model_version.hpp>
-#include <switchyard/registry/registry_store.hpp>
-#include <switchyard/registry/serialization.hpp>
-#include <switchyard/registry/sqlite_registry_store.hpp>
-#include <switchyard/registry/validation.hpp>
-#include <switchyard/serving/bucketing.hpp>
-#include <switchyard/serving/deployment.hpp>
-#include <switchyard/core/model_source.hpp>
-#include <switchyard/rollout/performance_report.hpp>
-#include <switchyard/serving/routing_policy.hpp>
-#include <switchyard/serving/routing_table.hpp>
-#include <switchyard/serving/traffic_router.hpp>
 #include <switchyard/stats/bayesian_test.hpp>
 #include <switchyard/stats/chi_square.hpp>
 #include <switchyard/stats/classification_metrics.hpp>
 #include <switchyard/stats/co_moments.hpp>
 #include <switchyard/stats/effect_moments.hpp>
-#include <switchyard/rollout/experiment.hpp>
 #include <switchyard/stats/ks_test.hpp>
 #include <switchyard/stats/lift_test.hpp>
 #include <switchyard/stats/mann_whitney.hpp>
@@ -60,4 +44,28 @@
 #include <switchyard/stats/sharded_accumulator.hpp>
 #include <switchyard/stats/stats.hpp>
 #include <switchyard/stats/t_test.hpp>
+#include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/in_memory_registry_store.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/model_version.hpp>
+#include <switchyard/registry/registry_store.hpp>
+#include <switchyard/registry/serialization.hpp>
+#include <switchyard/registry/sqlite_registry_store.hpp>
+#include <switchyard/registry/validation.hpp>
+#include <switchyard/monitoring/exposition.hpp>
+#include <switchyard/monitoring/latency_histogram.hpp>
+#include <switchyard/monitoring/variant_stats.hpp>
+#include <switchyard/monitoring/version_stats.hpp>
+#include <switchyard/serving/bucketing.hpp>
+#include <switchyard/serving/deployment.hpp>
+#include <switchyard/serving/registry_binding.hpp>
+#include <switchyard/serving/routing_policy.hpp>
+#include <switchyard/serving/routing_table.hpp>
+#include <switchyard/serving/traffic_router.hpp>
+#include <switchyard/rollout/comparison.hpp>
+#include <switchyard/rollout/experiment.hpp>
+#include <switchyard/rollout/experiment_report.hpp>
+#include <switchyard/rollout/metric_spec.hpp>
+#include <switchyard/rollout/pending_join_table.hpp>
+#include <switchyard/rollout/performance_report.hpp>
 #include <switchyard/version.hpp>

@@ -236,6 +236,30 @@ TEST(TrafficRouterTest, statistics_of_retired_versions_are_bounded_and_outlive_t
   EXPECT_EQ(router.versions_with_stats(), (std::vector<std::int64_t>{1, 9}));
 }
 
+TEST(TrafficRouterTest, enumerations_outside_their_range_are_refused_by_field) {
+  // A policy decoded from configuration can carry any integer in its enumerations.
+  CountingSource source;
+  TrafficRouter router({.model = "fraud-detection", .source = &source});
+  auto refused = [&](RoutingPolicy p) {
+    try {
+      router.set_policy(p);
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  RoutingPolicy p = split(50, 50);
+  p.hash = static_cast<HashScheme>(42);
+  EXPECT_NE(refused(p).find("hash scheme 42 is not a HashScheme"), std::string::npos);
+  p = split(50, 50);
+  p.mode = static_cast<RoutingMode>(9);
+  EXPECT_NE(refused(p).find("routing mode 9"), std::string::npos);
+  p = split(50, 50);
+  p.weight_style = static_cast<WeightStyle>(7);
+  EXPECT_NE(refused(p).find("weight style 7"), std::string::npos);
+  EXPECT_EQ(router.table(), nullptr) << "nothing was published";
+}
+
 TEST(TrafficRouterTest, a_bad_variant_name_names_the_model) {
   CountingSource source;
   TrafficRouter router({.model = "fraud-detection", .source = &source});

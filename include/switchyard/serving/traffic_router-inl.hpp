@@ -99,6 +99,21 @@ SWITCHYARD_INLINE void TrafficRouter::validate(const RoutingPolicy& p) const {
     throw InvalidArgument(where + "percent weights add up to " + std::to_string(sum) +
                           ", not 100 (set normalize to scale them)");
   }
+  // Enumerations read from configuration may carry any value; name the field rather than route
+  // with a default the caller did not ask for.
+  if (static_cast<unsigned>(p.hash) > static_cast<unsigned>(HashScheme::kXxh3)) {
+    throw InvalidArgument(where + "hash scheme " + std::to_string(static_cast<unsigned>(p.hash)) +
+                          " is not a HashScheme");
+  }
+  if (static_cast<unsigned>(p.mode) > static_cast<unsigned>(RoutingMode::kRandom)) {
+    throw InvalidArgument(where + "routing mode " + std::to_string(static_cast<unsigned>(p.mode)) +
+                          " is not a RoutingMode");
+  }
+  if (static_cast<unsigned>(p.weight_style) > static_cast<unsigned>(WeightStyle::kPercent)) {
+    throw InvalidArgument(where + "weight style " +
+                          std::to_string(static_cast<unsigned>(p.weight_style)) +
+                          " is not a WeightStyle");
+  }
   if (!std::isfinite(p.coverage) || p.coverage < 0.0 || p.coverage > 1.0) {
     throw InvalidArgument(where + "coverage must be in [0, 1]");
   }

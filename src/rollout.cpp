@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Compiled part of rollout: experiments (recording, analysis, report views) and the performance report.
+// Compiled part of rollout: experiments (recording, analysis, report views), performance report.
 #if defined(SWITCHYARD_HEADER_ONLY)
 #error "src/rollout.cpp belongs to the compiled library; header-only builds include the -inl files"
 #endif

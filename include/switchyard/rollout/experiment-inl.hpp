@@ -149,10 +149,12 @@ SWITCHYARD_INLINE void Experiment::detach() {
   connections_.clear();
 }
 
-SWITCHYARD_INLINE bool Experiment::expose(const Exposure& exposure) { return state_->expose(exposure); }
+SWITCHYARD_INLINE bool Experiment::expose(const Exposure& exposure) {
+  return state_->expose(exposure);
+}
 
-SWITCHYARD_INLINE JoinResult Experiment::record_outcome(std::string_view request_id, std::string_view metric,
-                                             double value) {
+SWITCHYARD_INLINE JoinResult Experiment::record_outcome(std::string_view request_id,
+                                                        std::string_view metric, double value) {
   detail::ExperimentState& s = *state_;
   std::size_t idx = s.metrics.size();
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {
@@ -183,7 +185,8 @@ SWITCHYARD_INLINE JoinResult Experiment::record_outcome(std::string_view request
   return r;
 }
 
-SWITCHYARD_INLINE JoinResult Experiment::record_label(std::string_view request_id, std::int32_t label) {
+SWITCHYARD_INLINE JoinResult Experiment::record_label(std::string_view request_id,
+                                                      std::int32_t label) {
   detail::ExperimentState& s = *state_;
   if (s.label_metrics.empty()) return JoinResult::kNotTracked;
   detail::JoinedPrediction p;
@@ -252,7 +255,9 @@ SWITCHYARD_INLINE JoinCounters Experiment::join_counters() const {
   return c;
 }
 
-SWITCHYARD_INLINE const Experiment::Options& Experiment::options() const noexcept { return state_->options; }
+SWITCHYARD_INLINE const Experiment::Options& Experiment::options() const noexcept {
+  return state_->options;
+}
 
 SWITCHYARD_INLINE ExperimentReport Experiment::analyze() const {
   detail::ExperimentState& s = *state_;

@@ -188,37 +188,22 @@ inline void validate_report_unit(double v, std::string_view model, const char* f
   }
 }
 
-}  // namespace detail
-
-SWITCHYARD_INLINE PerformanceReport performance_report(std::string_view model,
-                                                       std::span<const VariantStats> versions,
-                                                       const PerformanceReportOptions& o) {
-  detail::validate_report_unit(o.confidence, model, "confidence");
-  detail::validate_report_unit(o.power, model, "power");
+/// Step 1: the options, field by field.
+SWITCHYARD_INLINE void validate_report_options(std::string_view model,
+                                               const PerformanceReportOptions& o) {
+  validate_report_unit(o.confidence, model, "confidence");
+  validate_report_unit(o.power, model, "power");
   if (!(o.minimum_detectable_effect > 0.0) || !std::isfinite(o.minimum_detectable_effect)) {
     throw InvalidArgument("performance report of '" + std::string(model) +
                           "': minimum_detectable_effect must be positive, got " +
                           std::to_string(o.minimum_detectable_effect));
   }
-  PerformanceReport rep;
-  rep.model = std::string(model);
-  rep.confidence = o.confidence;
-  std::vector<const VariantStats*> sorted;
-  for (const auto& v : versions) sorted.push_back(&v);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const VariantStats* a, const VariantStats* b) { return a->version < b->version; });
-  for (const VariantStats* v : sorted) {
-    rep.versions.push_back(detail::version_performance(*v, o.confidence));
-  }
-  if (rep.versions.empty()) {
-    if (o.baseline_version) {
-      throw NotFound("performance report of '" + rep.model + "': baseline version " +
-                     std::to_string(*o.baseline_version) + " has no statistics");
-    }
-    rep.recommendation = "no version has served a request yet";
-    return rep;
-  }
-  // The baseline.
+}
+
+/// Step 2: the baseline's index among the ascending versions: the one asked for, else the largest
+/// traffic share (the lower version on a tie; the most requests when none is in the table).
+SWITCHYARD_INLINE std::size_t choose_baseline(const PerformanceReport& rep,
+                                              const PerformanceReportOptions& o) {
   std::size_t base = 0;
   if (o.baseline_version) {
     base = rep.versions.size();
@@ -239,12 +224,86 @@ SWITCHYARD_INLINE PerformanceReport performance_report(std::string_view model,
       }
     }
   }
+  return base;
+}
+
+/// Step 4, per compared version: one sentence from its quality comparison `qc` and error-rate
+/// comparison `ec`; `best` becomes `qc` when it is the best improvement so far.
+SWITCHYARD_INLINE std::string recommend_version(const VersionComparison& qc,
+                                                const VersionComparison& ec,
+                                                const std::string& base_name,
+                                                const PerformanceReportOptions& o,
+                                                const VersionComparison*& best) {
+  const std::string name = "version " + std::to_string(qc.version);
+  std::string s;
+  if (qc.status != stats::StatStatus::kOk) {
+    s = name + " cannot be compared with " + base_name + " on " +
+        std::string(to_string(qc.metric)) + " yet (" + qc.reason + ")";
+  } else if (qc.improvement && !ec.regression) {
+    s = name + " shows " + detail::version_effect_lead(qc, o.confidence) + " over " + base_name +
+        " (" + detail::version_effect_words(qc, o.confidence).detail + ")";
+    if (best == nullptr || qc.relative_effect > best->relative_effect) best = &qc;
+  } else if (qc.improvement && ec.regression) {
+    s = name + " shows " + detail::version_effect_sentence(qc, o.confidence) + " but " +
+        detail::version_effect_sentence(ec, o.confidence) + " against " + base_name + ": keep " +
+        base_name;
+  } else if (qc.regression) {
+    s = name + " shows " + detail::version_effect_sentence(qc, o.confidence) + " against " +
+        base_name + ": keep " + base_name;
+  } else if (ec.regression) {
+    s = name + " has " + detail::version_effect_sentence(ec, o.confidence) + " against " +
+        base_name + ": keep " + base_name;
+  } else {
+    const std::uint64_t more = qc.more_requests_needed.value_or(0);
+    const std::string unit =
+        qc.metric == PerformanceMetric::kAccuracy ? " more labeled requests" : " more requests";
+    const detail::EffectWords words = detail::version_effect_words(qc, o.confidence);
+    s = "no significant difference " + std::string(more > 0 ? "yet " : "") + "between " + name +
+        " and " + base_name + " in " + std::string(to_string(qc.metric)) + " (" + words.value +
+        ", " + words.detail;
+    if (more > 0) {
+      s += "; need about " + std::to_string(more) + unit + " per version)";
+    } else if (qc.more_requests_needed) {
+      s += "; enough data to detect a " +
+           detail::report_fixed(o.minimum_detectable_effect * 100.0, 1) + "% difference)";
+    } else {
+      s += ")";
+    }
+  }
+  return s;
+}
+
+}  // namespace detail
+
+SWITCHYARD_INLINE PerformanceReport performance_report(std::string_view model,
+                                                       std::span<const VariantStats> versions,
+                                                       const PerformanceReportOptions& o) {
+  detail::validate_report_options(model, o);
+  PerformanceReport rep;
+  rep.model = std::string(model);
+  rep.confidence = o.confidence;
+  std::vector<const VariantStats*> sorted;
+  for (const auto& v : versions) sorted.push_back(&v);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const VariantStats* a, const VariantStats* b) { return a->version < b->version; });
+  for (const VariantStats* v : sorted) {
+    rep.versions.push_back(detail::version_performance(*v, o.confidence));
+  }
+  if (rep.versions.empty()) {
+    if (o.baseline_version) {
+      throw NotFound("performance report of '" + rep.model + "': baseline version " +
+                     std::to_string(*o.baseline_version) + " has no statistics");
+    }
+    rep.recommendation = "no version has served a request yet";
+    return rep;
+  }
+  const std::size_t base = detail::choose_baseline(rep, o);
   const VersionPerformance& bp = rep.versions[base];
   rep.baseline_version = bp.version;
   rep.best_version = bp.version;
   const std::string base_name = "version " + std::to_string(bp.version);
 
-  // Comparisons: quality (accuracy when both are labelled, else mean confidence), error rate.
+  // Step 3: quality (accuracy when both are labelled, else mean confidence), then error rate.
   std::vector<std::size_t> quality_index;
   for (std::size_t i = 0; i < rep.versions.size(); ++i) {
     if (i == base) continue;
@@ -268,7 +327,7 @@ SWITCHYARD_INLINE PerformanceReport performance_report(std::string_view model,
     detail::judge(c, detail::performance_higher_is_better(c.metric), alpha);
   }
 
-  // The recommendation.
+  // Step 4, the recommendation.
   if (quality_index.empty()) {
     rep.recommendation = "only " + base_name + " has statistics; nothing to compare";
     return rep;
@@ -277,43 +336,7 @@ SWITCHYARD_INLINE PerformanceReport performance_report(std::string_view model,
   std::vector<std::string> sentences;
   for (std::size_t q : quality_index) {
     const VersionComparison& qc = rep.comparisons[q];
-    const VersionComparison& ec = rep.comparisons[q + 1];
-    const std::string name = "version " + std::to_string(qc.version);
-    std::string s;
-    if (qc.status != stats::StatStatus::kOk) {
-      s = name + " cannot be compared with " + base_name + " on " +
-          std::string(to_string(qc.metric)) + " yet (" + qc.reason + ")";
-    } else if (qc.improvement && !ec.regression) {
-      s = name + " shows " + detail::version_effect_lead(qc, o.confidence) + " over " + base_name +
-          " (" + detail::version_effect_words(qc, o.confidence).detail + ")";
-      if (best == nullptr || qc.relative_effect > best->relative_effect) best = &qc;
-    } else if (qc.improvement && ec.regression) {
-      s = name + " shows " + detail::version_effect_sentence(qc, o.confidence) + " but " +
-          detail::version_effect_sentence(ec, o.confidence) + " against " + base_name + ": keep " +
-          base_name;
-    } else if (qc.regression) {
-      s = name + " shows " + detail::version_effect_sentence(qc, o.confidence) + " against " +
-          base_name + ": keep " + base_name;
-    } else if (ec.regression) {
-      s = name + " has " + detail::version_effect_sentence(ec, o.confidence) + " against " +
-          base_name + ": keep " + base_name;
-    } else {
-      const std::uint64_t more = qc.more_requests_needed.value_or(0);
-      const std::string unit =
-          qc.metric == PerformanceMetric::kAccuracy ? " more labeled requests" : " more requests";
-      const detail::EffectWords words = detail::version_effect_words(qc, o.confidence);
-      s = "no significant difference " + std::string(more > 0 ? "yet " : "") + "between " + name +
-          " and " + base_name + " in " + std::string(to_string(qc.metric)) + " (" + words.value +
-          ", " + words.detail;
-      if (more > 0) {
-        s += "; need about " + std::to_string(more) + unit + " per version)";
-      } else if (qc.more_requests_needed) {
-        s += "; enough data to detect a " +
-             detail::report_fixed(o.minimum_detectable_effect * 100.0, 1) + "% difference)";
-      } else {
-        s += ")";
-      }
-    }
+    std::string s = detail::recommend_version(qc, rep.comparisons[q + 1], base_name, o, best);
     sentences.push_back(std::move(s));
   }
   if (best != nullptr) rep.best_version = best->version;

@@ -54,7 +54,8 @@ enum class ZeroWeightArms : std::uint8_t {
 inline SrmResult sample_ratio_mismatch(std::span<const std::uint64_t> observed,
                                        std::span<const double> weights,
                                        double threshold = kDefaultSrmThreshold,
-                                       ZeroWeightArms zero_weight_arms = ZeroWeightArms::kKeepInDf) {
+                                       ZeroWeightArms zero_weight_arms =
+                                           ZeroWeightArms::kKeepInDf) {
   detail::require_open_unit(threshold, "threshold");
   if (observed.size() != weights.size()) {
     throw InvalidArgument("sample_ratio_mismatch: " + std::to_string(observed.size()) +

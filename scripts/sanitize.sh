@@ -7,9 +7,9 @@
 #               tests (labels registry, models, monitoring, serving), the fuzz corpora and the reliability
 #               tests at their CI sizes.
 #   tsan        ThreadSanitizer, in build-tsan. Full: every unit and reliability test (labels
-#               core, models, registry, monitoring, serving, stats, rollout, reliability; the fuzz replays and
+#               core, models, registry, monitoring, serving, shadow, stats, rollout, reliability; the fuzz replays and
 #               packaging checks are single-threaded). CI=true: the concurrency tests (labels
-#               serving, registry, reliability).
+#               serving, shadow, registry, reliability).
 #   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
 #               builds everything and runs every test.
 # The sanitizer passes report warnings without failing on them (the clang pass gates warnings), so
@@ -53,11 +53,11 @@ case "$mode" in
     build="${BUILD_DIR:-$root/build-tsan}"
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
     if [ "$ci" = "true" ]; then
-      targets=(serving_tests registry_tests reliability_tests)
-      labels="serving|registry|reliability"
+      targets=(serving_tests shadow_tests registry_tests reliability_tests)
+      labels="serving|shadow|registry|reliability"
     else
-      targets=(core_tests models_tests registry_tests monitoring_tests serving_tests stats_tests rollout_tests reliability_tests)
-      labels="core|models|registry|monitoring|serving|stats|rollout|reliability"
+      targets=(core_tests models_tests registry_tests monitoring_tests serving_tests shadow_tests stats_tests rollout_tests reliability_tests)
+      labels="core|models|registry|monitoring|serving|shadow|stats|rollout|reliability"
     fi
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"
     ;;

@@ -62,6 +62,8 @@
 #include <switchyard/serving/routing_policy.hpp>
 #include <switchyard/serving/routing_table.hpp>
 #include <switchyard/serving/traffic_router.hpp>
+#include <switchyard/shadow/shadow_predictor.hpp>
+#include <switchyard/shadow/shadow_report.hpp>
 #include <switchyard/rollout/comparison.hpp>
 #include <switchyard/rollout/experiment.hpp>
 #include <switchyard/rollout/experiment_report.hpp>

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: Apache-2.0
+// ShadowPredictor: bounded queue with exact drop counts, isolation of the primary, comparisons on
+// deterministic models, removal with queued work, lifecycle, and clean drain/stop under load.
+#include <switchyard/shadow/shadow_predictor.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <switchyard/serving/deployment.hpp>
+
+#include "support/fake_models.hpp"
+
+namespace switchyard {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ConstantModel;
+using testing::GatedModel;
+
+constexpr auto kLongWait = std::chrono::seconds(60);  // a bound for a hang, never reached
+
+/// A model computed by a function of the first feature: row i answers f(x[i, 0]).
+class FnModel final : public Model {
+ public:
+  enum class Kind { kLabel, kValue };
+  FnModel(Kind kind, std::function<double(double)> f) : kind_(kind), f_(std::move(f)) {}
+  const Signature& signature() const noexcept override { return sig_; }
+  std::string_view format() const noexcept override { return "test.fn"; }
+  Prediction predict(const ModelInput& in) const override {
+    const auto x = in.front().values<double>();
+    const std::size_t rows = in.front().batch(), cols = rows ? x.size() / rows : 0;
+    Prediction p;
+    if (kind_ == Kind::kLabel) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        p.labels.push_back(static_cast<std::int32_t>(f_(x[r * cols])));
+        p.confidence.push_back(0.5);
+      }
+    } else {
+      p.values = xt::xtensor<double, 2>::from_shape({rows, 1});
+      for (std::size_t r = 0; r < rows; ++r) p.values(r, 0) = f_(x[r * cols]);
+    }
+    return p;
+  }
+
+ private:
+  Kind kind_;
+  std::function<double(double)> f_;
+  Signature sig_;
+};
+
+/// Builds the ObservedRequest a Deployment would hand over, with the primary's own answer.
+struct Request {
+  std::vector<double> features;
+  std::string key;
+  std::string id;
+  Prediction primary;
+  ModelInput input;
+  ObservedRequest seen;
+
+  Request(const Model& primary_model, std::vector<double> f, std::string k, std::string i = "")
+      : features(std::move(f)), key(std::move(k)), id(std::move(i)) {
+    input = ModelInput(TensorView(features.data(), Shape{1, static_cast<std::int64_t>(features.size())}));
+    primary = primary_model.predict(input);
+    seen.model = "m";
+    seen.version = 1;
+    seen.key = key;
+    seen.request_id = id;
+    seen.input = &input;
+    seen.prediction = &primary;
+    seen.latency_ns = 1000;
+  }
+};
+
+ShadowPredictor::Options options(std::size_t capacity = 1024, std::size_t workers = 1) {
+  ShadowPredictor::Options o;
+  o.queue_capacity = capacity;
+  o.workers = workers;
+  return o;
+}
+
+ShadowVersionReport only(const ShadowPredictor& p) {
+  auto r = p.report();
+  EXPECT_EQ(r.versions.size(), 1u);
+  return r.versions.at(0);
+}
+
+TEST(ShadowPredictorTest, drop_on_full_counts_exactly) {
+  std::atomic<int> destroyed{0};
+  auto gated = std::make_shared<GatedModel>(&destroyed);
+  ConstantModel primary(1);
+  ShadowPredictor p(options(4));
+  p.add_shadow({.model = "m", .version = 2}, gated);
+  p.start();
+  Request first(primary, {1.0}, "k0");
+  p.on_request(first.seen);
+  gated->wait_entered();  // the worker holds the first job; the queue is empty again
+  for (int i = 0; i < 4 + 10; ++i) {
+    Request r(primary, {1.0}, "k" + std::to_string(i + 1));
+    p.on_request(r.seen);
+  }
+  auto v = only(p);
+  EXPECT_EQ(p.report().queue_capacity, 4u);
+  EXPECT_EQ(v.sampled, 15u);
+  EXPECT_EQ(v.mirrored, 5u);
+  EXPECT_EQ(v.dropped_queue_full, 10u);
+  EXPECT_EQ(v.dropped_over_budget, 0u);
+  EXPECT_EQ(v.dropped_stopped, 0u);
+  gated->open();
+  ASSERT_TRUE(p.drain(kLongWait));
+  v = only(p);
+  EXPECT_EQ(v.completed, 5u);
+  EXPECT_EQ(p.report().bytes_queued, 0u);
+}
+
+TEST(ShadowPredictorTest, over_the_byte_budget_drops_and_counts) {
+  std::atomic<int> destroyed{0};
+  auto gated = std::make_shared<GatedModel>(&destroyed);
+  ConstantModel primary(1);
+  auto o = options(1024);
+  o.byte_budget = 20000;  // two requests of 8000 bytes of features (plus overhead) fit, not three
+  ShadowPredictor p(o);
+  p.add_shadow({.model = "m", .version = 2}, gated);
+  p.start();
+  Request big(primary, std::vector<double>(1000, 1.0), "k");
+  p.on_request(big.seen);
+  gated->wait_entered();
+  for (int i = 0; i < 6; ++i) p.on_request(big.seen);
+  auto v = only(p);
+  EXPECT_EQ(v.mirrored, 2u);
+  EXPECT_EQ(v.dropped_over_budget, 5u);
+  EXPECT_EQ(v.dropped_queue_full, 0u);
+  EXPECT_LE(p.report().bytes_queued, o.byte_budget);
+  gated->open();
+  ASSERT_TRUE(p.drain(kLongWait));
+  EXPECT_EQ(only(p).completed, 2u);
+}
+
+TEST(ShadowPredictorTest, requests_before_start_and_after_stop_drop_as_stopped) {
+  ConstantModel primary(1);
+  ShadowPredictor p(options());
+  p.add_shadow({.model = "m", .version = 2}, std::make_shared<ConstantModel>(1));
+  Request r(primary, {1.0}, "k");
+  p.on_request(r.seen);
+  p.on_request(r.seen);
+  p.start();
+  p.stop();
+  p.on_request(r.seen);
+  EXPECT_EQ(p.state(), ShadowState::kStopped);
+  EXPECT_EQ(only(p).dropped_stopped, 3u);
+  EXPECT_EQ(only(p).mirrored, 0u);
+  EXPECT_THROW(p.start(), InvalidArgument);
+}
+
+TEST(ShadowPredictorTest, a_shadow_held_on_a_latch_never_delays_the_primary) {
+  std::atomic<int> destroyed{0};
+  auto gated = std::make_shared<GatedModel>(&destroyed);
+  StaticModelSource source;
+  source.add("m", 1, std::make_shared<ConstantModel>(3));
+  Deployment d{{.model = "m", .source = &source}};
+  RoutingPolicy policy;
+  policy.variants = {{"stable", 1, 1}};
+  d.router().set_policy(policy);
+  auto shadow = std::make_shared<ShadowPredictor>(options(8));
+  shadow->add_shadow({.model = "m", .version = 2}, gated);
+  shadow->start();
+  d.add_observer(shadow);
+  const double row[2] = {1.0, 2.0};
+  // The shadow holds its first call until the end of the test; every primary call returns with
+  // the primary's own answer meanwhile, including when the queue behind it is full.
+  for (int i = 0; i < 100; ++i) {
+    auto res = d.predict({.key = "user-" + std::to_string(i), .input = TensorView(row, Shape{1, 2})});
+    ASSERT_TRUE(res.ok());
+    EXPECT_EQ(res->prediction.labels.at(0), 3);
+    EXPECT_EQ(res->version, 1);
+    if (i == 0) gated->wait_entered();
+  }
+  auto v = only(*shadow);
+  EXPECT_EQ(v.sampled, 100u);
+  EXPECT_EQ(v.mirrored, 9u);  // one held by the worker, eight queued
+  EXPECT_EQ(v.dropped_queue_full, 91u);
+  EXPECT_EQ(d.observer_errors(), 0u);
+  gated->open();
+  ASSERT_TRUE(shadow->drain(kLongWait));
+  EXPECT_EQ(only(*shadow).completed, 9u);
+}
+
+TEST(ShadowPredictorTest, agreement_and_confusion_are_exact_on_deterministic_models) {
+  FnModel primary(FnModel::Kind::kLabel, [](double x) { return static_cast<int>(x) % 3; });
+  auto shadow = std::make_shared<FnModel>(FnModel::Kind::kLabel, [](double x) {
+    const int i = static_cast<int>(x);
+    return i % 5 == 0 ? (i + 1) % 3 : i % 3;  // disagrees on every multiple of 5
+  });
+  auto o = options();
+  o.disagreements_kept = 3;
+  ShadowPredictor p(o);
+  p.add_shadow({.model = "m", .version = 2}, shadow);
+  p.start();
+  std::map<std::pair<int, int>, std::uint64_t> expected;
+  for (int i = 0; i < 100; ++i) {
+    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i), "id" + std::to_string(i));
+    p.on_request(r.seen);
+    ++expected[{i % 3, i % 5 == 0 ? (i + 1) % 3 : i % 3}];
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+  auto v = only(p);
+  EXPECT_EQ(v.completed, 100u);
+  EXPECT_EQ(v.compared_rows, 100u);
+  EXPECT_EQ(v.agreed_rows, 80u);
+  EXPECT_DOUBLE_EQ(v.agreement_rate, 0.8);
+  ASSERT_EQ(v.confusion.size(), expected.size());
+  for (const auto& c : v.confusion) EXPECT_EQ(c.count, (expected[{c.primary, c.shadow}])) << c.primary << "," << c.shadow;
+  // The last three disagreements, oldest first: 85, 90, 95.
+  ASSERT_EQ(v.disagreements.size(), 3u);
+  EXPECT_EQ(v.disagreements[0].request_id, "id85");
+  EXPECT_EQ(v.disagreements[1].key, "k90");
+  EXPECT_EQ(v.disagreements[2].primary, 95 % 3);
+  EXPECT_EQ(v.disagreements[2].shadow, 96 % 3);
+  EXPECT_EQ(v.shadow_latency.count(), 100u);
+  EXPECT_EQ(v.primary_latency.count(), 100u);
+  EXPECT_EQ(v.primary_latency.max(), 1000u);
+}
+
+TEST(ShadowPredictorTest, absolute_and_relative_differences_are_exact) {
+  FnModel primary(FnModel::Kind::kValue, [](double x) { return x; });
+  auto shadow = std::make_shared<FnModel>(FnModel::Kind::kValue, [](double x) { return 1.1 * x; });
+  auto o = options();
+  o.value_tolerance = 0.35;
+  ShadowPredictor p(o);
+  p.add_shadow({.model = "m", .version = 2}, shadow);
+  p.start();
+  for (int x = 1; x <= 8; ++x) {
+    Request r(primary, {static_cast<double>(x)}, "k" + std::to_string(x));
+    p.on_request(r.seen);
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+  auto v = only(p);
+  // |diff| = 0.1 x for x = 1..8: numpy.mean/max/quantile (linear) of [0.1 .. 0.8].
+  EXPECT_EQ(v.absolute_difference.count, 8u);
+  EXPECT_NEAR(v.absolute_difference.mean, 0.45, 1e-12);
+  EXPECT_NEAR(v.absolute_difference.max, 0.8, 1e-12);
+  EXPECT_NEAR(v.absolute_difference.p50, 0.45, 1e-12);
+  EXPECT_NEAR(v.absolute_difference.p90, 0.73, 1e-12);
+  EXPECT_NEAR(v.absolute_difference.p99, 0.793, 1e-12);
+  EXPECT_NEAR(v.relative_difference.mean, 0.1, 1e-12);
+  EXPECT_NEAR(v.relative_difference.max, 0.1, 1e-12);
+  EXPECT_EQ(v.compared_rows, 8u);
+  EXPECT_EQ(v.agreed_rows, 3u);  // 0.1, 0.2, 0.3 are within 0.35
+  ASSERT_EQ(v.disagreements.size(), 5u);
+  EXPECT_EQ(v.disagreements.back().primary, 8.0);
+  EXPECT_NEAR(v.disagreements.back().shadow, 8.8, 1e-12);
+}
+
+TEST(ShadowPredictorTest, a_throwing_shadow_is_counted_and_isolated) {
+  StaticModelSource source;
+  source.add("m", 1, std::make_shared<ConstantModel>(4));
+  auto failing = std::make_shared<ConstantModel>(4);
+  failing->set_failing(true);
+  source.add("m", 2, failing);
+  Deployment d{{.model = "m", .source = &source}};
+  RoutingPolicy policy;
+  policy.variants = {{"stable", 1, 1}};
+  d.router().set_policy(policy);
+  auto o = options();
+  o.source = &source;
+  auto shadow = std::make_shared<ShadowPredictor>(o);
+  shadow->add_shadow({.model = "m", .version = 2});
+  shadow->start();
+  d.add_observer(shadow);
+  const double row[1] = {1.0};
+  for (int i = 0; i < 50; ++i) {
+    auto res = d.predict({.key = "u" + std::to_string(i), .input = TensorView(row, Shape{1, 1})});
+    ASSERT_TRUE(res.ok());
+    EXPECT_EQ(res->prediction.labels.at(0), 4);
+    EXPECT_FALSE(res->fell_back);
+  }
+  ASSERT_TRUE(shadow->drain(kLongWait));
+  auto v = only(*shadow);
+  EXPECT_EQ(v.shadow_errors, 50u);
+  EXPECT_EQ(v.completed, 0u);
+  EXPECT_EQ(v.compared_rows, 0u);
+  EXPECT_EQ(d.observer_errors(), 0u);
+  EXPECT_EQ(shadow->state(), ShadowState::kRunning);
+}
+
+TEST(ShadowPredictorTest, removing_a_version_with_queued_work_keeps_its_model_alive) {
+  std::atomic<int> destroyed{0};
+  auto gated = std::make_shared<GatedModel>(&destroyed);
+  GatedModel* raw = gated.get();
+  ConstantModel primary(1);
+  ShadowPredictor p(options(16));
+  p.add_shadow({.model = "m", .version = 2}, std::move(gated));
+  p.start();
+  Request r(primary, {1.0}, "k");
+  p.on_request(r.seen);
+  raw->wait_entered();
+  for (int i = 0; i < 3; ++i) p.on_request(r.seen);
+  ASSERT_TRUE(p.remove_shadow("m", 2));
+  EXPECT_FALSE(p.remove_shadow("m", 2));
+  EXPECT_TRUE(p.report().versions.empty());
+  p.on_request(r.seen);  // nothing is sampled now; this thread also lets go of the old list
+  EXPECT_EQ(destroyed.load(), 0);  // the held call and three queued jobs still own the model
+  raw->open();
+  ASSERT_TRUE(p.drain(kLongWait));
+  EXPECT_EQ(destroyed.load(), 1);  // the queued jobs were discarded, the model freed once
+  EXPECT_EQ(p.report().bytes_queued, 0u);
+}
+
+TEST(ShadowPredictorTest, sticky_sampling_follows_the_bucketing_hash) {
+  ConstantModel primary(1);
+  ShadowPredictor p(options(1 << 14));
+  p.add_shadow({.model = "m", .version = 2, .share = 0.3}, std::make_shared<ConstantModel>(1));
+  p.add_shadow({.model = "m", .version = 3, .share = 0.5, .sampling = ShadowSampling::kRandom},
+               std::make_shared<ConstantModel>(1));
+  p.start();
+  const bucketing::HashSalt salt("shadow/m/2");
+  std::uint64_t expected = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = "user-" + std::to_string(i);
+    if (bucketing::unit_interval(bucketing::hash64(salt, key)) < 0.3) expected += 2;
+    Request r(primary, {1.0}, key);
+    p.on_request(r.seen);
+    p.on_request(r.seen);  // the same key twice: in both times or neither
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+  auto rep = p.report();
+  ASSERT_EQ(rep.versions.size(), 2u);
+  EXPECT_EQ(rep.versions[0].sampled, expected);
+  EXPECT_EQ(rep.versions[0].completed, expected);
+  // Random: 4000 coins at 1/2; 6 standard deviations is about 190.
+  EXPECT_NEAR(static_cast<double>(rep.versions[1].sampled), 2000.0, 190.0);
+}
+
+TEST(ShadowPredictorTest, pause_resume_and_duration_on_the_injected_clock) {
+  ManualClock clock;
+  ConstantModel primary(1);
+  auto o = options();
+  o.clock = &clock;
+  ShadowPredictor p(o);
+  p.add_shadow({.model = "m", .version = 2, .duration = 10s}, std::make_shared<ConstantModel>(1));
+  p.start();
+  Request r(primary, {1.0}, "k");
+  p.on_request(r.seen);
+  p.pause();
+  EXPECT_EQ(p.state(), ShadowState::kPaused);
+  p.on_request(r.seen);
+  p.on_request(r.seen);
+  p.resume();
+  clock.advance(9s);
+  p.on_request(r.seen);
+  clock.advance(1s);
+  p.on_request(r.seen);  // the duration has passed
+  ASSERT_TRUE(p.drain(kLongWait));
+  auto v = only(p);
+  EXPECT_EQ(v.skipped_paused, 2u);
+  EXPECT_EQ(v.sampled, 2u);
+  EXPECT_EQ(v.completed, 2u);
+  EXPECT_FALSE(v.active);
+}
+
+TEST(ShadowPredictorTest, invalid_shadows_are_rejected_naming_the_field) {
+  ShadowPredictor p(options());
+  auto m = std::make_shared<ConstantModel>(1);
+  auto expect_field = [&](ShadowVersionOptions o, const std::string& field) {
+    try {
+      p.add_shadow(o, m);
+      ADD_FAILURE() << "accepted " << field;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  expect_field({.model = "m", .version = 2, .share = 1.5}, "share");
+  expect_field({.model = "m", .version = 2, .share = -0.1}, "share");
+  expect_field({.model = "m", .version = 2, .duration = -1s}, "duration");
+  expect_field({.model = "", .version = 2}, "model");
+  p.add_shadow({.model = "m", .version = 2}, m);
+  expect_field({.model = "m", .version = 2}, "already");
+  EXPECT_THROW(p.add_shadow({.model = "m", .version = 3}), InvalidArgument);  // no source
+  StaticModelSource source;
+  auto o = options();
+  o.source = &source;
+  ShadowPredictor q(o);
+  EXPECT_THROW(q.add_shadow({.model = "m", .version = 9}), NotFound);
+  EXPECT_TRUE(q.report().versions.empty());
+  auto bad = options();
+  bad.workers = 0;
+  EXPECT_THROW(ShadowPredictor{bad}, InvalidArgument);
+}
+
+TEST(ShadowPredictorTest, report_as_json_and_table) {
+  FnModel primary(FnModel::Kind::kLabel, [](double) { return 1; });
+  ShadowPredictor p(options());
+  p.add_shadow({.model = "fraud \"x\"", .version = 2},
+               std::make_shared<FnModel>(FnModel::Kind::kLabel, [](double) { return 0; }));
+  p.start();
+  Request r(primary, {1.0}, "k", "req-1");
+  p.on_request(r.seen);
+  ASSERT_TRUE(p.drain(kLongWait));
+  const auto rep = p.report();
+  const std::string j = rep.to_json();
+  EXPECT_NE(j.find("\"model\":\"fraud \\\"x\\\"\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"agreement_rate\":0"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"confusion\":[{\"primary\":1,\"shadow\":0,\"count\":1}]"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"request_id\":\"req-1\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"dropped\":{\"queue_full\":0,\"over_budget\":0,\"stopped\":0}"), std::string::npos);
+  const std::string t = rep.to_table();
+  EXPECT_NE(t.find("fraud \"x\"/v2"), std::string::npos) << t;
+  EXPECT_NE(t.find("running"), std::string::npos) << t;
+}
+
+// Two request threads through a Deployment; pause/resume meanwhile; then drain is clean and
+// exact; then stop while both threads still send.
+TEST(ShadowPredictorTest, drain_and_stop_are_clean_under_load) {
+  StaticModelSource source;
+  source.add("m", 1, std::make_shared<ConstantModel>(1));
+  Deployment d{{.model = "m", .source = &source}};
+  RoutingPolicy policy;
+  policy.variants = {{"stable", 1, 1}};
+  d.router().set_policy(policy);
+  auto shadow = std::make_shared<ShadowPredictor>(options(64, 2));
+  shadow->add_shadow({.model = "m", .version = 2}, std::make_shared<ConstantModel>(0));
+  shadow->start();
+  d.add_observer(shadow);
+  constexpr int kPerThread = 3000;
+  auto send = [&](int t, int n, std::latch* halfway) {
+    const double row[1] = {1.0};
+    for (int i = 0; i < n; ++i) {
+      auto res = d.predict({.key = std::to_string(t * n + i), .input = TensorView(row, Shape{1, 1})});
+      ASSERT_TRUE(res.ok());
+      if (halfway && i == n / 2) halfway->count_down();
+    }
+  };
+  {
+    std::latch halfway(2);
+    std::thread a(send, 0, kPerThread, &halfway), b(send, 1, kPerThread, &halfway);
+    halfway.wait();
+    shadow->pause();
+    shadow->resume();
+    a.join();
+    b.join();
+  }
+  ASSERT_TRUE(shadow->drain(kLongWait));
+  auto v = only(*shadow);
+  EXPECT_EQ(v.sampled + v.skipped_paused, 2u * kPerThread);
+  EXPECT_EQ(v.sampled, v.mirrored + v.dropped_queue_full + v.dropped_over_budget);
+  EXPECT_EQ(v.completed, v.mirrored);
+  EXPECT_EQ(v.agreed_rows, 0u);
+  EXPECT_EQ(shadow->report().bytes_queued, 0u);
+
+  {
+    std::latch halfway(2);
+    std::thread a(send, 2, kPerThread, &halfway), b(send, 3, kPerThread, &halfway);
+    halfway.wait();
+    shadow->stop();
+    a.join();
+    b.join();
+  }
+  auto w = only(*shadow);
+  EXPECT_EQ(w.sampled + w.skipped_paused, 4u * kPerThread);
+  EXPECT_GT(w.dropped_stopped, 0u);
+  EXPECT_LE(w.completed + w.discarded, w.mirrored);
+  EXPECT_EQ(shadow->state(), ShadowState::kStopped);
+}
+
+}  // namespace
+}  // namespace switchyard

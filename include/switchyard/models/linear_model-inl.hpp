@@ -21,7 +21,7 @@ namespace switchyard {
 
 namespace detail {
 
-namespace linear_impl {
+namespace linear {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T>
@@ -44,7 +44,7 @@ inline double sigmoid(double z) noexcept {
   return e / (1.0 + e);
 }
 
-}  // namespace linear_impl
+}  // namespace linear
 
 SWITCHYARD_INLINE AffineLayer::AffineLayer(Eigen::MatrixXd weights, Eigen::VectorXd bias,
                                            const char* kind, std::string_view output_name)
@@ -65,7 +65,7 @@ SWITCHYARD_INLINE AffineLayer::AffineLayer(Eigen::MatrixXd weights, Eigen::Vecto
       for (Eigen::Index i = 0; i < weights_.rows(); ++i) {
         if (!std::isfinite(weights_(i, j))) {
           throw InvalidArgument(who + ": weights(" + std::to_string(i) + ", " + std::to_string(j) +
-                                ") is " + linear_impl::describe_value(weights_(i, j)));
+                                ") is " + linear::describe_value(weights_(i, j)));
         }
       }
     }
@@ -73,7 +73,7 @@ SWITCHYARD_INLINE AffineLayer::AffineLayer(Eigen::MatrixXd weights, Eigen::Vecto
   for (Eigen::Index j = 0; j < bias_.size(); ++j) {
     if (!std::isfinite(bias_(j))) {
       throw InvalidArgument(who + ": bias(" + std::to_string(j) + ") is " +
-                            linear_impl::describe_value(bias_(j)));
+                            linear::describe_value(bias_(j)));
     }
   }
   const auto n = static_cast<std::int64_t>(weights_.rows());
@@ -92,7 +92,7 @@ SWITCHYARD_INLINE void AffineLayer::set_signature(Signature signature, std::size
   }
   const TensorSpec& in = signature.inputs.front();
   if (in.name.empty()) throw InvalidArgument(who + ": signature input has an empty name");
-  if (!linear_impl::readable_dtype(in.dtype)) {
+  if (!linear::readable_dtype(in.dtype)) {
     throw InvalidArgument(who + ": signature input '" + in.name + "' has dtype " +
                           std::string(to_string(in.dtype)) +
                           ", expected float64, float32, int32 or bool");
@@ -130,7 +130,7 @@ SWITCHYARD_INLINE void AffineLayer::set_signature(Signature signature, std::size
 }
 
 SWITCHYARD_INLINE xt::xtensor<double, 2> AffineLayer::scores(const ModelInput& input) const {
-  using linear_impl::ConstRowMap;
+  using linear::ConstRowMap;
   const std::string& name = signature_.inputs.front().name;
   const NamedTensor* named = input.find(name);
   if (named == nullptr) {
@@ -159,7 +159,7 @@ SWITCHYARD_INLINE xt::xtensor<double, 2> AffineLayer::scores(const ModelInput& i
   }
   auto out = xt::xtensor<double, 2>::from_shape(
       {static_cast<std::size_t>(rows), static_cast<std::size_t>(weights_.cols())});
-  Eigen::Map<linear_impl::RowMatrix> y(out.data(), rows, weights_.cols());
+  Eigen::Map<linear::RowMatrix> y(out.data(), rows, weights_.cols());
   switch (x.dtype()) {
     case DType::kFloat64:  // the zero-copy path: a view over the caller's rows
       y.noalias() =
@@ -217,7 +217,7 @@ SWITCHYARD_INLINE xt::xtensor<double, 2> AffineLayer::scores(const ModelInput& i
 //
 // A reader never trusts a length: each is checked against a fixed cap and against the bytes
 // actually left before anything is allocated.
-namespace linear_impl {
+namespace linear {
 
 inline constexpr std::array<char, 8> kMagic = {'\x89', 'S', 'W', 'Y', '\r', '\n', '\x1a', '\n'};
 inline constexpr std::size_t kChecksumSize = 32;
@@ -456,7 +456,7 @@ M model_from_contents(ArtifactContents c, std::uint8_t expected_kind) {
   }
 }
 
-}  // namespace linear_impl
+}  // namespace linear
 
 }  // namespace detail
 
@@ -477,12 +477,12 @@ SWITCHYARD_INLINE void LinearModel::set_signature(Signature signature) {
 }
 
 SWITCHYARD_INLINE std::string LinearModel::to_artifact() const {
-  return detail::linear_impl::write_artifact(detail::linear_impl::kKindLinear, layer_);
+  return detail::linear::write_artifact(detail::linear::kKindLinear, layer_);
 }
 
 SWITCHYARD_INLINE LinearModel LinearModel::from_artifact(std::string_view bytes) {
-  return detail::linear_impl::model_from_contents<LinearModel>(
-      detail::linear_impl::read_contents(bytes), detail::linear_impl::kKindLinear);
+  return detail::linear::model_from_contents<LinearModel>(
+      detail::linear::read_contents(bytes), detail::linear::kKindLinear);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,7 +508,7 @@ SWITCHYARD_INLINE void LogisticModel::set_class_names(std::vector<std::string> c
 }
 
 SWITCHYARD_INLINE Prediction LogisticModel::predict(const ModelInput& input) const {
-  using detail::linear_impl::sigmoid;
+  using detail::linear::sigmoid;
   Prediction p;
   p.values = layer_.scores(input);
   const std::size_t rows = p.values.shape(0);
@@ -538,16 +538,16 @@ SWITCHYARD_INLINE Prediction LogisticModel::predict(const ModelInput& input) con
 }
 
 SWITCHYARD_INLINE std::string LogisticModel::to_artifact() const {
-  return detail::linear_impl::write_artifact(detail::linear_impl::kKindLogistic, layer_);
+  return detail::linear::write_artifact(detail::linear::kKindLogistic, layer_);
 }
 
 SWITCHYARD_INLINE LogisticModel LogisticModel::from_artifact(std::string_view bytes) {
-  return detail::linear_impl::model_from_contents<LogisticModel>(
-      detail::linear_impl::read_contents(bytes), detail::linear_impl::kKindLogistic);
+  return detail::linear::model_from_contents<LogisticModel>(
+      detail::linear::read_contents(bytes), detail::linear::kKindLogistic);
 }
 
 SWITCHYARD_INLINE ModelPtr load_linear_artifact(std::string_view bytes) {
-  using namespace detail::linear_impl;
+  using namespace detail::linear;
   ArtifactContents c = read_contents(bytes);
   if (c.kind == kKindLogistic) {
     return std::make_shared<const LogisticModel>(

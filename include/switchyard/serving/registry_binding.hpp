@@ -101,7 +101,9 @@ class RegistryBinding {
   /// The current state.
   SWITCHYARD_API BindingStatus status() const;
 
-  /// Fires after each publish of a changed table.
+  /// Fires after each publish of a changed table. Slots of both signals often run on the thread
+  /// of a registry write (inside rollback(), transition(), ...), so they must not write to the
+  /// registry themselves (its writes are serialised: that would wait on itself).
   EventHub::Signal<BindingEvent> published;
   /// Fires when a sync could not publish what the registry says (the old table still serves).
   EventHub::Signal<BindingEvent> sync_failed;

@@ -18,22 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_random.hpp"
+
 namespace {
 
 using namespace switchyard::stats;
 
-// SplitMix64 (Steele, Lea & Flood 2014): cheap, and reproduced bit for bit by numpy in
-// scripts/stats_bench_python.py. uniform(i) is the i-th output's top 53 bits in [0, 1).
-constexpr std::uint64_t kSeed = 20261123;
-inline std::uint64_t splitmix64(std::uint64_t i) {
-  std::uint64_t z = kSeed + (i + 1) * 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-inline double uniform(std::uint64_t i) {
-  return static_cast<double>(splitmix64(i) >> 11) * 0x1.0p-53;
-}
+using switchyard::bench::splitmix64;
+using switchyard::bench::uniform;
 
 constexpr std::size_t kScored = 1'000'000;
 

@@ -343,25 +343,29 @@ TEST(ModelRegistryTest, rolled_back_event_carries_both_versions_and_the_reason) 
   EXPECT_EQ(rolled[1].reason, "false alarm");
 }
 
+// A timer for latency gates whose first reading blocks until the test releases it, so a gate
+// can be held running while the test acts.
+class LatchedClock final : public Clock {
+ public:
+  TimePoint now() const noexcept override {
+    if (calls_.fetch_add(1) == 0) {
+      entered.count_down();
+      release.wait();
+    }
+    return TimePoint{};
+  }
+  mutable std::atomic<int> calls_{0};
+  mutable std::latch entered{1};
+  mutable std::latch release{1};
+};
+
 // A slow gate (here a latency gate whose timer blocks until released) holds no registry lock:
 // while it runs, a read of the gated model and another model's register both complete. The
 // transition then commits, because nothing it was gated on changed.
 TEST(ModelRegistryTest, a_slow_gate_blocks_neither_reads_nor_other_models_writes) {
   RegistryFixture f;
   auto v = f.add(kModel, 0.9);
-  class LatchedClock final : public Clock {
-   public:
-    TimePoint now() const noexcept override {
-      if (calls_.fetch_add(1) == 0) {
-        entered.count_down();
-        release.wait();
-      }
-      return TimePoint{};
-    }
-    mutable std::atomic<int> calls_{0};
-    mutable std::latch entered{1};
-    mutable std::latch release{1};
-  } timer;
+  LatchedClock timer;
   ValidationPolicy p;
   p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
   auto gated = std::async(std::launch::async, [&] {
@@ -384,19 +388,7 @@ TEST(ModelRegistryTest, a_slow_gate_blocks_neither_reads_nor_other_models_writes
 TEST(ModelRegistryTest, a_version_changed_while_its_gates_ran_is_not_transitioned) {
   RegistryFixture f;
   auto v = f.add(kModel, 0.9);
-  class LatchedClock final : public Clock {
-   public:
-    TimePoint now() const noexcept override {
-      if (calls_.fetch_add(1) == 0) {
-        entered.count_down();
-        release.wait();
-      }
-      return TimePoint{};
-    }
-    mutable std::atomic<int> calls_{0};
-    mutable std::latch entered{1};
-    mutable std::latch release{1};
-  } timer;
+  LatchedClock timer;
   ValidationPolicy p;
   p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
   auto gated = std::async(std::launch::async, [&] {

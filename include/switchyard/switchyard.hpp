@@ -27,6 +27,8 @@
 #include <switchyard/stats/chi_square.hpp>
 #include <switchyard/stats/classification_metrics.hpp>
 #include <switchyard/stats/co_moments.hpp>
+#include <switchyard/stats/drift_binning.hpp>
+#include <switchyard/stats/drift_statistics.hpp>
 #include <switchyard/stats/effect_moments.hpp>
 #include <switchyard/stats/ks_test.hpp>
 #include <switchyard/stats/lift_test.hpp>

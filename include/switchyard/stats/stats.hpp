@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Umbrella header of Switchyard's statistics library: accumulators, tests, intervals, power, AUC.
+// Umbrella header of Switchyard's statistics library: accumulators, tests, intervals, power, AUC, drift.
 #pragma once
 
 #include <switchyard/stats/bayesian_test.hpp>
 #include <switchyard/stats/chi_square.hpp>
 #include <switchyard/stats/classification_metrics.hpp>
 #include <switchyard/stats/co_moments.hpp>
+#include <switchyard/stats/drift_binning.hpp>
+#include <switchyard/stats/drift_statistics.hpp>
 #include <switchyard/stats/effect_moments.hpp>
 #include <switchyard/stats/ks_test.hpp>
 #include <switchyard/stats/lift_test.hpp>

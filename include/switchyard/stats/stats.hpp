@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Umbrella header of Switchyard's statistics library: accumulators, tests, intervals, power, AUC, drift.
+// Umbrella header of Switchyard's statistics: accumulators, tests, intervals, power, AUC, drift.
 #pragma once
 
 #include <switchyard/stats/bayesian_test.hpp>

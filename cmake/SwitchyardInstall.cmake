@@ -22,6 +22,12 @@ install(TARGETS switchyard switchyard_header_only
                 NAMELINK_COMPONENT switchyard_development
         RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT switchyard_runtime)
 
+# The `switchyard` command-line tool, when built (not exported: nothing links an executable).
+if(TARGET switchyard_cli)
+  install(TARGETS switchyard_cli
+          RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT switchyard_runtime)
+endif()
+
 install(EXPORT switchyardTargets
         NAMESPACE switchyard::
         FILE switchyardTargets.cmake

@@ -13,6 +13,7 @@ packages=(
   libboost-dev libboost-math-dev
   libsqlite3-dev libssl-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev
 )
 if [ "${1:-}" = "--with-tools" ]; then
   packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn)

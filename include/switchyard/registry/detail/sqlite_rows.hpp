@@ -109,6 +109,7 @@ inline std::string checked_metadata(const ModelVersion& v) {
 }
 
 /// A deferred read transaction, so the several SELECTs of load() see one snapshot.
+/// Not thread-safe: it belongs to the one thread using its connection.
 class ReadSnapshot {
  public:
   explicit ReadSnapshot(Connection& c) : conn_(c) {

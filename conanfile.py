@@ -88,6 +88,7 @@ class SwitchyardConan(ConanFile):
         tc.cache_variables["SWITCHYARD_BUILD_TESTS"] = False
         tc.cache_variables["SWITCHYARD_BUILD_EXAMPLES"] = False
         tc.cache_variables["SWITCHYARD_BUILD_BENCHMARKS"] = False
+        tc.cache_variables["SWITCHYARD_BUILD_CLI"] = False
         tc.cache_variables["SWITCHYARD_INSTALL"] = True
         tc.cache_variables["SWITCHYARD_WERROR"] = False
         tc.generate()

@@ -32,19 +32,3 @@ if(NOT TARGET xxHash::xxhash)
   set_target_properties(xxHash::xxhash PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${SWITCHYARD_XXHASH_INCLUDE_DIR}")
 endif()
-
-# The CLI's own dependencies (header-only; Debian: libcli11-dev, nlohmann-json3-dev), looked for
-# only when the CLI is built. Outside CI a missing one turns the CLI off with a message.
-if(SWITCHYARD_BUILD_CLI)
-  find_package(CLI11 2.1 CONFIG QUIET)
-  find_package(nlohmann_json 3.10 CONFIG QUIET)
-  if(NOT TARGET CLI11::CLI11 OR NOT TARGET nlohmann_json::nlohmann_json)
-    if("$ENV{CI}" STREQUAL "true")
-      message(FATAL_ERROR "The switchyard CLI needs CLI11 and nlohmann-json "
-                          "(Debian: libcli11-dev nlohmann-json3-dev; scripts/install-deps.sh)")
-    endif()
-    message(STATUS "switchyard CLI not built: CLI11 or nlohmann-json not found "
-                   "(Debian: libcli11-dev nlohmann-json3-dev)")
-    set(SWITCHYARD_BUILD_CLI OFF)
-  endif()
-endif()

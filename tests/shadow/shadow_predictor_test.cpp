@@ -430,17 +430,22 @@ TEST(ShadowPredictorTest, drain_and_stop_are_clean_under_load) {
   shadow->start();
   d.add_observer(shadow);
   constexpr int kPerThread = 3000;
-  auto send = [&](int t, int n, std::latch* halfway) {
+  // Sends n requests; after the first half it counts `halfway` down and, when `resume_at` is
+  // given, waits for it, so the test can act while both threads are mid-stream.
+  auto send = [&](int t, int n, std::latch* halfway, std::latch* resume_at) {
     const double row[1] = {1.0};
     for (int i = 0; i < n; ++i) {
       auto res = d.predict({.key = std::to_string(t * n + i), .input = TensorView(row, Shape{1, 1})});
       ASSERT_TRUE(res.ok());
-      if (halfway && i == n / 2) halfway->count_down();
+      if (i == n / 2) {
+        halfway->count_down();
+        if (resume_at != nullptr) resume_at->wait();
+      }
     }
   };
   {
     std::latch halfway(2);
-    std::thread a(send, 0, kPerThread, &halfway), b(send, 1, kPerThread, &halfway);
+    std::thread a(send, 0, kPerThread, &halfway, nullptr), b(send, 1, kPerThread, &halfway, nullptr);
     halfway.wait();
     shadow->pause();
     shadow->resume();
@@ -456,16 +461,20 @@ TEST(ShadowPredictorTest, drain_and_stop_are_clean_under_load) {
   EXPECT_EQ(shadow->report().bytes_queued, 0u);
 
   {
-    std::latch halfway(2);
-    std::thread a(send, 2, kPerThread, &halfway), b(send, 3, kPerThread, &halfway);
+    // Both threads are held mid-stream while stop() runs, so every request of their second
+    // halves arrives at a stopped predictor, whatever the scheduler does.
+    std::latch halfway(2), stopped(1);
+    std::thread a(send, 2, kPerThread, &halfway, &stopped),
+        b(send, 3, kPerThread, &halfway, &stopped);
     halfway.wait();
     shadow->stop();
+    stopped.count_down();
     a.join();
     b.join();
   }
   auto w = only(*shadow);
   EXPECT_EQ(w.sampled + w.skipped_paused, 4u * kPerThread);
-  EXPECT_GT(w.dropped_stopped, 0u);
+  EXPECT_EQ(w.dropped_stopped, 2u * (kPerThread - kPerThread / 2 - 1));
   EXPECT_LE(w.completed + w.discarded, w.mirrored);
   EXPECT_EQ(shadow->state(), ShadowState::kStopped);
 }

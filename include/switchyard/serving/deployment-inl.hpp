@@ -52,42 +52,30 @@ SWITCHYARD_INLINE Deployment::Deployment(Options options)
 SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     const PredictRequest& request) noexcept {
   namespace dd = detail::deployment;
-  ObservedRequest seen;
-  seen.key = request.key;
-  seen.request_id = request.request_id;
-  seen.input = &request.input;
-  seen.attributes = request.attributes;
-  // A failed request: reported like an answered one, returned as a value.
-  auto fail = [&](ErrorCode code, std::string message) -> StatusOr<PredictResponse> {
-    seen.ok = false;
-    seen.error = code;
-    report(request, seen);
-    return Status(code, std::move(message));
-  };
   try {
     auto table = router_.read();
-    seen.model = model();
-    if (!table) return fail(ErrorCode::kNoActiveModel, "model '" + std::string(model()) +
-                                                           "' has no active version");
+    if (!table) {
+      return fail(request, 0, {}, ErrorCode::kNoActiveModel,
+                  "model '" + std::string(model()) + "' has no active version");
+    }
     RouteDecision d = table->route(request.key, request.attributes, request.version);
     if (d.variant == nullptr) {
       if (d.error == ErrorCode::kNotFound) {
-        seen.version = request.version.value_or(0);
-        return fail(ErrorCode::kNotFound,
-                    dd::version_ref(model(), seen.version) + " is not loaded in the deployment");
+        const std::int64_t v = request.version.value_or(0);
+        return fail(request, v, {}, ErrorCode::kNotFound,
+                    dd::version_ref(model(), v) + " is not loaded in the deployment");
       }
-      return fail(ErrorCode::kNoActiveModel,
+      return fail(request, 0, {}, ErrorCode::kNoActiveModel,
                   "model '" + std::string(model()) + "' has no active version");
     }
     const RoutedVariant* arm = d.variant;
-    seen.version = arm->version;
-    seen.variant = arm->name;
     if (check_signatures_) {
       const Signature& sig = arm->model->signature();
       if (!sig.inputs.empty()) {
         Status s = sig.check(request.input);
         if (!s.ok()) {
-          return fail(s.code(), dd::version_ref(model(), arm->version) + ": " + s.message());
+          return fail(request, arm->version, arm->name, s.code(),
+                      dd::version_ref(model(), arm->version) + ": " + s.message());
         }
       }
     }
@@ -99,7 +87,7 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
       const RoutedVariant* fb = table->fallback();
       const bool can_fall_back = fb != nullptr && fb != arm && table->policy().fallback_on_error;
       if (!can_fall_back || !dd::call(ticks_, *fb, request.input, response.prediction, latency)) {
-        return fail(ErrorCode::kModelFailed,
+        return fail(request, arm->version, arm->name, ErrorCode::kModelFailed,
                     dd::version_ref(model(), arm->version) + " failed" +
                         (can_fall_back ? " and so did fallback version " +
                                              std::to_string(fb->version)
@@ -114,13 +102,7 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
     response.variant = arm->name;
     if ((events_ != nullptr && events_->predictions_wanted()) ||
         has_observers_.load(std::memory_order_relaxed)) [[unlikely]] {
-      seen.version = response.version;
-      seen.variant = response.variant;
-      seen.prediction = &response.prediction;
-      seen.fell_back = response.fell_back;
-      seen.failed_version = response.failed_version;
-      seen.latency_ns = static_cast<std::int64_t>(latency);
-      report(request, seen);
+      report_answer(request, response, latency);
     }
     return response;
   } catch (const std::exception& e) {
@@ -129,6 +111,42 @@ SWITCHYARD_INLINE StatusOr<PredictResponse> Deployment::predict(
   } catch (...) {
     return Status(ErrorCode::kModelFailed, "deployment error");
   }
+}
+
+SWITCHYARD_INLINE ObservedRequest Deployment::observed(const PredictRequest& request) const
+    noexcept {
+  ObservedRequest seen;
+  seen.model = model();
+  seen.key = request.key;
+  seen.request_id = request.request_id;
+  seen.input = &request.input;
+  seen.attributes = request.attributes;
+  return seen;
+}
+
+SWITCHYARD_INLINE Status Deployment::fail(const PredictRequest& request, std::int64_t version,
+                                          std::string_view variant, ErrorCode code,
+                                          std::string message) noexcept {
+  ObservedRequest seen = observed(request);
+  seen.version = version;
+  seen.variant = variant;
+  seen.ok = false;
+  seen.error = code;
+  report(request, seen);
+  return Status(code, std::move(message));
+}
+
+SWITCHYARD_INLINE void Deployment::report_answer(const PredictRequest& request,
+                                                 const PredictResponse& response,
+                                                 std::uint64_t latency_ns) noexcept {
+  ObservedRequest seen = observed(request);
+  seen.version = response.version;
+  seen.variant = response.variant;
+  seen.prediction = &response.prediction;
+  seen.fell_back = response.fell_back;
+  seen.failed_version = response.failed_version;
+  seen.latency_ns = static_cast<std::int64_t>(latency_ns);
+  report(request, seen);
 }
 
 SWITCHYARD_INLINE void Deployment::report(const PredictRequest& request,

@@ -126,6 +126,13 @@ class Deployment {
   enum class Read { kCumulative, kWindow, kResetWindow };
   using Observers = std::vector<std::shared_ptr<RequestObserver>>;
   std::vector<VariantStats> collect(Read mode) const;
+  // The cold paths of predict(), out of its body so the answered path stays short: a failed
+  // request reported and turned into its status; an answer reported to whoever listens.
+  ObservedRequest observed(const PredictRequest& request) const noexcept;
+  Status fail(const PredictRequest& request, std::int64_t version, std::string_view variant,
+              ErrorCode code, std::string message) noexcept;
+  void report_answer(const PredictRequest& request, const PredictResponse& response,
+                     std::uint64_t latency_ns) noexcept;
   // Reports a finished request (answered or failed) to the prediction slot and the observers.
   void report(const PredictRequest& request, const ObservedRequest& seen) noexcept;
   void notify_observers(const ObservedRequest& seen) noexcept;

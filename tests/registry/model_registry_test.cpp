@@ -359,6 +359,17 @@ class LatchedClock final : public Clock {
   mutable std::latch release{1};
 };
 
+// Starts `v`'s Development -> Staging transition on another thread, gated by a latency gate whose
+// timer is `timer`: the gate holds until the test releases it.
+std::future<VersionRef> start_gated_staging(RegistryFixture& f, std::int64_t v,
+                                            LatchedClock& timer) {
+  return std::async(std::launch::async, [&f, v, &timer] {
+    ValidationPolicy p;
+    p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
+    return f.registry->transition(kModel, v, Stage::kStaging, {.actor = "ci", .policy = p});
+  });
+}
+
 // A slow gate (here a latency gate whose timer blocks until released) holds no registry lock:
 // while it runs, a read of the gated model and another model's register both complete. The
 // transition then commits, because nothing it was gated on changed.
@@ -366,11 +377,7 @@ TEST(ModelRegistryTest, a_slow_gate_blocks_neither_reads_nor_other_models_writes
   RegistryFixture f;
   auto v = f.add(kModel, 0.9);
   LatchedClock timer;
-  ValidationPolicy p;
-  p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
-  auto gated = std::async(std::launch::async, [&] {
-    return f.registry->transition(kModel, v, Stage::kStaging, {.actor = "ci", .policy = p});
-  });
+  auto gated = start_gated_staging(f, v, timer);
   timer.entered.wait();  // the gate is running and will not return until released
   auto others = std::async(std::launch::async, [&] {
     EXPECT_EQ(f.registry->get(kModel, v)->stage, Stage::kDevelopment);
@@ -389,11 +396,7 @@ TEST(ModelRegistryTest, a_version_changed_while_its_gates_ran_is_not_transitione
   RegistryFixture f;
   auto v = f.add(kModel, 0.9);
   LatchedClock timer;
-  ValidationPolicy p;
-  p.latency = LatencyGate{.max_p99 = 1ms, .iterations = 3, .batch = 1, .timer = &timer};
-  auto gated = std::async(std::launch::async, [&] {
-    return f.registry->transition(kModel, v, Stage::kStaging, {.actor = "ci", .policy = p});
-  });
+  auto gated = start_gated_staging(f, v, timer);
   timer.entered.wait();
   f.registry->transition(kModel, v, Stage::kArchived, {.actor = "alice"});
   timer.release.count_down();

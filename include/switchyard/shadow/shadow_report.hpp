@@ -9,6 +9,9 @@
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/config.hpp>
 #include <switchyard/monitoring/latency_histogram.hpp>
+#include <switchyard/stats/drift_statistics.hpp>
+#include <switchyard/stats/mcnemar.hpp>
+#include <switchyard/stats/result.hpp>
 
 namespace switchyard {
 
@@ -57,6 +60,45 @@ struct ShadowDisagreement {
   double shadow = 0.0;
 };
 
+/// How often the primary and the shadow answered one label, on the same mirrored rows.
+/// Thread-safe: a value type.
+struct LabelCount {
+  std::int32_t label = 0;
+  std::uint64_t primary = 0;
+  std::uint64_t shadow = 0;
+};
+
+/// How the shadow's answers are distributed against the primary's on the same requests: label
+/// frequencies for classifiers, and a drift statistic with the primary as the reference
+/// (Evidently's procedure, stats/drift_statistics.hpp): Jensen-Shannon distance of the label
+/// frequencies, or of the first output value (binned) for regressors. divergence.status is not
+/// kOk until both sides have answers. Thread-safe: a value type.
+struct PredictionDistribution {
+  std::vector<LabelCount> labels;  ///< classification; sorted by label
+  stats::DriftResult divergence;   ///< reference = primary, current = shadow
+};
+
+/// Both models judged against the truth on the same requests, once labels arrive (late, joined by
+/// request id through ShadowPredictor::record_label). Classifiers: accuracy of each and McNemar's
+/// exact test (A = shadow, B = primary: effect > 0 means the shadow is right more often).
+/// Regressors: mean absolute error of each and paired tests on the per-request absolute errors
+/// (control = primary, treatment = shadow: effect < 0 means the shadow errs less): paired t and
+/// Wilcoxon signed-rank. Tests whose data is missing report status != kOk.
+/// Thread-safe: a value type.
+struct LabeledComparison {
+  std::uint64_t labels_joined = 0;    ///< labels matched to a request this version answered
+  std::uint64_t rows = 0;             ///< rows judged (the first row of each joined request)
+  std::uint64_t primary_correct = 0;  ///< classification
+  std::uint64_t shadow_correct = 0;   ///< classification
+  double primary_accuracy = 0.0;
+  double shadow_accuracy = 0.0;
+  stats::McNemarResult mcnemar;
+  double primary_mae = 0.0;           ///< regression
+  double shadow_mae = 0.0;            ///< regression
+  stats::TestResult paired_t;         ///< regression: on absolute errors, treatment = shadow
+  stats::TestResult wilcoxon;         ///< regression: on absolute errors, treatment = shadow
+};
+
 /// What one shadow version saw and how it compared with the primary on the same requests.
 /// sampled = mirrored + dropped_queue_full + dropped_over_budget + dropped_stopped, exactly.
 /// Thread-safe: a value type.
@@ -87,6 +129,12 @@ struct ShadowVersionReport {
 
   LatencyHistogram shadow_latency;   ///< the shadow's predict() calls, ns
   LatencyHistogram primary_latency;  ///< the primary's calls on the same (mirrored) requests, ns
+  /// shadow_errors / (completed + shadow_errors); 0 before any call.
+  double shadow_error_rate = 0.0;
+  /// primary_errors / the mirrored requests that reached the shadow; 0 before any.
+  double primary_error_rate = 0.0;
+  PredictionDistribution distribution;
+  LabeledComparison labeled;
   std::vector<ShadowDisagreement> disagreements;  ///< the last K, oldest first
 };
 
@@ -99,6 +147,8 @@ struct ShadowReport {
   std::uint64_t queue_depth = 0;      ///< requests queued when the report was taken
   std::uint64_t byte_budget = 0;
   std::uint64_t bytes_queued = 0;
+  std::uint64_t labels_received = 0;   ///< record_label() calls with a usable label
+  std::uint64_t labels_unmatched = 0;  ///< no version had answered that request id (or it aged out)
   std::vector<ShadowVersionReport> versions;
 
   /// The report as one JSON object (numbers through detail::json_number, strings through
@@ -106,6 +156,9 @@ struct ShadowReport {
   SWITCHYARD_API std::string to_json() const;
   /// A readable fixed-width table, one row per shadow version.
   SWITCHYARD_API std::string to_table() const;
+  /// Prometheus text exposition (format 0.0.4): the series `switchyard_shadow_*` with labels
+  /// model and version (and reason for drops), counters ending in _total, latencies as histograms.
+  SWITCHYARD_API std::string to_prometheus() const;
 };
 
 }  // namespace switchyard

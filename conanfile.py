@@ -73,6 +73,8 @@ class SwitchyardConan(ConanFile):
         header_only = bool(self.options.header_only)
         self.requires("sqlite3/[>=3.42 <4]", transitive_headers=header_only)
         self.requires("openssl/[>=1.1 <4]", transitive_headers=header_only)
+        # Reads shadow deployment YAML (shadow/shadow_config-inl.hpp), in the compiled part.
+        self.requires("yaml-cpp/0.8.0", transitive_headers=header_only)
 
     def validate(self):
         check_min_cppstd(self, 20)
@@ -118,7 +120,8 @@ class SwitchyardConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "switchyard")
         self.cpp_info.set_property("pkg_config_name", "switchyard_all_do_not_use")
         requires = ["eigen::eigen", "xtensor::xtensor", "cereal::cereal", "boost::headers",
-                    "xxhash::xxhash", "sqlite3::sqlite3", "openssl::crypto"]
+                    "xxhash::xxhash", "sqlite3::sqlite3", "openssl::crypto",
+                    "yaml-cpp::yaml-cpp"]
         system_libs = ["pthread", "m"] if self.settings.os in ("Linux", "FreeBSD") else []
 
         header_only = self.cpp_info.components["switchyard_header_only"]

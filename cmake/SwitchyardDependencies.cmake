@@ -11,6 +11,17 @@ if(NOT TARGET cereal::cereal AND TARGET cereal)
   add_library(cereal::cereal ALIAS cereal)
 endif()
 
+# yaml-cpp 0.7 or later reads shadow deployment files (shadow/shadow_config-inl.hpp; 0.7 is the
+# first with a nesting limit, so hostile YAML cannot overflow the parser's stack). Only the
+# compiled part includes it: the library links it PRIVATE, switchyard_header_only INTERFACE.
+# yaml-cpp 0.8, vcpkg and Conan name the target yaml-cpp::yaml-cpp; Debian 12's 0.7.0 names it
+# yaml-cpp, which is then wrapped in the new name. cmake/switchyardConfig.cmake.in repeats this.
+find_package(yaml-cpp 0.7 CONFIG REQUIRED)
+if(NOT TARGET yaml-cpp::yaml-cpp)
+  add_library(yaml-cpp::yaml-cpp INTERFACE IMPORTED)
+  set_target_properties(yaml-cpp::yaml-cpp PROPERTIES INTERFACE_LINK_LIBRARIES yaml-cpp)
+endif()
+
 # xxHash 0.8 (XXH64, and XXH3 whose output is stable from 0.8.0 on), used header-only:
 # serving/bucketing.hpp includes <xxhash.h> with XXH_INLINE_ALL, so only the header is needed.
 # vcpkg and Conan ship xxHash's CMake package (target xxHash::xxhash); Debian's libxxhash-dev ships

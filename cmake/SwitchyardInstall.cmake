@@ -68,15 +68,15 @@ endif()
 switchyard_relative_to_prefix(SWITCHYARD_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
 switchyard_relative_to_prefix(SWITCHYARD_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
 
-# The static library needs SQLite and libcrypto at link time, so they are plain Requires and a
-# `pkg-config --libs switchyard` works without --static; the shared library hides them.
+# The static library needs SQLite, libcrypto and yaml-cpp at link time, so they are plain Requires
+# and a `pkg-config --libs switchyard` works without --static; the shared library hides them.
 set(SWITCHYARD_PC_REQUIRES "eigen3 xtensor")
 set(SWITCHYARD_PC_CFLAGS "")
 if(BUILD_SHARED_LIBS)
-  set(SWITCHYARD_PC_REQUIRES_PRIVATE "sqlite3 libcrypto")
+  set(SWITCHYARD_PC_REQUIRES_PRIVATE "sqlite3 libcrypto yaml-cpp")
   set(SWITCHYARD_PC_CFLAGS " -DSWITCHYARD_SHARED")
 else()
-  string(APPEND SWITCHYARD_PC_REQUIRES " sqlite3 libcrypto")
+  string(APPEND SWITCHYARD_PC_REQUIRES " sqlite3 libcrypto yaml-cpp")
   set(SWITCHYARD_PC_REQUIRES_PRIVATE "")
 endif()
 foreach(pc switchyard switchyard_header_only)

@@ -2,7 +2,8 @@
 # Builds Switchyard's libFuzzer targets (Clang 14, ASan + UBSan) and fuzzes each for a while.
 #
 # Usage: scripts/fuzz.sh [--seconds N] [--replay-only] [--regenerate-seeds] [target...]
-#   targets       model_uri artifact registry_json routing_policy sqlite_store (default: all)
+#   targets       model_uri artifact registry_json routing_policy sqlite_store shadow_config
+#                 (default: all)
 #   --seconds N   fuzzing time per target (default 60; 20 when CI=true)
 #   --replay-only run each target once over its committed corpus (tests/fuzz/corpus/<target>)
 #   --regenerate-seeds  rewrite the committed seed files (tests/fuzz/corpus/*/seed-*)
@@ -31,13 +32,13 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --replay-only) replay_only=true; shift ;;
     --regenerate-seeds) regenerate=true; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(model_uri artifact registry_json routing_policy sqlite_store)
+  targets=(model_uri artifact registry_json routing_policy sqlite_store shadow_config)
 fi
 if ! command -v "$cxx" > /dev/null; then
   echo "fuzz.sh: $cxx not found; run scripts/install-deps.sh --with-tools" >&2

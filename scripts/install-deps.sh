@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev libcereal-dev
   libboost-dev libboost-math-dev
-  libsqlite3-dev libssl-dev libxxhash-dev
+  libsqlite3-dev libssl-dev libxxhash-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
 )

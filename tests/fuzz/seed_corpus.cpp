@@ -284,6 +284,52 @@ void sqlite_store() {
   fs::remove_all(dir, ec);
 }
 
+// ---- shadow_config ------------------------------------------------------------------------------
+// The input is the YAML text itself.
+
+void shadow_config() {
+  // Seed 003's shadow deployment configuration, exactly as the seed writes it.
+  seed("shadow_config", "003",
+       "# Shadow deployment configuration\n"
+       "deployment:\n"
+       "  name: churn-predictor\n"
+       "  primary:\n"
+       "    model: churn-predictor\n"
+       "    version: 5\n"
+       "    traffic: 100%    # serves all responses\n"
+       "  shadow:\n"
+       "    model: churn-predictor\n"
+       "    version: 6\n"
+       "    traffic: 100%    # receives all requests, responses logged but not served\n"
+       "  comparison:\n"
+       "    metrics: [accuracy, latency_p99, prediction_distribution]\n"
+       "    duration: 7d\n"
+       "    auto_promote: false\n");
+  seed("shadow_config", "sequence",
+       "deployment:\n"
+       "  name: churn-predictor\n"
+       "  primary: {model: churn-predictor, version: 5, traffic: 100%}\n"
+       "  shadow:\n"
+       "    - {model: churn-predictor, version: 6, traffic: 25%, sampling: random}\n"
+       "    - model: churn-predictor-xgb\n"
+       "      version: 1\n"
+       "      traffic: 0.5\n"
+       "      duration: 12h\n"
+       "      salt: xgb\n"
+       "  comparison:\n"
+       "    metrics: [agreement, error_rate]\n"
+       "    duration: 500ms\n"
+       "    auto_promote: true\n");
+  seed("shadow_config", "flow",
+       "{deployment: {name: x, primary: {model: m, version: 1}, shadow: [{model: m, version: 2, "
+       "duration: 30m}], comparison: {duration: 45s}}}\n");
+  seed("shadow_config", "refused-traffic",
+       "deployment:\n  name: x\n  primary: {model: m, version: 1}\n"
+       "  shadow: {model: m, version: 2, traffic: 120%}\n");
+  seed("shadow_config", "refused-anchors",
+       "deployment: &d\n  name: x\n  primary: *d\n  shadow: [*d, *d]\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -297,6 +343,7 @@ int main(int argc, char** argv) {
   registry_json();
   routing_policy();
   sqlite_store();
+  shadow_config();
   std::printf("seeds written under %s\n", g_root.c_str());
   return 0;
 }

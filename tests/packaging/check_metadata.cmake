@@ -6,8 +6,8 @@
 #   - cmake/switchyardConfig.cmake.in calls find_dependency (or, for a package probed QUIET with a
 #     fallback, find_package) for exactly the packages cmake/SwitchyardDependencies.cmake finds,
 #     with the same minimum versions;
-#   - a library header the public headers include (xxhash.h) is found by the build and is a usage
-#     requirement of both targets;
+#   - a library header the public headers include (xxhash.h; yaml-cpp/yaml.h from an -inl file) is
+#     found by the build and is a usage requirement of both targets;
 #   - ports/switchyard/vcpkg.json and conanfile.py declare that version and exactly those
 #     dependencies (vcpkg: one boost-<library> port per Boost library the headers include);
 #   - Conan's pinned versions meet the CMake minimums; the pkg-config templates require the
@@ -32,7 +32,8 @@ set(deps_map "Threads;-;-;-"
              "Boost;(boost);boost;-"
              "SQLite3;sqlite3;sqlite3;sqlite3"
              "OpenSSL;openssl;openssl;libcrypto"
-             "xxHash;xxhash;xxhash;libxxhash")
+             "xxHash;xxhash;xxhash;libxxhash"
+             "yaml-cpp;yaml-cpp;yaml-cpp;yaml-cpp")
 # deps_map above is a list of lists; rebuild it as one entry per package.
 set(entries "")
 set(i 0)
@@ -109,7 +110,7 @@ foreach(call IN LISTS build_deps)
 endforeach()
 set(cmake_names "")
 foreach(call IN LISTS build_deps)
-  string(REGEX MATCH "^[A-Za-z0-9_]+" name "${call}")
+  string(REGEX MATCH "^[A-Za-z0-9_-]+" name "${call}")
   list(APPEND cmake_names "${name}")
   if(NOT name IN_LIST entries)
     problem("the build finds ${name}, which this check cannot map to vcpkg/Conan/pkg-config; "
@@ -137,7 +138,7 @@ list(REMOVE_DUPLICATES boost_ports)
 # Libraries whose headers the public headers include: the build must find them and both targets
 # must carry them as usage requirements, or a consumer's compile fails on the #include.
 read_text(top_cmake CMakeLists.txt)
-foreach(pair "xxhash.h;xxHash;xxHash::xxhash")
+foreach(pair "xxhash.h;xxHash;xxHash::xxhash" "yaml-cpp/yaml.h;yaml-cpp;yaml-cpp::yaml-cpp")
   list(GET pair 0 header_name)
   list(GET pair 1 package)
   list(GET pair 2 target)

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: Apache-2.0
+// Out-of-line part of ShadowDeploymentConfig: the YAML reader, on yaml-cpp.
+#pragma once
+
+#include <switchyard/shadow/shadow_config.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <switchyard/core/error.hpp>
+#include <switchyard/core/names.hpp>
+
+namespace switchyard {
+
+namespace detail::shadow_config {
+
+/// The longest duration accepted, so that now + duration never overflows the clock's int64 ns.
+inline constexpr std::int64_t kMaxDurationDays = 3650;
+/// The largest file load_shadow_config reads (a config, not a data set).
+inline constexpr std::size_t kMaxFileBytes = std::size_t{1} << 20;
+
+inline constexpr std::array<std::pair<std::string_view, ShadowMetric>, 5> kMetrics{{
+    {"accuracy", ShadowMetric::kAccuracy},
+    {"latency_p99", ShadowMetric::kLatencyP99},
+    {"prediction_distribution", ShadowMetric::kPredictionDistribution},
+    {"agreement", ShadowMetric::kAgreement},
+    {"error_rate", ShadowMetric::kErrorRate},
+}};
+
+/// " (line L, column C)", 1-based, where the YAML parser located the node; "" where it did not.
+inline std::string where(const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0 || mark.column < 0) return "";
+  return " (line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1) +
+         ")";
+}
+
+[[noreturn]] inline void fail(const std::string& path, const std::string& what,
+                              const YAML::Mark& mark) {
+  throw InvalidArgument(path + ": " + what + where(mark));
+}
+
+inline std::string in_quotes(std::string_view text) { return "'" + printable(text) + "'"; }
+
+inline std::string kind_of(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return "a single value";
+    case YAML::NodeType::Sequence: return "a sequence";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: break;
+  }
+  return "nothing";
+}
+
+/// One YAML map, read once: refuses a non-map, non-scalar and repeated keys and keys outside
+/// `known`, then hands out values by key.
+class Fields {
+ public:
+  Fields(const YAML::Node& node, std::string path, std::initializer_list<std::string_view> known)
+      : path_(std::move(path)), mark_(node.Mark()) {
+    if (!node.IsMap()) fail(path_, "must be a map, got " + kind_of(node), mark_);
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node& key = it->first;
+      if (!key.IsScalar()) fail(path_, "keys must be plain names, got " + kind_of(key), key.Mark());
+      const std::string& name = key.Scalar();
+      bool is_known = false;
+      for (std::string_view k : known) is_known = is_known || k == name;
+      if (!is_known) {
+        std::string expected;
+        for (std::string_view k : known) expected += (expected.empty() ? "" : ", ") + std::string(k);
+        fail(child(name), "unknown key; expected one of " + expected, key.Mark());
+      }
+      for (const auto& entry : entries_) {
+        if (entry.first == name) fail(child(name), "key appears twice", key.Mark());
+      }
+      entries_.emplace_back(name, it->second);
+    }
+  }
+
+  /// The field path of a key under this map ("deployment.shadow" + "traffic").
+  std::string child(std::string_view key) const {
+    return path_ + "." + printable(key);
+  }
+  const YAML::Mark& mark() const noexcept { return mark_; }
+
+  /// The value under `key`; nullptr when absent or written without a value (`key:`).
+  const YAML::Node* find(std::string_view key) const {
+    for (const auto& entry : entries_) {
+      if (entry.first == key) return entry.second.IsNull() ? nullptr : &entry.second;
+    }
+    return nullptr;
+  }
+  const YAML::Node& require(std::string_view key) const {
+    const YAML::Node* node = find(key);
+    if (node == nullptr) fail(child(key), "missing", mark_);
+    return *node;
+  }
+
+ private:
+  std::string path_;
+  YAML::Mark mark_;
+  std::vector<std::pair<std::string, YAML::Node>> entries_;
+};
+
+inline const std::string& scalar(const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) fail(path, "must be a single value, got " + kind_of(node), node.Mark());
+  return node.Scalar();
+}
+
+inline std::string non_empty(const YAML::Node& node, const std::string& path) {
+  const std::string& text = scalar(node, path);
+  if (text.empty()) fail(path, "must not be empty", node.Mark());
+  return text;
+}
+
+/// A whole number >= 1 written in decimal digits.
+inline std::int64_t positive_integer(const YAML::Node& node, const std::string& path) {
+  const std::string& text = scalar(node, path);
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || stop != end || value < 1) {
+    fail(path, "must be a positive integer, got " + in_quotes(text), node.Mark());
+  }
+  return value;
+}
+
+/// A finite decimal number, the whole text.
+inline bool finite_number(std::string_view text, double& out) {
+  if (text.empty()) return false;
+  const auto [stop, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && stop == text.data() + text.size() && std::isfinite(out);
+}
+
+/// "25%" or 0.25 -> 0.25; within [0, 1].
+inline double fraction(const YAML::Node& node, const std::string& path) {
+  const std::string& text = scalar(node, path);
+  const bool percent = !text.empty() && text.back() == '%';
+  double value = 0.0;
+  if (!finite_number(std::string_view(text).substr(0, text.size() - (percent ? 1 : 0)), value)) {
+    fail(path, "must be a percentage such as 25% or a fraction such as 0.25, got " + in_quotes(text),
+         node.Mark());
+  }
+  if (percent) {
+    if (!(value >= 0.0 && value <= 100.0)) {
+      fail(path, "must be between 0% and 100%, got " + printable(text), node.Mark());
+    }
+    return value / 100.0 + 0.0;  // + 0.0: -0% is 0
+  }
+  if (!(value >= 0.0 && value <= 1.0)) {
+    fail(path, "must be between 0 and 1 (or 0% and 100%), got " + printable(text), node.Mark());
+  }
+  return value + 0.0;
+}
+
+/// "<digits><unit>", unit ms, s, m, h or d: positive and at most kMaxDurationDays.
+inline Duration duration(const YAML::Node& node, const std::string& path) {
+  const std::string& text = scalar(node, path);
+  std::string_view rest(text);
+  const bool negative = !rest.empty() && rest.front() == '-';
+  if (negative) rest.remove_prefix(1);
+  std::size_t digits = 0;
+  while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+  const std::string_view unit = rest.substr(digits);
+  std::int64_t unit_ns = 0;
+  if (unit == "ms") unit_ns = 1'000'000;
+  if (unit == "s") unit_ns = 1'000'000'000;
+  if (unit == "m") unit_ns = 60'000'000'000;
+  if (unit == "h") unit_ns = 3'600'000'000'000;
+  if (unit == "d") unit_ns = 86'400'000'000'000;
+  if (digits == 0 || unit_ns == 0) {
+    fail(path,
+         "must be a whole number with a unit ms, s, m, h or d (such as 7d, 12h, 500ms), got " +
+             in_quotes(text),
+         node.Mark());
+  }
+  if (negative) fail(path, "must not be negative, got " + in_quotes(text), node.Mark());
+  constexpr std::int64_t kMaxNs = kMaxDurationDays * 86'400'000'000'000;
+  std::int64_t count = 0;
+  const auto [stop, ec] = std::from_chars(rest.data(), rest.data() + digits, count);
+  if (ec != std::errc() || count > kMaxNs / unit_ns) {
+    fail(path, "must be at most " + std::to_string(kMaxDurationDays) + "d, got " + in_quotes(text),
+         node.Mark());
+  }
+  if (count == 0) fail(path, "must be positive, got " + in_quotes(text), node.Mark());
+  return Duration(count * unit_ns);
+}
+
+inline bool boolean(const YAML::Node& node, const std::string& path) {
+  bool value = false;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    fail(path, "must be true or false, got " + (node.IsScalar() ? in_quotes(node.Scalar()) : kind_of(node)),
+         node.Mark());
+  }
+  return value;
+}
+
+inline ShadowSampling sampling(const YAML::Node& node, const std::string& path) {
+  const std::string& text = scalar(node, path);
+  if (text == "sticky") return ShadowSampling::kSticky;
+  if (text == "random") return ShadowSampling::kRandom;
+  fail(path, "must be sticky or random, got " + in_quotes(text), node.Mark());
+}
+
+inline std::vector<ShadowMetric> metrics(const YAML::Node& node, const std::string& path) {
+  if (!node.IsSequence()) {
+    fail(path, "must be a sequence such as [accuracy, latency_p99], got " + kind_of(node),
+         node.Mark());
+  }
+  std::vector<ShadowMetric> out;
+  std::size_t i = 0;
+  for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+    const std::string item_path = path + "[" + std::to_string(i) + "]";
+    const std::string& name = scalar(*it, item_path);
+    const ShadowMetric* found = nullptr;
+    for (const auto& [text, metric] : kMetrics) {
+      if (text == name) found = &metric;
+    }
+    if (found == nullptr) {
+      fail(item_path,
+           "unknown metric " + in_quotes(name) +
+               "; expected accuracy, latency_p99, prediction_distribution, agreement or error_rate",
+           it->Mark());
+    }
+    for (ShadowMetric m : out) {
+      if (m == *found) fail(item_path, "metric " + in_quotes(name) + " is listed twice", it->Mark());
+    }
+    out.push_back(*found);
+  }
+  return out;
+}
+
+inline ShadowPrimaryConfig primary(const YAML::Node& node, const std::string& path) {
+  const Fields f(node, path, {"model", "version", "traffic"});
+  ShadowPrimaryConfig out;
+  out.model = non_empty(f.require("model"), f.child("model"));
+  out.version = positive_integer(f.require("version"), f.child("version"));
+  if (const YAML::Node* n = f.find("traffic")) out.traffic = fraction(*n, f.child("traffic"));
+  return out;
+}
+
+inline ShadowVersionOptions shadow(const YAML::Node& node, const std::string& path) {
+  const Fields f(node, path, {"model", "version", "traffic", "sampling", "duration", "salt"});
+  ShadowVersionOptions out;
+  out.model = non_empty(f.require("model"), f.child("model"));
+  out.version = positive_integer(f.require("version"), f.child("version"));
+  if (const YAML::Node* n = f.find("traffic")) out.share = fraction(*n, f.child("traffic"));
+  if (const YAML::Node* n = f.find("sampling")) out.sampling = sampling(*n, f.child("sampling"));
+  if (const YAML::Node* n = f.find("duration")) out.duration = duration(*n, f.child("duration"));
+  if (const YAML::Node* n = f.find("salt")) out.salt = scalar(*n, f.child("salt"));
+  return out;
+}
+
+/// `shadow:` as one map or a sequence of 1 to kMaxShadows maps, distinct by (model, version).
+inline std::vector<ShadowVersionOptions> shadows(const YAML::Node& node, const std::string& path) {
+  std::vector<ShadowVersionOptions> out;
+  if (node.IsMap()) {
+    out.push_back(shadow(node, path));
+    return out;
+  }
+  if (!node.IsSequence()) {
+    fail(path, "must be a map or a sequence of maps, got " + kind_of(node), node.Mark());
+  }
+  if (node.size() == 0) fail(path, "must list at least one shadow version", node.Mark());
+  if (node.size() > detail::shadow::kMaxShadows) {
+    fail(path,
+         "at most " + std::to_string(detail::shadow::kMaxShadows) + " shadow versions, got " +
+             std::to_string(node.size()),
+         node.Mark());
+  }
+  std::size_t i = 0;
+  for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+    const std::string item_path = path + "[" + std::to_string(i) + "]";
+    ShadowVersionOptions next = shadow(*it, item_path);
+    for (const auto& earlier : out) {
+      if (earlier.model == next.model && earlier.version == next.version) {
+        fail(item_path,
+             in_quotes(next.model) + " version " + std::to_string(next.version) + " is listed twice",
+             it->Mark());
+      }
+    }
+    out.push_back(std::move(next));
+  }
+  return out;
+}
+
+inline ShadowComparisonConfig comparison(const YAML::Node& node, const std::string& path) {
+  const Fields f(node, path, {"metrics", "duration", "auto_promote"});
+  ShadowComparisonConfig out;
+  if (const YAML::Node* n = f.find("metrics")) out.metrics = metrics(*n, f.child("metrics"));
+  if (const YAML::Node* n = f.find("duration")) out.duration = duration(*n, f.child("duration"));
+  if (const YAML::Node* n = f.find("auto_promote")) {
+    out.auto_promote = boolean(*n, f.child("auto_promote"));
+  }
+  return out;
+}
+
+inline ShadowDeploymentConfig document(const YAML::Node& root) {
+  if (root.IsNull()) {
+    throw InvalidArgument("shadow deployment: the document is empty; expected a map with the "
+                          "key 'deployment'");
+  }
+  const Fields top(root, "(document)", {"deployment"});
+  const Fields d(top.require("deployment"), "deployment",
+                 {"name", "primary", "shadow", "comparison"});
+  ShadowDeploymentConfig out;
+  out.name = non_empty(d.require("name"), d.child("name"));
+  out.primary = primary(d.require("primary"), d.child("primary"));
+  out.shadows = shadows(d.require("shadow"), d.child("shadow"));
+  if (const YAML::Node* n = d.find("comparison")) out.comparison = comparison(*n, d.child("comparison"));
+  return out;
+}
+
+}  // namespace detail::shadow_config
+
+SWITCHYARD_INLINE const char* to_string(ShadowMetric metric) noexcept {
+  for (const auto& [text, m] : detail::shadow_config::kMetrics) {
+    if (m == metric) return text.data();  // literals: NUL-terminated
+  }
+  return "unknown";
+}
+
+SWITCHYARD_INLINE std::vector<ShadowVersionOptions> ShadowDeploymentConfig::shadow_versions()
+    const {
+  std::vector<ShadowVersionOptions> out = shadows;
+  for (auto& options : out) {
+    if (!options.duration) options.duration = comparison.duration;
+  }
+  return out;
+}
+
+SWITCHYARD_INLINE ShadowDeploymentConfig parse_shadow_config(std::string_view yaml_text) {
+  namespace sc = detail::shadow_config;
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+    if (documents.empty()) return sc::document(YAML::Node(YAML::NodeType::Null));
+    if (documents.size() > 1) {
+      throw InvalidArgument("shadow deployment: the text holds " +
+                            std::to_string(documents.size()) + " YAML documents; expected one");
+    }
+    return sc::document(documents.front());
+  } catch (const Error&) {
+    throw;
+  } catch (const YAML::Exception& e) {
+    throw InvalidArgument("shadow deployment: malformed YAML: " + e.msg + sc::where(e.mark));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Nothing of the YAML library may escape, whatever it throws.
+    throw InvalidArgument(std::string("shadow deployment: malformed YAML: ") + e.what());
+  }
+}
+
+SWITCHYARD_INLINE ShadowDeploymentConfig load_shadow_config(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  const std::string shown = "shadow deployment file '" + path.string() + "'";
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (status.type() == fs::file_type::not_found) throw NotFound(shown + " does not exist");
+  if (ec) throw StorageError("cannot read " + shown + ": " + ec.message());
+  if (fs::is_directory(status)) throw StorageError("cannot read " + shown + ": it is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw StorageError("cannot open " + shown + ": " +
+                       std::generic_category().message(errno));
+  }
+  std::string text;
+  char buffer[16384];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > detail::shadow_config::kMaxFileBytes) {
+      throw InvalidArgument(shown + " is larger than " +
+                            std::to_string(detail::shadow_config::kMaxFileBytes) + " bytes");
+    }
+  }
+  if (in.bad()) throw StorageError("cannot read " + shown + ": an I/O error");
+  try {
+    return parse_shadow_config(text);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(path.string() + ": " + e.what());
+  }
+}
+
+}  // namespace switchyard

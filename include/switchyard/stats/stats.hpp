@@ -14,6 +14,7 @@
 #include <switchyard/stats/mann_whitney.hpp>
 #include <switchyard/stats/mcnemar.hpp>
 #include <switchyard/stats/multiple_comparisons.hpp>
+#include <switchyard/stats/paired_tests.hpp>
 #include <switchyard/stats/power.hpp>
 #include <switchyard/stats/proportion_counter.hpp>
 #include <switchyard/stats/proportion_test.hpp>

@@ -4,5 +4,6 @@
 #error "src/shadow.cpp belongs to the compiled library; header-only builds include the -inl files"
 #endif
 #include <switchyard/shadow/shadow_config-inl.hpp>
+#include <switchyard/shadow/shadow_criteria-inl.hpp>
 #include <switchyard/shadow/shadow_predictor-inl.hpp>
 #include <switchyard/shadow/shadow_report-inl.hpp>

@@ -65,6 +65,7 @@
 #include <switchyard/serving/routing_table.hpp>
 #include <switchyard/serving/traffic_router.hpp>
 #include <switchyard/shadow/shadow_config.hpp>
+#include <switchyard/shadow/shadow_criteria.hpp>
 #include <switchyard/shadow/shadow_predictor.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
 #include <switchyard/rollout/comparison.hpp>

@@ -9,30 +9,12 @@
 
 #include <switchyard/core/config.hpp>
 #include <switchyard/detail/json_text.hpp>
+#include <switchyard/monitoring/detail/prometheus_format.hpp>
 #include <switchyard/monitoring/exposition.hpp>
 
 namespace switchyard {
 
 namespace detail::exposition {
-
-// Prometheus label values escape backslash, double quote and newline.
-inline std::string label_value(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-// Prometheus spells the non-finite values; finite ones share JSON's shortest round-trip form.
-inline std::string number(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  return json_number(v);
-}
 
 struct Row {
   std::string labels;  // {model="..",version="..",variant=".."} without braces
@@ -57,16 +39,6 @@ inline std::string class_name(const VariantStats& v, std::size_t i) {
   return i < v.class_names.size() ? v.class_names[i] : std::to_string(i);
 }
 
-// Latency bucket bounds in seconds: 1, 2.5, 5 per decade from 1 us to 10 s.
-inline std::vector<double> latency_bounds() {
-  std::vector<double> b;
-  for (double decade = 1e-6; decade < 10.0; decade *= 10) {
-    for (double m : {1.0, 2.5, 5.0}) b.push_back(decade * m);
-  }
-  b.push_back(10.0);
-  return b;
-}
-
 }  // namespace detail::exposition
 
 SWITCHYARD_INLINE std::string prometheus_text(std::span<const ModelStats> models) {
@@ -75,7 +47,7 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const ModelStats> models
   const auto all = rows(models);
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    append_family(out, name, type, help);
   };
   auto counter = [&](const char* name, const char* help, auto get) {
     family(name, "counter", help);
@@ -114,18 +86,8 @@ SWITCHYARD_INLINE std::string prometheus_text(std::span<const ModelStats> models
          "Latency of successful model calls.");
   const auto bounds = latency_bounds();
   for (const auto& r : all) {
-    const auto& h = r.stats->stats.latency;
-    for (double le : bounds) {
-      auto ns = static_cast<std::uint64_t>(std::llround(le * 1e9));
-      out += "switchyard_prediction_latency_seconds_bucket{" + r.labels + ",le=\"" + number(le) +
-             "\"} " + number(double(h.count_at_most(ns))) + "\n";
-    }
-    out += "switchyard_prediction_latency_seconds_bucket{" + r.labels + ",le=\"+Inf\"} " +
-           number(double(h.count())) + "\n";
-    out += "switchyard_prediction_latency_seconds_sum{" + r.labels + "} " +
-           number(double(h.sum()) / 1e9) + "\n";
-    out += "switchyard_prediction_latency_seconds_count{" + r.labels + "} " +
-           number(double(h.count())) + "\n";
+    append_latency_histogram(out, "switchyard_prediction_latency_seconds", r.labels,
+                             r.stats->stats.latency, bounds);
   }
   family("switchyard_prediction_confidence", "summary",
          "Confidence of predictions (sum and count; mean = sum / count).");

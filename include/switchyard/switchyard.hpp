@@ -16,6 +16,7 @@
 #include <switchyard/core/model.hpp>
 #include <switchyard/core/model_source.hpp>
 #include <switchyard/core/names.hpp>
+#include <switchyard/core/promotion_evidence.hpp>
 #include <switchyard/core/request_observer.hpp>
 #include <switchyard/core/signature.hpp>
 #include <switchyard/core/stage.hpp>
@@ -50,6 +51,7 @@
 #include <switchyard/registry/in_memory_registry_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/model_version.hpp>
+#include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>

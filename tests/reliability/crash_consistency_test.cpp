@@ -35,6 +35,7 @@
 
 #include "reliability/faulty_vfs.hpp"
 #include "reliability/reliability_support.hpp"
+#include "support/raw_db.hpp"
 #include "support/registry_fixture.hpp"
 
 namespace switchyard {
@@ -337,6 +338,76 @@ TEST(CrashConsistencyTest, killed_at_any_point_while_creating_the_store_leaves_a
   }
   std::cout << "[ crash    ] crash points while creating a store: " << crash_points << std::endl;
   EXPECT_GE(crash_points, 3);
+}
+
+// Schema version 3 added the audit_evidence table. A process opening a version 2 store migrates
+// it; killed before each of its file changes in turn, it must leave a store the next open
+// migrates (or finds migrated) with every row the version 2 store had.
+TEST(CrashConsistencyTest, killed_at_any_point_while_migrating_a_version_2_store_loses_no_row) {
+  testing::TempDir dir;
+  const fs::path v2 = dir.path() / "version-2.db";
+  const fs::path artifacts = dir.path() / "artifacts";
+  auto exported = [&](const fs::path& db) {
+    SqliteRegistryStore store({.path = db.string()});
+    ArtifactStore a(artifacts);
+    ManualClock clock;
+    ModelRegistry r({.store = &store, .artifacts = &a, .clock = &clock});
+    return r.export_json();
+  };
+  std::string expected;
+  {
+    SqliteRegistryStore store({.path = v2.string()});
+    ArtifactStore a(artifacts);
+    ManualClock clock;
+    ModelRegistry r({.store = &store, .artifacts = &a, .clock = &clock});
+    for (std::int64_t op = 1; op <= 3; ++op) {
+      const auto v = r.register_version(kModels[0], artifact_for(kModels[0], op), {})->version;
+      r.transition(kModels[0], v, Stage::kStaging);
+      r.transition(kModels[0], v, Stage::kProduction);
+    }
+    r.set_alias(kModels[0], "champion", 3);
+    expected = r.export_json();
+  }
+  {
+    testing::RawDb raw(v2);  // what schema version 2 looked like
+    raw.exec("DROP TABLE audit_evidence");
+    raw.exec("PRAGMA user_version = 2");
+  }
+  int crash_points = 0;
+  for (int nth = 1; nth < 1000; ++nth) {
+    SCOPED_TRACE("killed at file change " + std::to_string(nth));
+    const fs::path path = dir.path() / "registry.db";
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      fs::remove(path.string() + suffix);
+    }
+    fs::copy_file(v2, path);
+    testing::FaultyVfs::instance();  // registered before the fork, so the child need not
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0) << "fork failed";
+    if (pid == 0) {
+      testing::FaultyVfs::instance().exit_at_change(nth);
+      try {
+        SqliteRegistryStore store({.path = path.string(), .vfs_name = testing::FaultyVfs::kName});
+      } catch (...) {
+        _exit(2);
+      }
+      _exit(0);
+    }
+    const std::string how = testing::wait_for(pid);
+    ASSERT_NE(how, "exit 2") << "migrating the store failed in the child";
+    try {
+      EXPECT_EQ(exported(path), expected);
+      EXPECT_EQ(testing::RawDb(path).text("PRAGMA user_version"),
+                std::to_string(kSqliteSchemaVersion));
+    } catch (const Error& e) {
+      ADD_FAILURE() << "the store a crashed migration left is refused: " << e.what();
+    }
+    if (how == "exit 0") break;  // the child finished before its nth change: all points tried
+    ASSERT_EQ(how, "exit " + std::to_string(testing::FaultyVfs::kExited));
+    ++crash_points;
+  }
+  std::cout << "[ crash    ] crash points while migrating a store: " << crash_points << std::endl;
+  EXPECT_GE(crash_points, 2);
 }
 
 }  // namespace

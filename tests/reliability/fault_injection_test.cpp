@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "reliability/faulty_vfs.hpp"
+#include "support/raw_db.hpp"
 #include "support/registry_fixture.hpp"
 
 namespace switchyard {
@@ -119,13 +120,18 @@ std::vector<Operation> operations() {
       {"register", "register", [](Harness&) {}, [](Harness& h) { h.add(); }},
       {"transition", "transition", [dev](Harness& h) { *dev = h.add(); },
        [dev](Harness& h) { h.registry->transition(kModel, *dev, Stage::kStaging); }},
-      {"promotion", "promotion (archives the previous Production version)",
+      {"promotion", "promotion (archives the previous Production version; evidence rows)",
        [dev](Harness& h) {
          if (h.registry->versions(kModel, Stage::kProduction).empty()) h.add_production();
          *dev = h.add();
          h.registry->transition(kModel, *dev, Stage::kStaging);
        },
-       [dev](Harness& h) { h.registry->transition(kModel, *dev, Stage::kProduction); }},
+       [dev](Harness& h) {
+         h.registry->transition(
+             kModel, *dev, Stage::kProduction,
+             {.evidence = {{.kind = "shadow", .passed = true, .detail_json = R"({"rows": 9})"},
+                           {.kind = "sign_off", .passed = true, .summary = "owner"}}});
+       }},
       {"alias", "alias", [dev](Harness& h) { *dev = h.add(); },
        [dev](Harness& h) { h.registry->set_alias(kModel, "champion", *dev); }},
       {"rollback", "rollback",
@@ -232,6 +238,50 @@ TEST(FaultInjectionTest, failures_while_creating_a_store_leave_a_file_that_opens
     }
   }
   EXPECT_GT(faults, 0);
+}
+
+// Schema version 3 added the audit_evidence table: a writer opening a version 2 store migrates it in
+// one transaction. Failing each write and each fsync of that open in turn must leave a store that
+// the next open migrates, with every row it had.
+TEST(FaultInjectionTest, failures_while_migrating_a_version_2_store_lose_no_row) {
+  int faults = 0;
+  for (bool sync : {false, true}) {
+    for (int n = 1; n < 100; ++n) {
+      SCOPED_TRACE(std::string(sync ? "fsync " : "write ") + std::to_string(n));
+      Harness h;
+      h.open("");
+      h.add_production();
+      h.add();
+      const std::string before = h.committed();
+      h.close();
+      {
+        testing::RawDb raw(h.db());  // what schema version 2 looked like
+        raw.exec("DROP TABLE audit_evidence");
+        raw.exec("PRAGMA user_version = 2");
+      }
+      FaultyVfs& vfs = FaultyVfs::instance();
+      sync ? vfs.fail_sync(n) : vfs.fail_write(n);
+      std::string error;
+      try {
+        h.open();
+      } catch (const StorageError& e) {
+        error = e.what();
+      }
+      vfs.disarm();
+      if (error.empty()) {
+        EXPECT_EQ(h.committed(), before);
+        break;
+      }
+      ++faults;
+      EXPECT_NE(error.find(h.db().string()), std::string::npos) << error;
+      ASSERT_NO_THROW(h.open("")) << "a store whose migration failed does not open";
+      EXPECT_EQ(testing::RawDb(h.db()).text("PRAGMA user_version"),
+                std::to_string(kSqliteSchemaVersion));
+      ASSERT_EQ(h.committed(), before) << "the migration lost or changed rows";
+    }
+  }
+  EXPECT_GT(faults, 0) << "no fault was ever reached";
+  ::testing::Test::RecordProperty("migration_faults", faults);
 }
 
 TEST(FaultInjectionTest, failures_while_closing_lose_nothing_committed) {

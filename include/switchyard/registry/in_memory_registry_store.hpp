@@ -20,6 +20,7 @@
 #include <switchyard/detail/exclusive_gate.hpp>
 #include <switchyard/detail/mutex.hpp>
 #include <switchyard/detail/sha256.hpp>
+#include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
 
@@ -33,7 +34,8 @@ namespace switchyard {
 /// until commit or destruction (waiting up to Options::busy_timeout, then StorageError; at once
 /// when the same thread still holds one); reads never see uncommitted writes; audit sequence
 /// numbers increase strictly. It refuses what the SQLite store refuses: an empty name, a version
-/// below 1, and metadata JSON cannot carry (NaN, NUL characters), with InvalidArgument.
+/// below 1, metadata JSON cannot carry (NaN, NUL characters) and malformed audit evidence, with
+/// InvalidArgument.
 ///
 /// connect() opens another connection to the same data, standing in for a second process on
 /// one SQLite file: may_have_changed() on one connection reports commits made through the others.
@@ -314,6 +316,7 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
 
   std::int64_t append_audit(const AuditRecord& r) override {
     check_active();
+    validate_promotion_evidence(r.evidence, "audit ");  // the SQLite store refuses the same
     if (!base_sequence_) {
       detail::MutexLock lk(shared_->mu);
       base_sequence_ = shared_->last_sequence();

@@ -194,7 +194,8 @@ struct StageChanges {
   std::vector<ModelVersion> changed;
   std::vector<RegistryEvent> events;
 
-  void apply(ModelVersion v, Stage dest, const std::string& action, const std::string& reason) {
+  void apply(ModelVersion v, Stage dest, const std::string& action, const std::string& reason,
+             const std::vector<PromotionEvidence>& evidence = {}) {
     const Stage from = v.stage;
     v.stage = dest;
     v.stage_changed_at = now;
@@ -208,6 +209,7 @@ struct StageChanges {
     a.from_stage = from;
     a.to_stage = dest;
     a.reason = reason;
+    a.evidence = evidence;
     last_sequence = tx.append_audit(a);
     if (first_sequence == 0) first_sequence = last_sequence;
     events.push_back({dest == Stage::kRejected ? RegistryEvent::Kind::kVersionRejected
@@ -663,6 +665,20 @@ SWITCHYARD_INLINE void ModelRegistry::set_validation_policy(std::string_view nam
   policies_[std::string(name)] = std::move(policy);
 }
 
+SWITCHYARD_INLINE void ModelRegistry::set_promotion_policy(std::string_view name,
+                                                           PromotionPolicy policy) {
+  validate_model_name(name, names_);
+  validate_promotion_policy(policy);
+  detail::MutexLock lk(policy_mu_);
+  promotion_policies_[std::string(name)] = std::move(policy);
+}
+
+SWITCHYARD_INLINE PromotionPolicy ModelRegistry::promotion_policy(std::string_view name) const {
+  detail::MutexLock lk(policy_mu_);
+  auto it = promotion_policies_.find(name);
+  return it == promotion_policies_.end() ? PromotionPolicy{} : it->second;
+}
+
 SWITCHYARD_INLINE ValidationReport ModelRegistry::validate(
     std::string_view name, std::int64_t version, const std::optional<ValidationPolicy>& policy) {
   VersionRef v = get(name, version);
@@ -701,6 +717,24 @@ SWITCHYARD_INLINE ValidationReport ModelRegistry::run_gates(const ModelVersion& 
                          report.checks);
   }
   return report;
+}
+
+// Before anything is written: InvalidTransition naming each unmet requirement and what was given.
+SWITCHYARD_INLINE void ModelRegistry::require_promotion_evidence(
+    const ModelVersion& v, const std::vector<PromotionEvidence>& evidence) const {
+  const std::vector<std::string> unmet =
+      unmet_promotion_requirements(promotion_policy(v.name), evidence);
+  if (unmet.empty()) return;
+  std::string message = detail::registry::ref(v.name, v.version) +
+                        " cannot move from Staging to Production: its promotion policy requires ";
+  for (std::size_t i = 0; i < unmet.size(); ++i) message += (i > 0 ? " and " : "") + unmet[i];
+  message += "; given: ";
+  if (evidence.empty()) message += "no evidence";
+  for (std::size_t i = 0; i < evidence.size(); ++i) {
+    message += (i > 0 ? ", " : "") + evidence[i].kind +
+               (evidence[i].passed ? " (passed)" : " (not passed)");
+  }
+  throw InvalidTransition(message);
 }
 
 // Under the write lock, after gates ran without it: the verdict stands only if the version and
@@ -742,6 +776,10 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
              : before->stage == Stage::kArchived && to == Stage::kProduction
                    ? " (use rollback to restore an archived version)"
                    : ""));
+  }
+  validate_promotion_evidence(options.evidence, detail::registry::ref(name, version) + ": ");
+  if (before->stage == Stage::kStaging && to == Stage::kProduction) {
+    require_promotion_evidence(*before, options.evidence);
   }
   // The gates run before the write lock is taken (a latency gate benchmarks the model for as long
   // as it takes; reads and other writes go on meanwhile), on the snapshot's version and baseline.
@@ -786,7 +824,8 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
     }
   }
   changes.apply(*current, target, rejected ? "reject" : "transition",
-                rejected ? "failed validation: " + report->failures() : options.reason);
+                rejected ? "failed validation: " + report->failures() : options.reason,
+                options.evidence);
   tx->commit();
   publish_change(snap, model, changes.first_sequence, changes.last_sequence, false,
                  [&](ModelEntry& e) { changes.update(e); });

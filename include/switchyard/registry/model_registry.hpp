@@ -21,6 +21,7 @@
 #include <switchyard/detail/string_hash.hpp>
 #include <switchyard/registry/detail/per_thread_refs.hpp>
 #include <switchyard/registry/model_version.hpp>
+#include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/validation.hpp>
 #include <switchyard/core/model_source.hpp>
@@ -69,6 +70,11 @@ struct TransitionOptions {
   bool keep_existing_production = false;
   /// Development -> Staging: gates to run instead of the model's configured policy.
   std::optional<ValidationPolicy> policy{};
+  /// What this transition shows for itself (a shadow run, an A/B test, a sign-off): recorded on
+  /// the version's audit row in the same transaction, passed or not, and checked against the
+  /// model's PromotionPolicy when the version moves Staging -> Production. At most
+  /// kMaxEvidencePerTransition; each is checked as PromotionEvidence describes.
+  std::vector<PromotionEvidence> evidence{};
 };
 
 /// The version registry of a service: register, validate, promote, alias, roll back, audit.
@@ -86,7 +92,12 @@ struct TransitionOptions {
 /// Archived | Rejected; Production -> Archived; Archived -> Staging; Rejected -> Archived.
 /// Archived -> Production happens only through rollback(), to a version that served before.
 ///
-/// Errors: InvalidArgument (names, metadata, URIs), NotFound, AlreadyExists, InvalidTransition,
+/// Staging -> Production may require evidence (set_promotion_policy): passed evidence of some
+/// kinds (a shadow run or an A/B test) and a sign-off, given in TransitionOptions::evidence and
+/// kept in the audit trail with the transition.
+///
+/// Errors: InvalidArgument (names, metadata, URIs, evidence), NotFound, AlreadyExists,
+/// InvalidTransition (including a promotion without the evidence its policy requires),
 /// ValidationFailed, LoadError, IntegrityError, StorageError, CorruptStore. A failed call changes
 /// nothing (except a failed gate, which by design records the version as Rejected).
 ///
@@ -136,7 +147,10 @@ class ModelRegistry final : public ModelSource {
                                              const ChangeContext& context = {});
   /// Moves a version to `to` (see the class comment). Development -> Staging runs the gates;
   /// when they fail the version becomes Rejected (recorded with the failures) and
-  /// ValidationFailed is thrown. Returns the updated version.
+  /// ValidationFailed is thrown. Staging -> Production checks the model's PromotionPolicy against
+  /// options.evidence and throws InvalidTransition naming what is missing, changing nothing.
+  /// Malformed evidence throws InvalidArgument naming `evidence[i].<field>`, changing nothing.
+  /// The evidence is kept on the version's audit row. Returns the updated version.
   SWITCHYARD_API VersionRef transition(std::string_view name, std::int64_t version, Stage to,
                                        const TransitionOptions& options = {});
   /// Returns `name` to its last known-good version: the most recent one that was in Production
@@ -152,6 +166,14 @@ class ModelRegistry final : public ModelSource {
                                    const ChangeContext& context = {});
   /// Gates Development -> Staging of `name` by default (replaces the previous policy).
   SWITCHYARD_API void set_validation_policy(std::string_view name, ValidationPolicy policy);
+  /// The evidence Staging -> Production of `name` requires from now on (replaces the previous
+  /// policy; a default-constructed one requires nothing). Like the validation policy it is held
+  /// by this registry instance, in memory: not persisted in the store, not shared with other
+  /// instances or processes, and set again by the host at startup. Throws InvalidArgument for an
+  /// invalid model name or evidence kind.
+  SWITCHYARD_API void set_promotion_policy(std::string_view name, PromotionPolicy policy);
+  /// The promotion policy of `name` (the default, requiring nothing, when none was set).
+  SWITCHYARD_API PromotionPolicy promotion_policy(std::string_view name) const;
 
   // ---- validation --------------------------------------------------------------------------
 
@@ -244,6 +266,9 @@ class ModelRegistry final : public ModelSource {
   // (gates may be slow). `baseline` (when given) receives the Production version compared with.
   ValidationReport run_gates(const ModelVersion& v, const ValidationPolicy& policy,
                              VersionRef* baseline = nullptr);
+  // Throws InvalidTransition unless `evidence` meets the promotion policy of `v`'s model.
+  void require_promotion_evidence(const ModelVersion& v,
+                                  const std::vector<PromotionEvidence>& evidence) const;
   // Throws InvalidTransition when `gated` or its gate baseline changed in `snap`.
   void require_gate_inputs_unchanged(const Snapshot& snap, const ModelVersion& gated,
                                      const VersionRef& baseline) const;
@@ -266,6 +291,8 @@ class ModelRegistry final : public ModelSource {
   detail::registry::PerThreadRefs<ModelVersion> refs_;
   mutable detail::Mutex policy_mu_;
   std::map<std::string, ValidationPolicy, std::less<>> policies_ SWITCHYARD_GUARDED_BY(policy_mu_);
+  std::map<std::string, PromotionPolicy, std::less<>> promotion_policies_
+      SWITCHYARD_GUARDED_BY(policy_mu_);
   mutable detail::Mutex cache_mu_;
   std::map<std::pair<std::string, std::int64_t>, std::weak_ptr<const Model>> loaded_
       SWITCHYARD_GUARDED_BY(cache_mu_);

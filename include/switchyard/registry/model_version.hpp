@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <switchyard/core/clock.hpp>
+#include <switchyard/core/promotion_evidence.hpp>
 #include <switchyard/core/signature.hpp>
 #include <switchyard/core/stage.hpp>
 
@@ -71,7 +73,7 @@ struct ModelVersion {
 /// An immutable version record shared with the registry snapshot.
 using VersionRef = std::shared_ptr<const ModelVersion>;
 
-/// One row of the append-only audit trail: who changed what, when and why.
+/// One row of the append-only audit trail: who changed what, when, why and on what evidence.
 struct AuditRecord {
   std::int64_t sequence = 0;  ///< strictly increasing across the store, assigned on commit
   TimePoint at{};
@@ -83,6 +85,10 @@ struct AuditRecord {
   std::optional<Stage> to_stage;
   std::string alias;
   std::string reason;
+  /// What the change showed for itself (TransitionOptions::evidence), in the order given: on the
+  /// transition's row of the version that moved, written in the same transaction. Passed or not,
+  /// every piece is kept. Empty for other rows.
+  std::vector<PromotionEvidence> evidence{};
 
   friend bool operator==(const AuditRecord&, const AuditRecord&) = default;
 };

@@ -99,6 +99,14 @@ class Writer {
   void field(const char* name, std::uint64_t v) {
     if (ar_) (*ar_)(cereal::make_nvp(name, v));
   }
+  void field(const char* name, bool v) {
+    if (ar_) (*ar_)(cereal::make_nvp(name, v));
+  }
+  /// A member readers may find missing (added to a layout after it was first written).
+  template <class T>
+  void optional_field(const char* name, const T& v) {
+    field(name, v);
+  }
   void field(const char* name, const std::optional<std::string>& v) {
     if (v) return field(name, *v);
     if (ar_) (*ar_)(cereal::make_nvp(name, nullptr));
@@ -247,7 +255,20 @@ class DomReader {
     if (it == v_.MemberEnd()) path_.fail("is missing");
     DomReader(it->value, path_).value(out);
   }
+  /// Like field(), but a missing member leaves `out` empty.
+  template <class T>
+  void optional_field(const char* name, T& out) {
+    if (v_.FindMember(name) == v_.MemberEnd()) {
+      out = T{};
+      return;
+    }
+    field(name, out);
+  }
 
+  void value(bool& out) {
+    if (!v_.IsBool()) path_.fail("must be true or false");
+    out = v_.GetBool();
+  }
   void value(std::string& out) {
     if (!v_.IsString()) path_.fail("must be a string");
     out.assign(v_.GetString(), v_.GetStringLength());
@@ -343,6 +364,22 @@ class CerealReader {
       scalar(cereal::make_nvp(name, out), out);
     }
   }
+  /// Like field(), but a missing member leaves `out` empty. (A failed search leaves cereal's
+  /// archive where it was, as field() relies on too.)
+  template <class T>
+  void optional_field(const char* name, T& out) {
+    auto scope = path_.member(name);
+    try {
+      ar_.setNextName(name);
+      ar_.startNode();
+    } catch (const cereal::Exception& e) {
+      if (!missing(e)) path_.fail(expected<T>());
+      out = T{};
+      return;
+    }
+    node(out);
+    ar_.finishNode();
+  }
 
   /// Refuses the value of member `name` of the current object.
   [[noreturn]] void fail(const char* name, std::string reason) {
@@ -371,6 +408,7 @@ class CerealReader {
     if (std::strstr(what, "Int64")) return "must be an integer in the signed 64-bit range";
     if (std::strstr(what, "IsNumber")) return "must be a number";
     if (std::strstr(what, "IsNull")) return "must be null or a string";
+    if (std::strstr(what, "IsBool")) return "must be true or false";
     return std::string("cannot be read: ") + what;
   }
 
@@ -598,6 +636,15 @@ void fields(Io& io, T& a) {
   stage_field(io, "to_stage", a.to_stage);
   io.field("alias", a.alias);
   io.field("reason", a.reason);
+  io.optional_field("evidence", a.evidence);
+}
+
+template <class Io, SameAs<PromotionEvidence> T>
+void fields(Io& io, T& e) {
+  io.field("kind", e.kind);
+  io.field("passed", e.passed);
+  io.field("summary", e.summary);
+  io.field("detail_json", e.detail_json);
 }
 
 template <class Io, SameAs<AliasRecord> T>
@@ -853,6 +900,11 @@ SWITCHYARD_INLINE void detail::registry_export_from_json(std::string_view json, 
     artifacts.clear();
     if (format_version >= 2) r.field("artifacts", artifacts);
   });
+}
+
+SWITCHYARD_INLINE void detail::require_json_object(std::string_view json, const std::string& what) {
+  json_io::read_document(what.c_str(), json,
+                         [](json_io::DomReader& r) { r.require_object(); });
 }
 
 SWITCHYARD_INLINE void detail::version_metadata_from_json(std::string_view json,

@@ -33,6 +33,9 @@ enum class JsonStyle {
 /// and lists as arrays, string maps as objects (`"metrics": {"auc": 0.91}`), times as integer Unix
 /// nanoseconds only (`"created_at_ns": 1700000000000000000`), 64-bit integers exactly. Doubles are
 /// written in the shortest form that reads back to the same bits (0.1, 1e-300 and -0.0 included).
+/// An audit record's evidence is an array of `{"kind", "passed" (true/false), "summary",
+/// "detail_json"}` with `detail_json` kept as a string, verbatim; a record without an `evidence`
+/// member (written before it existed) reads as one without evidence.
 ///
 /// Guarantee: from_json<T>(to_json(x)) == x for every value to_json accepts.
 ///
@@ -66,6 +69,11 @@ SWITCHYARD_API std::string version_metadata_to_json(const ModelVersion& version)
 /// Reads what version_metadata_to_json() wrote into the metadata fields of `out`, leaving the
 /// column fields untouched. Throws InvalidArgument naming the field.
 SWITCHYARD_API void version_metadata_from_json(std::string_view json, ModelVersion& out);
+
+/// Throws InvalidArgument starting with `what` unless `json` is the text of one JSON object (read
+/// with the same parser as everything above: iterative, so hostile nesting cannot exhaust the
+/// stack). Used for PromotionEvidence::detail_json.
+SWITCHYARD_API void require_json_object(std::string_view json, const std::string& what);
 
 /// An artifact carried inside a registry export: its SHA-256 and its bytes in base64.
 struct ExportedArtifact {

@@ -128,10 +128,15 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
 
   std::vector<AuditRecord> history(std::string_view model) override {
     return guarded([&] {
-      detail::sqlite::Query q(c_, detail::sqlite::kHistory);
-      q.bind(model);
       std::vector<AuditRecord> out;
-      while (q.step()) out.push_back(detail::sqlite::read_audit(q.get(), c_.where()));
+      {
+        detail::sqlite::Query q(c_, detail::sqlite::kHistory);
+        q.bind(model);
+        while (q.step()) out.push_back(detail::sqlite::read_audit(q.get(), c_.where()));
+      }
+      detail::sqlite::Query q(c_, detail::sqlite::kHistoryEvidence);
+      q.bind(model);
+      detail::sqlite::read_evidence_into(q, out);
       return out;
     });
   }
@@ -204,6 +209,7 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
     detail::sqlite::check_text("audit action", r.action);
     detail::sqlite::check_text("audit alias", r.alias);
     detail::sqlite::check_text("audit reason", r.reason, kSqliteMaxMetadataBytes);
+    validate_promotion_evidence(r.evidence, "audit ");
     return guarded([&] {
       if (!next_sequence_) next_sequence_ = detail::sqlite::max_sequence(c_) + 1;
       const std::int64_t seq = *next_sequence_;
@@ -212,6 +218,7 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
       q.bind(r.action).bind(r.from_stage).bind(r.to_stage).bind(r.alias).bind(r.reason);
       const int rc = q.execute();
       if (rc != SQLITE_OK) c_.raise(rc, "appending an audit row");
+      append_evidence(seq, r.evidence);
       *next_sequence_ += 1;
       return seq;
     });
@@ -262,6 +269,24 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
     active_ = false;
     if (!sqlite3_get_autocommit(c_.db())) {
       sqlite3_exec(c_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+  // The evidence rows of audit row `seq`, in the order given.
+  void append_evidence(std::int64_t seq, const std::vector<PromotionEvidence>& evidence) {
+    for (std::size_t i = 0; i < evidence.size(); ++i) {
+      const PromotionEvidence& e = evidence[i];
+      detail::sqlite::Query q(c_, detail::sqlite::kInsertEvidence);
+      q.bind(seq).bind(static_cast<std::int64_t>(i)).bind(e.kind);
+      q.bind(std::int64_t{e.passed ? 1 : 0}).bind(e.summary).bind(e.detail_json);
+      const int rc = q.execute();
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+        // Only rows written behind the store's back (foreign keys off) can be in the way.
+        throw CorruptStore(c_.where() + ": audit_evidence already holds a row (sequence " +
+                           std::to_string(seq) + ", position " + std::to_string(i) +
+                           ") for the audit row being appended");
+      }
+      if (rc != SQLITE_OK) c_.raise(rc, "appending the evidence of an audit row");
     }
   }
 
@@ -395,30 +420,46 @@ SWITCHYARD_INLINE bool SqliteRegistryStore::may_have_changed() {
 
 SWITCHYARD_INLINE std::vector<AuditRecord> SqliteRegistryStore::audit(const AuditQuery& query) {
   namespace s = detail::sqlite;
-  std::string sql =
-      "SELECT sequence, at_ns, actor, model, version, action, from_stage, to_stage, alias, reason "
-      "FROM audit WHERE sequence > ?";
-  if (!query.model.empty()) sql += " AND model = ?";
-  if (query.version) sql += " AND version = ?";
-  if (query.from) sql += " AND at_ns >= ?";
-  if (query.until) sql += " AND at_ns <= ?";
-  sql += " ORDER BY sequence";
-  if (query.limit > 0) sql += " LIMIT ?";
+  // The audit rows matching the query, and their evidence: the rows of audit_evidence whose
+  // sequence the same filter selects, read in the same read transaction.
+  std::string filter = " WHERE sequence > ?";
+  if (!query.model.empty()) filter += " AND model = ?";
+  if (query.version) filter += " AND version = ?";
+  if (query.from) filter += " AND at_ns >= ?";
+  if (query.until) filter += " AND at_ns <= ?";
+  filter += " ORDER BY sequence";
+  if (query.limit > 0) filter += " LIMIT ?";
+  const std::string rows_sql = s::kSelectAudit + filter;
+  const std::string evidence_sql = std::string(s::kSelectEvidence) +
+                                   " WHERE sequence IN (SELECT sequence FROM audit" + filter +
+                                   ") ORDER BY sequence, position";
+  auto bind_filter = [&](s::Query& q) {
+    q.bind(query.after_sequence);
+    if (!query.model.empty()) q.bind(query.model);
+    if (query.version) q.bind(*query.version);
+    if (query.from) q.bind(to_unix_nanos(*query.from));
+    if (query.until) q.bind(to_unix_nanos(*query.until));
+    if (query.limit > 0) {
+      q.bind(static_cast<std::int64_t>(
+          std::min<std::size_t>(query.limit, std::numeric_limits<std::int64_t>::max())));
+    }
+  };
 
   detail::MutexLock lk(reader_mu_);
   Connection& c = *reader_;
-  s::Query q(c, sql);
-  q.bind(query.after_sequence);
-  if (!query.model.empty()) q.bind(query.model);
-  if (query.version) q.bind(*query.version);
-  if (query.from) q.bind(to_unix_nanos(*query.from));
-  if (query.until) q.bind(to_unix_nanos(*query.until));
-  if (query.limit > 0) {
-    q.bind(static_cast<std::int64_t>(
-        std::min<std::size_t>(query.limit, std::numeric_limits<std::int64_t>::max())));
-  }
+  s::ReadSnapshot snapshot(c);
   std::vector<AuditRecord> out;
-  while (q.step()) out.push_back(s::read_audit(q.get(), where_));
+  {
+    s::Query q(c, rows_sql);
+    bind_filter(q);
+    while (q.step()) out.push_back(s::read_audit(q.get(), where_));
+  }
+  if (!out.empty()) {
+    s::Query q(c, evidence_sql);
+    bind_filter(q);
+    s::read_evidence_into(q, out);
+  }
+  c.exec("COMMIT", "ending a read transaction");
   return out;
 }
 

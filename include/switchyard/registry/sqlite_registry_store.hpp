@@ -29,9 +29,11 @@ class Connection;
 inline constexpr std::int32_t kSqliteApplicationId = 0x53575944;
 /// `PRAGMA user_version` this build writes and understands. Older stores are migrated on open;
 /// newer ones are refused with SchemaTooNew.
-/// Version 2 added the `artifacts` table (artifacts kept in the store); a version 1 store gains
-/// it, empty, when a writer opens it.
-inline constexpr std::int32_t kSqliteSchemaVersion = 2;
+/// Version 2 added the `artifacts` table (artifacts kept in the store); version 3 the
+/// `audit_evidence` table (the evidence transitions carry). An older store gains the missing
+/// tables, empty, when a writer opens it: one transaction, so a crash leaves the old version or
+/// the new one, and an open that finds the store already migrated does nothing.
+inline constexpr std::int32_t kSqliteSchemaVersion = 3;
 /// Largest `metadata` JSON of one version the store writes or reads; beyond it a write throws
 /// InvalidArgument and a stored row is reported as CorruptStore.
 inline constexpr std::size_t kSqliteMaxMetadataBytes = std::size_t{4} << 20;
@@ -60,7 +62,8 @@ inline constexpr std::size_t kSqliteMaxTextBytes = std::size_t{1} << 20;
 ///   - missing file with create_if_missing off, or an empty file opened read-only: NotFound;
 ///   - I/O errors, locks held past the timeout: StorageError with SQLite's message.
 /// Rows that no Switchyard wrote (a stage out of range, NULL or mistyped columns, malformed
-/// metadata JSON, oversized values) throw CorruptStore naming the table and the row's key when
+/// metadata JSON, evidence that breaks PromotionEvidence's rules or is out of order, oversized
+/// values) throw CorruptStore naming the table and the row's key when
 /// read; no row is ever skipped. A failed write or commit throws StorageError (disk full, I/O) and
 /// rolls the transaction back.
 ///

@@ -18,6 +18,7 @@
 #include <switchyard/core/error.hpp>
 #include <switchyard/registry/detail/sqlite_handle.hpp>
 #include <switchyard/registry/detail/sqlite_schema.hpp>
+#include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
 
@@ -70,6 +71,59 @@ inline AuditRecord read_audit(sqlite3_stmt* s, const std::string& where) {
   r.alias = row.text(8, "alias");
   r.reason = row.text(9, "reason", kSqliteMaxMetadataBytes);
   return r;
+}
+
+inline std::string evidence_label(sqlite3_stmt* s) {
+  return "audit_evidence row (sequence " + describe_cell(s, 0) + ", position " +
+         describe_cell(s, 1) + ")";
+}
+
+/// Reads the rows of an evidence query (SWITCHYARD_EVIDENCE_COLUMNS, ordered by sequence and
+/// position) into `records`, the audit rows they belong to (ordered by sequence, read in the same
+/// read transaction). Each row must continue its record's evidence (positions 0, 1, 2, ...) and
+/// follow PromotionEvidence's rules; anything else is CorruptStore naming the row.
+inline void read_evidence_into(Query& q, std::vector<AuditRecord>& records) {
+  std::size_t i = 0;
+  while (q.step()) {
+    RowReader row = q.row(&evidence_label);
+    const std::int64_t sequence = row.integer(0, "sequence");
+    while (i < records.size() && records[i].sequence < sequence) ++i;
+    if (i == records.size() || records[i].sequence != sequence) {
+      row.corrupt("sequence", "names no audit row");
+    }
+    AuditRecord& r = records[i];
+    const std::int64_t position = row.integer(1, "position");
+    if (position != static_cast<std::int64_t>(r.evidence.size())) {
+      row.corrupt("position", "holds " + std::to_string(position) + ", expected " +
+                                  std::to_string(r.evidence.size()) +
+                                  " (the audit row's evidence is out of order or incomplete)");
+    }
+    if (r.evidence.size() >= kMaxEvidencePerTransition) {
+      row.corrupt("position", "holds " + std::to_string(position) + ", over the limit of " +
+                                  std::to_string(kMaxEvidencePerTransition) + " per audit row");
+    }
+    PromotionEvidence e;
+    e.kind = row.text(2, "kind");
+    const std::int64_t passed = row.integer(3, "passed");
+    if (passed != 0 && passed != 1) {
+      row.corrupt("passed", "holds " + std::to_string(passed) + ", not 0 or 1");
+    }
+    e.passed = passed == 1;
+    e.summary = row.text(4, "summary", kMaxEvidenceSummaryBytes);
+    e.detail_json = row.text(5, "detail_json", kMaxEvidenceDetailBytes);
+    // The same rules as the write, so a refused value names its column.
+    auto check = [&](const char* column, auto rule, const std::string& value) {
+      try {
+        rule(value, column);
+      } catch (const InvalidArgument& error) {
+        row.corrupt(column, std::string("is not valid: ") + error.what());
+      }
+    };
+    check("kind", &detail::registry::check_evidence_kind, e.kind);
+    check("summary", &detail::registry::check_evidence_summary, e.summary);
+    check("detail_json", &detail::registry::check_evidence_detail, e.detail_json);
+    r.evidence.push_back(std::move(e));
+  }
 }
 
 /// Refuses values the store could not read back (so a write never creates a "corrupt" row).

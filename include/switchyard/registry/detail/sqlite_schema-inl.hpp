@@ -56,9 +56,8 @@ SWITCHYARD_INLINE void Connection::open(const Options& options, Role role) {
   // checked before anything is written to it (the switch to WAL rewrites the header), so a
   // refused file is left as it was; a new or migrated one is checked once its schema is in place.
   auto check_schema = [&] {
-    for (const char* sql : {kLoadVersions, kLoadAliases,
-                            kMaxSequence, kHistory,
-                            kReadArtifact}) {
+    for (const char* sql : {kLoadVersions, kLoadAliases, kMaxSequence, kHistory,
+                            kHistoryEvidence, kReadArtifact}) {
       statement(sql);
     }
   };

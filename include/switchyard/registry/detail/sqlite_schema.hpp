@@ -71,6 +71,20 @@ CREATE TABLE artifacts (
   bytes BLOB NOT NULL
 );
 )sql"},
+    // v3: the evidence a transition carried, rows of its audit row in the order given. Existing
+    // audit rows have none, so the migration only adds the (empty) table.
+    {3, R"sql(
+CREATE TABLE audit_evidence (
+  sequence INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  passed INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  detail_json TEXT NOT NULL,
+  PRIMARY KEY (sequence, position),
+  FOREIGN KEY (sequence) REFERENCES audit (sequence)
+);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
@@ -82,6 +96,7 @@ static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersi
   "artifact_sha256, artifact_size, artifact_uri, metadata"
 #define SWITCHYARD_AUDIT_COLUMNS \
   "sequence, at_ns, actor, model, version, action, from_stage, to_stage, alias, reason"
+#define SWITCHYARD_EVIDENCE_COLUMNS "sequence, position, kind, passed, summary, detail_json"
 
 inline constexpr const char* kSelectMaxVersion =
     "SELECT name, max_version FROM models WHERE name = ?";
@@ -95,6 +110,14 @@ inline constexpr const char* kFindAlias =
     "SELECT model, alias, version FROM aliases WHERE model = ? AND alias = ?";
 inline constexpr const char* kHistory =
     "SELECT " SWITCHYARD_AUDIT_COLUMNS " FROM audit WHERE model = ? ORDER BY sequence";
+/// The evidence of the rows kHistory reads (same parameter), in the same order.
+inline constexpr const char* kHistoryEvidence =
+    "SELECT " SWITCHYARD_EVIDENCE_COLUMNS " FROM audit_evidence WHERE sequence IN "
+    "(SELECT sequence FROM audit WHERE model = ?) ORDER BY sequence, position";
+/// The start of an audit query; audit_evidence_sql() wraps its filtered form for the evidence.
+inline constexpr const char* kSelectAudit = "SELECT " SWITCHYARD_AUDIT_COLUMNS " FROM audit";
+inline constexpr const char* kSelectEvidence =
+    "SELECT " SWITCHYARD_EVIDENCE_COLUMNS " FROM audit_evidence";
 inline constexpr const char* kUpsertModel =
     "INSERT INTO models (name, max_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
     "max_version = CASE WHEN excluded.max_version > models.max_version "
@@ -113,6 +136,8 @@ inline constexpr const char* kDeleteAlias = "DELETE FROM aliases WHERE model = ?
 inline constexpr const char* kMaxSequence = "SELECT COALESCE(MAX(sequence), 0) FROM audit";
 inline constexpr const char* kInsertAudit =
     "INSERT INTO audit (" SWITCHYARD_AUDIT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr const char* kInsertEvidence =
+    "INSERT INTO audit_evidence (" SWITCHYARD_EVIDENCE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)";
 inline constexpr const char* kLoadVersions =
     "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions ORDER BY name, version";
 inline constexpr const char* kLoadVersionsOf =
@@ -130,5 +155,6 @@ inline constexpr const char* kChangedModels =
 
 #undef SWITCHYARD_VERSION_COLUMNS
 #undef SWITCHYARD_AUDIT_COLUMNS
+#undef SWITCHYARD_EVIDENCE_COLUMNS
 
 }  // namespace switchyard::detail::sqlite

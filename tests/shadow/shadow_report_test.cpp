@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/core/promotion_evidence.hpp>
 #include <switchyard/stats/mcnemar.hpp>
 
 #include "support/json.hpp"
@@ -698,6 +699,57 @@ TEST(ShadowCriteriaTest, verdict_and_criteria_render_as_json) {
   EXPECT_EQ(criteria["min_labeled_rows"].GetUint64(), 7000u);
   EXPECT_TRUE(criteria["require_not_worse"].GetBool());
   EXPECT_DOUBLE_EQ(criteria["alpha"].GetDouble(), 0.05);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Promotion evidence
+
+TEST(ShadowEvidenceTest, evidence_carries_the_verdict_and_the_version_report) {
+  const ShadowReport r = two_version_report();
+  const PromotionEvidence passed = to_evidence(r, r.versions[0], ShadowCriteria{});
+  EXPECT_EQ(passed.kind, "shadow");
+  EXPECT_TRUE(passed.passed);
+  EXPECT_EQ(passed.summary, evaluate(r.versions[0], ShadowCriteria{}).summary);
+  testing::json::Document doc;
+  doc.Parse(passed.detail_json.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << passed.detail_json;
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_EQ(doc["generated_at_ns"].GetInt64(), 1700000000123456789);
+  EXPECT_EQ(doc["labels_received"].GetUint64(), 1400u);
+  EXPECT_STREQ(doc["version"]["model"].GetString(), "fraud-detection");
+  EXPECT_EQ(doc["version"]["version"].GetInt64(), 2);
+  EXPECT_EQ(doc["version"]["labeled"]["rows"].GetUint64(), 1200u);
+  EXPECT_EQ(doc["criteria"]["min_compared_rows"].GetUint64(), 1000u);
+  EXPECT_TRUE(doc["verdict"]["passed"].GetBool());
+  EXPECT_FALSE(doc.HasMember("versions"));  // one version, not the whole report
+
+  const PromotionEvidence failed = to_evidence(r, r.versions[1], ShadowCriteria{});
+  EXPECT_FALSE(failed.passed);
+  EXPECT_EQ(failed.summary.find('\n'), std::string::npos);
+  testing::json::Document f;
+  f.Parse(failed.detail_json.c_str());
+  ASSERT_FALSE(f.HasParseError());
+  EXPECT_EQ(f["verdict"]["failures"].Size(), 3u);
+  EXPECT_EQ(f["version"]["disagreements"].Size(), 1u);
+
+  ShadowCriteria invalid;
+  invalid.alpha = 2;
+  EXPECT_THROW((void)to_evidence(r, r.versions[0], invalid), InvalidArgument);
+}
+
+TEST(ShadowEvidenceTest, evidence_stays_within_the_registry_limits) {
+  ShadowReport r = two_version_report();
+  ShadowVersionReport& v = r.versions[0];
+  v.disagreements.assign(40, ShadowDisagreement{std::string(40000, 'k'), "req", 0, 1.0, 0.0});
+  const PromotionEvidence e = to_evidence(r, v, ShadowCriteria{});
+  EXPECT_LE(e.detail_json.size(), kMaxEvidenceDetailBytes);
+  EXPECT_LE(e.summary.size(), kMaxEvidenceSummaryBytes);
+  testing::json::Document doc;
+  doc.Parse(e.detail_json.c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  EXPECT_EQ(doc["version"]["disagreements"].Size(), 0u);
+  EXPECT_EQ(doc["version"]["disagreements_omitted"].GetUint64(), 40u);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Out-of-line part of ShadowCriteria: validation, evaluation and JSON.
+// Out-of-line part of ShadowCriteria: validation, evaluation, JSON and promotion evidence.
 #pragma once
 
 #include <switchyard/shadow/shadow_criteria.hpp>
@@ -12,6 +12,7 @@
 
 #include <switchyard/core/error.hpp>
 #include <switchyard/detail/json_text.hpp>
+#include <switchyard/shadow/shadow_report-inl.hpp>
 
 namespace switchyard {
 
@@ -175,6 +176,29 @@ SWITCHYARD_INLINE std::string to_json(const ShadowCriteria& c) {
          ",\"require_not_worse\":" + (c.require_not_worse ? "true" : "false") +
          ",\"alpha\":" + json_number(c.alpha) +
          ",\"max_divergence\":" + json_number(c.max_divergence) + "}";
+}
+
+SWITCHYARD_INLINE PromotionEvidence to_evidence(const ShadowReport& report,
+                                                const ShadowVersionReport& version,
+                                                const ShadowCriteria& criteria) {
+  const ShadowVerdict verdict = evaluate(version, criteria);
+  auto detail_json = [&](bool with_disagreements) {
+    return "{" + detail::shadow::report_header_json(report) +
+           ",\"version\":" + detail::shadow::version_json(version, with_disagreements) +
+           ",\"criteria\":" + to_json(criteria) + ",\"verdict\":" + to_json(verdict) + "}";
+  };
+  PromotionEvidence evidence;
+  evidence.kind = "shadow";
+  evidence.passed = verdict.passed;
+  evidence.summary = verdict.summary;
+  if (evidence.summary.size() > kMaxEvidenceSummaryBytes) {
+    evidence.summary.resize(kMaxEvidenceSummaryBytes);
+  }
+  evidence.detail_json = detail_json(true);
+  if (evidence.detail_json.size() > kMaxEvidenceDetailBytes) {
+    evidence.detail_json = detail_json(false);
+  }
+  return evidence;
 }
 
 }  // namespace switchyard

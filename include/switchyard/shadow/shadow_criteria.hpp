@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <switchyard/core/config.hpp>
+#include <switchyard/core/promotion_evidence.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
 
 namespace switchyard {
@@ -75,6 +76,25 @@ SWITCHYARD_API std::string to_json(const ShadowVerdict& verdict);
 
 /// The criteria as a JSON object, one member per field.
 SWITCHYARD_API std::string to_json(const ShadowCriteria& criteria);
+
+/// The evidence a stage transition carries for a shadow run (see PromotionEvidence): kind
+/// "shadow", `passed` and `summary` from evaluate(`version`, `criteria`), and `detail_json` = one
+/// JSON object {"generated_at_ns", "state", queue and label fields of `report`, "version": the
+/// version's report as in ShadowReport::to_json(), "criteria", "verdict"}. When that object would
+/// exceed kMaxEvidenceDetailBytes the disagreements are left out ("disagreements_omitted" gives
+/// their number); a summary over kMaxEvidenceSummaryBytes is cut. Throws InvalidArgument for
+/// invalid criteria, as evaluate() does.
+///
+/// @code
+///   const auto report = shadow->report();
+///   registry.transition("fraud-detection", 3, switchyard::Stage::kProduction,
+///                       {.actor = "alice",
+///                        .evidence = {switchyard::to_evidence(report, report.versions.at(0),
+///                                                             criteria)}});
+/// @endcode
+SWITCHYARD_API PromotionEvidence to_evidence(const ShadowReport& report,
+                                             const ShadowVersionReport& version,
+                                             const ShadowCriteria& criteria);
 
 }  // namespace switchyard
 

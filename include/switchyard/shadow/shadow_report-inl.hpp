@@ -72,8 +72,6 @@ inline std::string labeled_json(const LabeledComparison& l) {
 /// One version as a JSON object. Without `disagreements` the list is left empty (and
 /// "disagreements_omitted" says so): evidence for the audit trail must stay small.
 inline std::string version_json(const ShadowVersionReport& v, bool with_disagreements = true) {
-  using detail::json_number;
-  using detail::json_quote;
   auto u = [](std::uint64_t n) { return std::to_string(n); };
   std::string j =
       "{\"model\":" + json_quote(v.model) + ",\"version\":" + std::to_string(v.version) +

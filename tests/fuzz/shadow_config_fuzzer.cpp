@@ -41,9 +41,9 @@ void check(const ShadowDeploymentConfig& c) {
     SWITCHYARD_FUZZ_CHECK(s.version >= 1, "shadow version " + std::to_string(s.version));
     SWITCHYARD_FUZZ_CHECK(valid_share(s.share), "shadow share " + std::to_string(s.share));
     SWITCHYARD_FUZZ_CHECK(!std::signbit(s.share), "a share of -0");
-    SWITCHYARD_FUZZ_CHECK(s.sampling == ShadowSampling::kSticky ||
-                              s.sampling == ShadowSampling::kRandom,
-                          "sampling outside its enumeration");
+    SWITCHYARD_FUZZ_CHECK(
+        s.sampling == ShadowSampling::kSticky || s.sampling == ShadowSampling::kRandom,
+        "sampling outside its enumeration");
     SWITCHYARD_FUZZ_CHECK(valid_duration(s.duration), "shadow duration out of range");
     for (std::size_t j = 0; j < i; ++j) {
       SWITCHYARD_FUZZ_CHECK(c.shadows[j].model != s.model || c.shadows[j].version != s.version,

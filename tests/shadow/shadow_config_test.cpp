@@ -65,11 +65,10 @@ std::string error_of(std::string_view yaml) {
   return {};
 }
 
-#define EXPECT_ERROR(yaml, text)                                         \
-  do {                                                                   \
-    const std::string message_ = error_of(yaml);                         \
-    EXPECT_NE(message_.find(text), std::string::npos) << "message was: " \
-                                                      << message_;       \
+#define EXPECT_ERROR(yaml, text)                                                      \
+  do {                                                                                \
+    const std::string message_ = error_of(yaml);                                      \
+    EXPECT_NE(message_.find(text), std::string::npos) << "message was: " << message_; \
   } while (false)
 
 TEST(ShadowConfigTest, seed_003_yaml_loads_as_written_with_every_field) {
@@ -169,8 +168,8 @@ deployment:
 
 TEST(ShadowConfigTest, every_duration_unit_is_read) {
   const std::pair<const char*, Duration> cases[] = {
-      {"500ms", 500ms}, {"45s", 45s},  {"30m", 30min},
-      {"12h", 12h},     {"7d", 168h},  {"3650d", std::chrono::hours(24 * 3650)}};
+      {"500ms", 500ms}, {"45s", 45s}, {"30m", 30min},
+      {"12h", 12h},     {"7d", 168h}, {"3650d", std::chrono::hours(24 * 3650)}};
   for (const auto& [text, want] : cases) {
     const auto c = parse_shadow_config(seed_with("duration: 7d", std::string("duration: ") + text));
     EXPECT_EQ(c.comparison.duration, std::optional<Duration>(want)) << text;
@@ -178,9 +177,9 @@ TEST(ShadowConfigTest, every_duration_unit_is_read) {
 }
 
 TEST(ShadowConfigTest, traffic_reads_percentages_and_fractions) {
-  const std::pair<const char*, double> cases[] = {
-      {"100%", 1.0}, {"25%", 0.25}, {"0%", 0.0}, {"12.5%", 0.125}, {"0.25", 0.25},
-      {"1", 1.0},    {"0", 0.0},    {"-0%", 0.0}};
+  const std::pair<const char*, double> cases[] = {{"100%", 1.0},    {"25%", 0.25},  {"0%", 0.0},
+                                                  {"12.5%", 0.125}, {"0.25", 0.25}, {"1", 1.0},
+                                                  {"0", 0.0},       {"-0%", 0.0}};
   for (const auto& [text, want] : cases) {
     const auto c = parse_shadow_config(shadow_traffic(text));
     EXPECT_EQ(c.shadows[0].share, want) << text;
@@ -208,8 +207,9 @@ TEST(ShadowConfigTest, unknown_keys_are_refused_at_every_level) {
 }
 
 TEST(ShadowConfigTest, traffic_outside_0_to_100_percent_or_not_a_number_is_refused) {
-  EXPECT_EQ(error_of(shadow_traffic("120%")),
-            "deployment.shadow.traffic: must be between 0% and 100%, got 120% (line 11, column 14)");
+  EXPECT_EQ(
+      error_of(shadow_traffic("120%")),
+      "deployment.shadow.traffic: must be between 0% and 100%, got 120% (line 11, column 14)");
   EXPECT_ERROR(shadow_traffic("-5%"),
                "deployment.shadow.traffic: must be between 0% and 100%, got -5%");
   EXPECT_ERROR(shadow_traffic("abc"),
@@ -217,11 +217,9 @@ TEST(ShadowConfigTest, traffic_outside_0_to_100_percent_or_not_a_number_is_refus
                "0.25, got 'abc'");
   EXPECT_ERROR(shadow_traffic("1.5"),
                "deployment.shadow.traffic: must be between 0 and 1 (or 0% and 100%), got 1.5");
-  EXPECT_ERROR(shadow_traffic("100"),
-               "must be between 0 and 1 (or 0% and 100%), got 100");
+  EXPECT_ERROR(shadow_traffic("100"), "must be between 0 and 1 (or 0% and 100%), got 100");
   for (const char* bad : {"nan%", ".nan", "inf%", "'%'", "1e999%", "[1]", "0x10%", " 5 %"}) {
-    EXPECT_ERROR(shadow_traffic(bad),
-                 "deployment.shadow.traffic: must be");
+    EXPECT_ERROR(shadow_traffic(bad), "deployment.shadow.traffic: must be");
   }
   EXPECT_ERROR(seed_with("traffic: 100%    # serves", "traffic: 101%    # serves"),
                "deployment.primary.traffic: must be between 0% and 100%, got 101%");
@@ -301,18 +299,20 @@ TEST(ShadowConfigTest, other_fields_are_checked_by_name) {
                "deployment.primary: must be a map, got a single value (line 4, column 12)");
   EXPECT_ERROR("deployment: 5\n", "deployment: must be a map, got a single value");
   EXPECT_ERROR("- deployment\n", "(document): must be a map, got a sequence");
-  EXPECT_ERROR("deployment:\n  name: x\n  primary: {model: m, version: 1}\n"
-               "  shadow: {model: m, version: 2}\n  comparison: []\n",
-               "deployment.comparison: must be a map, got a sequence");
+  EXPECT_ERROR(
+      "deployment:\n  name: x\n  primary: {model: m, version: 1}\n"
+      "  shadow: {model: m, version: 2}\n  comparison: []\n",
+      "deployment.comparison: must be a map, got a sequence");
   EXPECT_ERROR("deployment:\n  name: x\n  primary: {model: m, version: 1}\n  shadow: m\n",
                "deployment.shadow: must be a map or a sequence of maps, got a single value");
   EXPECT_ERROR("deployment:\n  name: x\n  primary: {model: m, version: 1}\n  shadow: []\n",
                "deployment.shadow: must list at least one shadow version");
   EXPECT_ERROR("deployment:\n  name: x\n  primary: {model: m, version: 1}\n  shadow: [1]\n",
                "deployment.shadow[0]: must be a map, got a single value");
-  EXPECT_ERROR("deployment:\n  name: x\n  primary: {model: m, version: 1}\n"
-               "  shadow: [{model: m, version: 2}, {model: m, version: 2}]\n",
-               "deployment.shadow[1]: 'm' version 2 is listed twice");
+  EXPECT_ERROR(
+      "deployment:\n  name: x\n  primary: {model: m, version: 1}\n"
+      "  shadow: [{model: m, version: 2}, {model: m, version: 2}]\n",
+      "deployment.shadow[1]: 'm' version 2 is listed twice");
   EXPECT_ERROR("{[a]: 1}\n", "(document): keys must be plain names, got a sequence");
 }
 
@@ -360,7 +360,8 @@ TEST(ShadowConfigTest, hostile_yaml_is_refused_without_a_crash_or_a_foreign_exce
   }
 }
 
-// ---- files ---------------------------------------------------------------------------------------
+// ---- files
+// ---------------------------------------------------------------------------------------
 
 class ShadowConfigFileTest : public ::testing::Test {
  protected:
@@ -398,6 +399,17 @@ TEST_F(ShadowConfigFileTest, a_missing_file_is_not_found_and_a_directory_a_stora
         << e.what();
   }
   EXPECT_THROW(load_shadow_config(dir_), StorageError);
+}
+
+TEST_F(ShadowConfigFileTest, a_file_over_1_mib_is_refused_before_parsing) {
+  const auto path = write("huge.yaml", std::string(kSeedYaml) + std::string(1 << 20, '#'));
+  try {
+    load_shadow_config(path);
+    ADD_FAILURE() << "accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("is larger than 1048576 bytes"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(ShadowConfigFileTest, an_invalid_file_names_its_path_and_the_field) {

@@ -55,11 +55,15 @@ inline std::string in_quotes(std::string_view text) { return "'" + printable(tex
 
 inline std::string kind_of(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Scalar: return "a single value";
-    case YAML::NodeType::Sequence: return "a sequence";
-    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Map:
+      return "a map";
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Undefined:
+      break;
   }
   return "nothing";
 }
@@ -72,27 +76,28 @@ class Fields {
       : path_(std::move(path)), mark_(node.Mark()) {
     if (!node.IsMap()) fail(path_, "must be a map, got " + kind_of(node), mark_);
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // By value: `it->first` lives in a proxy that dies with the expression.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!key.IsScalar()) fail(path_, "keys must be plain names, got " + kind_of(key), key.Mark());
       const std::string& name = key.Scalar();
       bool is_known = false;
       for (std::string_view k : known) is_known = is_known || k == name;
       if (!is_known) {
         std::string expected;
-        for (std::string_view k : known) expected += (expected.empty() ? "" : ", ") + std::string(k);
+        for (std::string_view k : known)
+          expected += (expected.empty() ? "" : ", ") + std::string(k);
         fail(child(name), "unknown key; expected one of " + expected, key.Mark());
       }
       for (const auto& entry : entries_) {
         if (entry.first == name) fail(child(name), "key appears twice", key.Mark());
       }
-      entries_.emplace_back(name, it->second);
+      entries_.emplace_back(name, value);
     }
   }
 
   /// The field path of a key under this map ("deployment.shadow" + "traffic").
-  std::string child(std::string_view key) const {
-    return path_ + "." + printable(key);
-  }
+  std::string child(std::string_view key) const { return path_ + "." + printable(key); }
   const YAML::Mark& mark() const noexcept { return mark_; }
 
   /// The value under `key`; nullptr when absent or written without a value (`key:`).
@@ -150,7 +155,8 @@ inline double fraction(const YAML::Node& node, const std::string& path) {
   const bool percent = !text.empty() && text.back() == '%';
   double value = 0.0;
   if (!finite_number(std::string_view(text).substr(0, text.size() - (percent ? 1 : 0)), value)) {
-    fail(path, "must be a percentage such as 25% or a fraction such as 0.25, got " + in_quotes(text),
+    fail(path,
+         "must be a percentage such as 25% or a fraction such as 0.25, got " + in_quotes(text),
          node.Mark());
   }
   if (percent) {
@@ -201,7 +207,9 @@ inline Duration duration(const YAML::Node& node, const std::string& path) {
 inline bool boolean(const YAML::Node& node, const std::string& path) {
   bool value = false;
   if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-    fail(path, "must be true or false, got " + (node.IsScalar() ? in_quotes(node.Scalar()) : kind_of(node)),
+    fail(path,
+         "must be true or false, got " +
+             (node.IsScalar() ? in_quotes(node.Scalar()) : kind_of(node)),
          node.Mark());
   }
   return value;
@@ -223,7 +231,8 @@ inline std::vector<ShadowMetric> metrics(const YAML::Node& node, const std::stri
   std::size_t i = 0;
   for (auto it = node.begin(); it != node.end(); ++it, ++i) {
     const std::string item_path = path + "[" + std::to_string(i) + "]";
-    const std::string& name = scalar(*it, item_path);
+    const YAML::Node item = *it;
+    const std::string name = scalar(item, item_path);
     const ShadowMetric* found = nullptr;
     for (const auto& [text, metric] : kMetrics) {
       if (text == name) found = &metric;
@@ -232,10 +241,11 @@ inline std::vector<ShadowMetric> metrics(const YAML::Node& node, const std::stri
       fail(item_path,
            "unknown metric " + in_quotes(name) +
                "; expected accuracy, latency_p99, prediction_distribution, agreement or error_rate",
-           it->Mark());
+           item.Mark());
     }
     for (ShadowMetric m : out) {
-      if (m == *found) fail(item_path, "metric " + in_quotes(name) + " is listed twice", it->Mark());
+      if (m == *found)
+        fail(item_path, "metric " + in_quotes(name) + " is listed twice", item.Mark());
     }
     out.push_back(*found);
   }
@@ -283,12 +293,14 @@ inline std::vector<ShadowVersionOptions> shadows(const YAML::Node& node, const s
   std::size_t i = 0;
   for (auto it = node.begin(); it != node.end(); ++it, ++i) {
     const std::string item_path = path + "[" + std::to_string(i) + "]";
-    ShadowVersionOptions next = shadow(*it, item_path);
+    const YAML::Node item = *it;
+    ShadowVersionOptions next = shadow(item, item_path);
     for (const auto& earlier : out) {
       if (earlier.model == next.model && earlier.version == next.version) {
-        fail(item_path,
-             in_quotes(next.model) + " version " + std::to_string(next.version) + " is listed twice",
-             it->Mark());
+        fail(
+            item_path,
+            in_quotes(next.model) + " version " + std::to_string(next.version) + " is listed twice",
+            item.Mark());
       }
     }
     out.push_back(std::move(next));
@@ -309,8 +321,9 @@ inline ShadowComparisonConfig comparison(const YAML::Node& node, const std::stri
 
 inline ShadowDeploymentConfig document(const YAML::Node& root) {
   if (root.IsNull()) {
-    throw InvalidArgument("shadow deployment: the document is empty; expected a map with the "
-                          "key 'deployment'");
+    throw InvalidArgument(
+        "shadow deployment: the document is empty; expected a map with the "
+        "key 'deployment'");
   }
   const Fields top(root, "(document)", {"deployment"});
   const Fields d(top.require("deployment"), "deployment",
@@ -319,7 +332,8 @@ inline ShadowDeploymentConfig document(const YAML::Node& root) {
   out.name = non_empty(d.require("name"), d.child("name"));
   out.primary = primary(d.require("primary"), d.child("primary"));
   out.shadows = shadows(d.require("shadow"), d.child("shadow"));
-  if (const YAML::Node* n = d.find("comparison")) out.comparison = comparison(*n, d.child("comparison"));
+  if (const YAML::Node* n = d.find("comparison"))
+    out.comparison = comparison(*n, d.child("comparison"));
   return out;
 }
 
@@ -373,8 +387,7 @@ SWITCHYARD_INLINE ShadowDeploymentConfig load_shadow_config(const std::filesyste
   if (fs::is_directory(status)) throw StorageError("cannot read " + shown + ": it is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw StorageError("cannot open " + shown + ": " +
-                       std::generic_category().message(errno));
+    throw StorageError("cannot open " + shown + ": " + std::generic_category().message(errno));
   }
   std::string text;
   char buffer[16384];

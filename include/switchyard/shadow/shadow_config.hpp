@@ -98,7 +98,8 @@ SWITCHYARD_API ShadowDeploymentConfig parse_shadow_config(std::string_view yaml_
 
 /// Reads `path` and parses it as parse_shadow_config does (the message then starts with the
 /// path). Throws NotFound when the file does not exist, StorageError when it exists but cannot be
-/// read (a directory, no permission, an I/O error), else what parse_shadow_config throws.
+/// read (a directory, no permission, an I/O error), InvalidArgument when it is over 1 MiB (a
+/// config, not a data set), else what parse_shadow_config throws.
 SWITCHYARD_API ShadowDeploymentConfig load_shadow_config(const std::filesystem::path& path);
 
 }  // namespace switchyard

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <functional>
 #include <latch>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,6 +18,9 @@
 #include <vector>
 
 #include <switchyard/serving/deployment.hpp>
+#include <switchyard/stats/drift_statistics.hpp>
+#include <switchyard/stats/mcnemar.hpp>
+#include <switchyard/stats/paired_tests.hpp>
 
 #include "support/fake_models.hpp"
 
@@ -477,6 +482,243 @@ TEST(ShadowPredictorTest, drain_and_stop_are_clean_under_load) {
   EXPECT_EQ(w.dropped_stopped, 2u * (kPerThread - kPerThread / 2 - 1));
   EXPECT_LE(w.completed + w.discarded, w.mirrored);
   EXPECT_EQ(shadow->state(), ShadowState::kStopped);
+}
+
+TEST(ShadowPredictorTest, late_labels_join_by_request_id_and_mcnemar_is_exact) {
+  FnModel primary(FnModel::Kind::kLabel, [](double x) { return static_cast<int>(x) % 3; });
+  auto shadow = std::make_shared<FnModel>(FnModel::Kind::kLabel, [](double x) {
+    const int i = static_cast<int>(x);
+    return i % 5 == 0 ? (i + 1) % 3 : i % 3;  // disagrees on every multiple of 5
+  });
+  ShadowPredictor p(options());
+  p.add_shadow({.model = "m", .version = 2}, shadow);
+  p.start();
+  for (int i = 0; i < 200; ++i) {
+    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i), "id" + std::to_string(i));
+    p.on_request(r.seen);
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+  // The truth: the shadow's answer on multiples of 10, the primary's elsewhere, except that
+  // multiples of 7 get a label neither gives.
+  std::uint64_t primary_right = 0, shadow_right = 0, b = 0, c = 0;
+  for (int i = 0; i < 150; ++i) {  // the last 50 requests never get a label
+    const int pl = i % 3, sl = i % 5 == 0 ? (i + 1) % 3 : i % 3;
+    const int truth = i % 7 == 0 ? 9 : (i % 10 == 0 ? sl : pl);
+    EXPECT_EQ(p.record_label("id" + std::to_string(i), truth), 1u);
+    primary_right += pl == truth;
+    shadow_right += sl == truth;
+    b += sl == truth && pl != truth;  // A = shadow right, B = primary wrong
+    c += sl != truth && pl == truth;
+  }
+  EXPECT_EQ(p.record_label("id0", 0), 0u);         // already labeled
+  EXPECT_EQ(p.record_label("never-seen", 1), 0u);  // unknown id
+  auto r = p.report();
+  EXPECT_EQ(r.labels_received, 152u);
+  EXPECT_EQ(r.labels_unmatched, 2u);
+  const auto& l = r.versions.at(0).labeled;
+  EXPECT_EQ(l.labels_joined, 150u);
+  EXPECT_EQ(l.rows, 150u);
+  EXPECT_EQ(l.primary_correct, primary_right);
+  EXPECT_EQ(l.shadow_correct, shadow_right);
+  EXPECT_DOUBLE_EQ(l.primary_accuracy, static_cast<double>(primary_right) / 150.0);
+  EXPECT_DOUBLE_EQ(l.shadow_accuracy, static_cast<double>(shadow_right) / 150.0);
+  const auto expected = stats::mcnemar_test({.a_right_b_wrong = b, .a_wrong_b_right = c},
+                                            stats::McNemarMethod::kExact, 150);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(l.mcnemar.discordant, b + c);
+  EXPECT_DOUBLE_EQ(l.mcnemar.p_value, expected.p_value);
+  EXPECT_DOUBLE_EQ(l.mcnemar.effect, expected.effect);
+  EXPECT_FALSE(l.paired_t.ok());  // no regression labels
+}
+
+TEST(ShadowPredictorTest, regression_labels_feed_exact_errors_and_paired_tests) {
+  FnModel primary(FnModel::Kind::kValue, [](double x) { return x; });
+  auto shadow = std::make_shared<FnModel>(FnModel::Kind::kValue, [](double x) {
+    return static_cast<int>(x) % 4 == 0 ? x + 0.5 : x + 0.15;
+  });
+  ShadowPredictor p(options());
+  p.add_shadow({.model = "m", .version = 2}, shadow);
+  p.start();
+  for (int i = 0; i < 60; ++i) {
+    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i), "id" + std::to_string(i));
+    p.on_request(r.seen);
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+  std::vector<double> primary_err, shadow_err;
+  for (int i = 0; i < 60; ++i) {
+    const double x = i, truth = x + 0.2 + 0.01 * (i % 3);
+    ASSERT_EQ(p.record_label("id" + std::to_string(i), truth), 1u);
+    primary_err.push_back(std::fabs(x - truth));
+    shadow_err.push_back(std::fabs((i % 4 == 0 ? x + 0.5 : x + 0.15) - truth));
+  }
+  EXPECT_THROW(p.record_label("id1", std::nan("")), InvalidArgument);
+  const auto l = only(p).labeled;
+  double pm = 0, sm = 0;
+  for (std::size_t i = 0; i < primary_err.size(); ++i) pm += primary_err[i], sm += shadow_err[i];
+  EXPECT_EQ(l.rows, 60u);
+  EXPECT_NEAR(l.primary_mae, pm / 60.0, 1e-12);
+  EXPECT_NEAR(l.shadow_mae, sm / 60.0, 1e-12);
+  const auto t = stats::paired_t_test(shadow_err, primary_err);
+  const auto w = stats::wilcoxon_signed_rank_test(shadow_err, primary_err);
+  ASSERT_TRUE(l.paired_t.ok()) << l.paired_t.reason;
+  EXPECT_DOUBLE_EQ(l.paired_t.statistic, t.statistic);
+  EXPECT_DOUBLE_EQ(l.paired_t.p_value, t.p_value);
+  EXPECT_LT(l.paired_t.effect, 0.0);  // the shadow errs less
+  ASSERT_TRUE(l.wilcoxon.ok()) << l.wilcoxon.reason;
+  EXPECT_DOUBLE_EQ(l.wilcoxon.p_value, w.p_value);
+  EXPECT_EQ(l.wilcoxon.pairs, 60u);
+}
+
+TEST(ShadowPredictorTest, labels_age_out_and_the_oldest_are_forgotten_beyond_capacity) {
+  ManualClock clock;
+  ConstantModel primary(1);
+  auto o = options();
+  o.clock = &clock;
+  o.label_ttl = 10s;
+  o.label_join_capacity = 2;
+  ShadowPredictor p(o);
+  p.add_shadow({.model = "m", .version = 2}, std::make_shared<ConstantModel>(1));
+  p.start();
+  for (const char* id : {"a", "b", "c"}) {
+    Request r(primary, {1.0}, "k", id);
+    p.on_request(r.seen);
+  }
+  Request no_id(primary, {1.0}, "k");
+  p.on_request(no_id.seen);  // without a request id nothing is kept for labels
+  ASSERT_TRUE(p.drain(kLongWait));
+  EXPECT_EQ(p.record_label("a", 1), 0u);  // forgotten: capacity 2
+  EXPECT_EQ(p.record_label("b", 1), 1u);
+  clock.advance(11s);
+  EXPECT_EQ(p.record_label("c", 1), 0u);  // older than the TTL
+  auto r = p.report();
+  EXPECT_EQ(r.labels_unmatched, 2u);
+  EXPECT_EQ(r.versions.at(0).labeled.labels_joined, 1u);
+  EXPECT_EQ(r.versions.at(0).completed, 4u);
+}
+
+TEST(ShadowPredictorTest, prediction_distribution_counts_labels_and_measures_divergence) {
+  FnModel primary(FnModel::Kind::kLabel, [](double x) { return static_cast<int>(x) % 2; });
+  auto shadow = std::make_shared<FnModel>(FnModel::Kind::kLabel, [](double x) {
+    return static_cast<int>(x) % 4 == 0 ? 2 : static_cast<int>(x) % 2;  // a label the primary never gives
+  });
+  ShadowPredictor p(options());
+  p.add_shadow({.model = "m", .version = 2}, shadow);
+  p.start();
+  std::map<int, std::pair<std::uint64_t, std::uint64_t>> expected;
+  for (int i = 0; i < 400; ++i) {
+    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i));
+    p.on_request(r.seen);
+    ++expected[i % 2].first;
+    ++expected[i % 4 == 0 ? 2 : i % 2].second;
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+  const auto d = only(p).distribution;
+  ASSERT_EQ(d.labels.size(), expected.size());
+  std::vector<std::uint64_t> ref, cur;
+  for (const auto& lc : d.labels) {
+    EXPECT_EQ(lc.primary, expected[lc.label].first) << lc.label;
+    EXPECT_EQ(lc.shadow, expected[lc.label].second) << lc.label;
+    ref.push_back(expected[lc.label].first);
+    cur.push_back(expected[lc.label].second);
+  }
+  const auto js = stats::categorical_drift(ref, cur, stats::DriftMethod::kJensenShannon);
+  ASSERT_TRUE(d.divergence.ok()) << d.divergence.reason;
+  EXPECT_EQ(d.divergence.method, stats::DriftMethod::kJensenShannon);
+  EXPECT_DOUBLE_EQ(d.divergence.value, js.value);
+  EXPECT_TRUE(d.divergence.drift);  // label 2 is new
+}
+
+TEST(ShadowPredictorTest, the_disagreement_signal_is_opt_in_and_rate_limited) {
+  ManualClock clock;
+  FnModel primary(FnModel::Kind::kLabel, [](double) { return 0; });
+  auto shadow = std::make_shared<FnModel>(FnModel::Kind::kLabel, [](double) { return 1; });
+  auto o = options();
+  o.clock = &clock;
+  o.disagreement_signals_per_second = 2.0;
+  ShadowPredictor p(o);
+  std::vector<std::string> seen;  // written on the worker; read after drain()
+  std::mutex mu;
+  p.disagreement.connect([&](const ShadowDisagreementEvent& e) {
+    std::lock_guard lk(mu);
+    seen.push_back(e.disagreement.request_id);
+    EXPECT_EQ(e.model, "m");
+    EXPECT_EQ(e.version, 2);
+  });
+  p.add_shadow({.model = "m", .version = 2}, shadow);
+  p.start();
+  auto send = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      Request r(primary, {1.0}, "k", "id" + std::to_string(i));
+      p.on_request(r.seen);
+    }
+    ASSERT_TRUE(p.drain(kLongWait));
+  };
+  send(0, 10);
+  EXPECT_EQ(p.disagreements_suppressed(), 8u);  // a burst of two, then nothing at the same time
+  clock.advance(500ms);                          // one more token
+  send(10, 13);
+  EXPECT_EQ(p.disagreements_suppressed(), 10u);
+  std::lock_guard lk(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"id0", "id1", "id10"}));
+}
+
+TEST(ShadowPredictorTest, a_host_executor_runs_the_work_and_late_tasks_are_harmless) {
+  std::mutex mu;
+  std::vector<std::function<void()>> tasks;
+  auto o = options();
+  o.workers = 0;
+  o.executor = [&](std::function<void()> task) {
+    std::lock_guard lk(mu);
+    tasks.push_back(std::move(task));
+  };
+  auto take = [&] {
+    std::lock_guard lk(mu);
+    auto out = std::move(tasks);
+    tasks.clear();
+    return out;
+  };
+  ConstantModel primary(1);
+  auto p = std::make_unique<ShadowPredictor>(o);
+  p->add_shadow({.model = "m", .version = 2}, std::make_shared<ConstantModel>(1));
+  p->start();
+  Request r(primary, {1.0}, "k");
+  for (int i = 0; i < 50; ++i) p->on_request(r.seen);
+  auto batch = take();
+  ASSERT_EQ(batch.size(), 1u);  // one task for the whole backlog
+  batch[0]();
+  EXPECT_EQ(only(*p).completed, 50u);
+  EXPECT_EQ(only(*p).agreed_rows, 50u);
+  p->on_request(r.seen);  // schedules again
+  batch = take();
+  ASSERT_EQ(batch.size(), 1u);
+  p->stop();  // the queued job is discarded; the task, run later, does nothing
+  EXPECT_EQ(only(*p).discarded, 1u);
+  p.reset();
+  batch[0]();  // after the predictor is gone: no use-after-free (ASan checks this)
+}
+
+TEST(ShadowPredictorTest, a_removed_version_is_released_once_its_queued_work_is_done) {
+  std::atomic<int> destroyed{0};
+  auto gated = std::make_shared<GatedModel>(&destroyed);
+  GatedModel* raw = gated.get();
+  ConstantModel primary(1);
+  ShadowPredictor p(options(16));
+  p.add_shadow({.model = "m", .version = 2}, std::move(gated));
+  p.add_shadow({.model = "m", .version = 3}, std::make_shared<ConstantModel>(1));
+  p.start();
+  Request r(primary, {1.0}, "k");
+  p.on_request(r.seen);
+  raw->wait_entered();
+  for (int i = 0; i < 5; ++i) p.on_request(r.seen);
+  ASSERT_TRUE(p.remove_shadow("m", 2));
+  p.on_request(r.seen);  // this thread lets go of the old list: v2 waits for its jobs
+  EXPECT_EQ(destroyed.load(), 0);
+  raw->open();
+  ASSERT_TRUE(p.drain(kLongWait));
+  EXPECT_EQ(destroyed.load(), 1);
+  auto v = only(p);  // v3 alone remains, and it saw every request
+  EXPECT_EQ(v.version, 3);
+  EXPECT_EQ(v.completed, 7u);
 }
 
 }  // namespace

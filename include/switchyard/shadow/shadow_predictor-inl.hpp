@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Out-of-line part of ShadowPredictor: sampling and offering, the workers, the comparison, reports.
+// Out-of-line part of ShadowPredictor: sampling and offering, the workers, the comparison, labels
+// and reports.
 #pragma once
 
 #include <switchyard/shadow/shadow_predictor.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/stats/paired_tests.hpp>
 
 namespace switchyard {
 
@@ -24,6 +26,12 @@ inline std::uint64_t next_random() noexcept {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+/// The next value of a deterministic per-version stream (reservoir replacement choices).
+inline std::uint64_t next_lcg(std::uint64_t& state) noexcept {
+  state = state * 6364136223846793005ull + 1442695040888963407ull;
+  return state >> 11;
 }
 
 /// Adds one difference to a summary and its reservoir (Algorithm R, deterministic stream).
@@ -40,18 +48,38 @@ inline void add_difference(Arm::Differences& d, double v, std::size_t cap,
   } catch (...) {
     return;  // keeps the summary; the quantiles lose one value
   }
-  rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-  const std::uint64_t j = (rng >> 11) % d.count;
+  const std::uint64_t j = next_lcg(rng) % d.count;
   if (j < cap) d.sample[j] = v;
 }
 
+/// Adds one pair to a paired reservoir: both values of a row stay together.
+inline void add_pair(PairedSample& p, double a, double b, std::size_t cap,
+                     std::uint64_t& rng) noexcept {
+  ++p.seen;
+  try {
+    if (p.a.size() < cap) {
+      p.a.push_back(a);
+      p.b.push_back(b);
+      return;
+    }
+  } catch (...) {
+    p.a.resize(std::min(p.a.size(), p.b.size()));
+    p.b.resize(p.a.size());
+    return;
+  }
+  const std::uint64_t j = next_lcg(rng) % p.seen;
+  if (j < cap) {
+    p.a[j] = a;
+    p.b[j] = b;
+  }
+}
+
 /// Keeps one disagreement, forgetting the oldest beyond `kept`.
-inline void keep_disagreement(Arm& arm, const Job& job, std::size_t row, double primary,
-                              double shadow, std::size_t kept) SWITCHYARD_REQUIRES(arm.mu) {
+inline void keep_disagreement(Arm& arm, const ShadowDisagreement& d, std::size_t kept)
+    SWITCHYARD_REQUIRES(arm.mu) {
   if (kept == 0) return;
   if (arm.disagreements.size() >= kept) arm.disagreements.pop_front();
-  arm.disagreements.push_back(
-      {job.key, job.request_id, static_cast<std::int64_t>(row), primary, shadow});
+  arm.disagreements.push_back(d);
 }
 
 /// numpy's default (linear) quantile of a sorted sample.
@@ -92,6 +120,98 @@ inline std::size_t job_bytes(const ObservedRequest& r) noexcept {
   return n;
 }
 
+/// Bytes a recycled job keeps allocated.
+inline std::size_t retained_bytes(const Job& job) noexcept {
+  std::size_t n = job.key.capacity() + job.request_id.capacity() +
+                  job.inputs.capacity() * sizeof(OwnedTensor) +
+                  job.primary.values.size() * sizeof(double) +
+                  job.primary.labels.capacity() * sizeof(std::int32_t) +
+                  job.primary.confidence.capacity() * sizeof(double);
+  for (const OwnedTensor& t : job.inputs) n += t.name.capacity() + t.bytes.capacity();
+  return n;
+}
+
+/// Copies the request into a pooled job, reusing its buffers. May throw std::bad_alloc.
+inline void fill_job(Job& job, const ObservedRequest& request) {
+  job.key.assign(request.key);
+  job.request_id.assign(request.request_id);
+  const std::size_t n_inputs = request.input->size();
+  if (job.inputs.size() < n_inputs) job.inputs.resize(n_inputs);
+  job.input_count = n_inputs;
+  for (std::size_t i = 0; i < n_inputs; ++i) {
+    const NamedTensor& from = (*request.input)[i];
+    OwnedTensor& to = job.inputs[i];
+    to.name.assign(from.name);
+    to.dtype = from.tensor.dtype();
+    to.shape = from.tensor.shape();
+    const std::size_t n = from.tensor.size() * dtype_size(to.dtype);
+    if (to.bytes.size() != n) to.bytes.resize(n);
+    if (n != 0) std::memcpy(to.bytes.data(), from.tensor.data(), n);
+  }
+  job.primary_ok = request.ok && request.prediction != nullptr;
+  if (job.primary_ok) {
+    const Prediction& from = *request.prediction;
+    Prediction& to = job.primary;
+    if (to.values.shape() != from.values.shape()) to.values.resize(from.values.shape());
+    if (from.values.size() != 0) {
+      std::memcpy(to.values.data(), from.values.data(), from.values.size() * sizeof(double));
+    }
+    to.labels.assign(from.labels.begin(), from.labels.end());
+    to.confidence.assign(from.confidence.begin(), from.confidence.end());
+  }
+  job.primary_latency_ns = request.latency_ns;
+}
+
+inline Core::Core(std::size_t capacity, std::size_t consumer_count)
+    : queue(capacity),
+      free_jobs(queue.capacity() + consumer_count),
+      pool(new Job[queue.capacity() + consumer_count]),
+      marks(new std::atomic<std::size_t>[consumer_count]),
+      consumers(consumer_count) {
+  for (std::size_t i = 0; i < queue.capacity() + consumers; ++i) free_jobs.try_push(&pool[i]);
+  for (std::size_t i = 0; i < consumers; ++i) marks[i].store(kIdle);
+}
+
+inline Core::~Core() = default;
+
+inline void Core::retire(const ArmList* list) noexcept {
+  const std::size_t ticket = queue.tail_position();
+  try {
+    MutexLock lk(retire_mu);
+    for (const auto& a : list->arms) retired.emplace_back(ticket, a);
+    retire_pending.store(true, std::memory_order_release);
+  } catch (...) {
+    // Out of memory: the arms would be released below while jobs may name them. Keep them alive
+    // for good instead (a leak, never a use-after-free).
+    for (const auto& a : list->arms) new std::shared_ptr<Arm>(a);  // NOLINT: deliberate leak
+  }
+  delete list;
+}
+
+inline void Core::sweep(bool all) noexcept {
+  if (!retire_pending.load(std::memory_order_acquire)) return;
+  std::vector<std::shared_ptr<Arm>> released;  // destroyed after the lock
+  MutexLock lk(retire_mu);
+  std::size_t safe = queue.head_position();
+  if (!all) {
+    for (std::size_t i = 0; i < consumers; ++i) safe = std::min(safe, marks[i].load());
+  }
+  auto keep = retired.begin();
+  for (auto it = retired.begin(); it != retired.end(); ++it) {
+    if (it->first <= safe) {
+      try {
+        released.push_back(std::move(it->second));
+      } catch (...) {
+        *keep++ = std::move(*it);  // released on a later sweep
+      }
+    } else {
+      *keep++ = std::move(*it);
+    }
+  }
+  retired.erase(keep, retired.end());
+  retire_pending.store(!retired.empty(), std::memory_order_release);
+}
+
 }  // namespace detail::shadow
 
 SWITCHYARD_INLINE const char* to_string(ShadowSampling sampling) noexcept {
@@ -109,20 +229,48 @@ SWITCHYARD_INLINE const char* to_string(ShadowState state) noexcept {
 }
 
 SWITCHYARD_INLINE ShadowPredictor::ShadowPredictor(Options options)
-    : options_(std::move(options)),
-      queue_(options_.queue_capacity == 0 ? 2 : options_.queue_capacity),
-      arms_(std::make_shared<const detail::shadow::ArmList>()) {
+    : disagreement{detail::GuardedSlots{options.events, "shadow_disagreement"}},
+      options_(std::move(options)),
+      task_gate_(std::make_shared<TaskGate>()) {
   auto bad = [](const std::string& field, const std::string& why) {
     throw InvalidArgument("ShadowPredictor option '" + field + "' " + why);
   };
   if (options_.queue_capacity == 0) bad("queue_capacity", "must be at least 1");
+  if (options_.queue_capacity > (std::size_t{1} << 24)) bad("queue_capacity", "must be at most 2^24");
   if (options_.byte_budget == 0) bad("byte_budget", "must be at least 1");
-  if (options_.workers == 0) bad("workers", "must be at least 1");
+  if (options_.workers == 0 && !options_.executor) {
+    bad("workers", "must be at least 1 (or set an executor)");
+  }
   if (options_.clock == nullptr) bad("clock", "must not be null");
   if (!(options_.value_tolerance >= 0.0)) bad("value_tolerance", "must be >= 0");
+  if (options_.idle_poll.count() <= 0) bad("idle_poll", "must be positive");
+  if (options_.label_ttl.count() < 0) bad("label_ttl", "must not be negative");
+  if (!(options_.disagreement_signals_per_second >= 0.0) ||
+      !std::isfinite(options_.disagreement_signals_per_second)) {
+    bad("disagreement_signals_per_second", "must be a finite number >= 0");
+  }
+  const std::size_t consumers = options_.executor ? 1 : options_.workers;
+  core_ = std::make_shared<detail::shadow::Core>(options_.queue_capacity, consumers);
+  retain_limit_ = std::max<std::size_t>(options_.byte_budget / core_->queue.capacity(), 4096);
+  wake_mask_ = std::min<std::size_t>(16, std::max<std::size_t>(core_->queue.capacity() / 4, 1)) - 1;
+  wake_mask_ = std::bit_ceil(wake_mask_ + 1) - 1;
+  signal_tokens_ = options_.disagreement_signals_per_second;
+  signal_refill_ns_ = to_unix_nanos(options_.clock->now());
+  task_gate_->owner = this;
+  publish(std::make_unique<detail::shadow::ArmList>());
 }
 
 SWITCHYARD_INLINE ShadowPredictor::~ShadowPredictor() { stop(); }
+
+SWITCHYARD_INLINE void ShadowPredictor::publish(std::unique_ptr<detail::shadow::ArmList> next) {
+  // The deleter retires the list's arms into the core, where they wait for the jobs that may
+  // still name them. It holds the core, so a list released after the predictor is gone (by an
+  // exiting request thread) still retires safely. (If the control block cannot be allocated,
+  // shared_ptr runs the deleter at once and rethrows: the arms are retired, nothing leaks.)
+  std::shared_ptr<const detail::shadow::ArmList> owned(
+      next.release(), [core = core_](const detail::shadow::ArmList* l) { core->retire(l); });
+  arms_.publish(std::move(owned));
+}
 
 SWITCHYARD_INLINE void ShadowPredictor::add_shadow(ShadowVersionOptions options) {
   if (options_.source == nullptr) {
@@ -178,18 +326,18 @@ SWITCHYARD_INLINE void ShadowPredictor::add_arm(std::shared_ptr<Arm> arm) {
     arm->expires_at_ns = to_unix_nanos(options_.clock->now()) + o.duration->count();
     if (arm->expires_at_ns == 0) arm->expires_at_ns = 1;
   }
-  auto next = std::make_shared<detail::shadow::ArmList>(*current);
+  auto next = std::make_unique<detail::shadow::ArmList>(*current);
   next->arms.push_back(std::move(arm));
   next->any_duration = std::any_of(next->arms.begin(), next->arms.end(),
                                    [](const auto& a) { return a->expires_at_ns != 0; });
-  arms_.publish(std::move(next));
+  publish(std::move(next));
 }
 
 SWITCHYARD_INLINE bool ShadowPredictor::remove_shadow(std::string_view model,
                                                       std::int64_t version) {
   detail::MutexLock lk(control_mu_);
   auto current = arms_.load();
-  auto next = std::make_shared<detail::shadow::ArmList>(*current);
+  auto next = std::make_unique<detail::shadow::ArmList>(*current);
   auto it = std::find_if(next->arms.begin(), next->arms.end(), [&](const auto& a) {
     return a->options.model == model && a->options.version == version;
   });
@@ -198,7 +346,7 @@ SWITCHYARD_INLINE bool ShadowPredictor::remove_shadow(std::string_view model,
   next->arms.erase(it);
   next->any_duration = std::any_of(next->arms.begin(), next->arms.end(),
                                    [](const auto& a) { return a->expires_at_ns != 0; });
-  arms_.publish(std::move(next));
+  publish(std::move(next));
   return true;
 }
 
@@ -207,7 +355,7 @@ SWITCHYARD_INLINE void ShadowPredictor::on_request(const ObservedRequest& reques
   if (!list || list->arms.empty()) return;
   const ShadowState st = state_.load(std::memory_order_acquire);
   if (st == ShadowState::kPaused) {
-    for (const auto& a : list->arms) a->skipped_paused.fetch_add(1, std::memory_order_relaxed);
+    for (const auto& a : list->arms) a->counters.bump(detail::shadow::kSkippedPaused);
     return;
   }
   const std::int64_t now = list->any_duration ? to_unix_nanos(options_.clock->now()) : 0;
@@ -216,6 +364,10 @@ SWITCHYARD_INLINE void ShadowPredictor::on_request(const ObservedRequest& reques
     const Arm& a = *list->arms[i];
     if (a.expires_at_ns != 0 && now >= a.expires_at_ns) continue;
     if (a.options.share <= 0.0) continue;
+    if (a.options.share >= 1.0) {  // everything: no hash needed
+      mask |= std::uint32_t{1} << i;
+      continue;
+    }
     const std::uint64_t h = a.options.sampling == ShadowSampling::kSticky
                                 ? bucketing::hash64(a.salt, request.key)
                                 : detail::shadow::next_random();
@@ -223,7 +375,7 @@ SWITCHYARD_INLINE void ShadowPredictor::on_request(const ObservedRequest& reques
   }
   if (mask == 0) return;
   if (st != ShadowState::kRunning) {
-    drop(*list, mask, &Arm::dropped_stopped);
+    drop(*list, mask, detail::shadow::kDroppedStopped);
     return;
   }
   offer(request, *list, mask);
@@ -231,70 +383,93 @@ SWITCHYARD_INLINE void ShadowPredictor::on_request(const ObservedRequest& reques
 
 SWITCHYARD_INLINE void ShadowPredictor::drop(const detail::shadow::ArmList& list,
                                              std::uint32_t mask,
-                                             std::atomic<std::uint64_t> Arm::*counter) noexcept {
+                                             detail::shadow::Counter counter) noexcept {
   for (std::size_t i = 0; i < list.arms.size(); ++i) {
-    if (mask & (std::uint32_t{1} << i)) {
-      ((*list.arms[i]).*counter).fetch_add(1, std::memory_order_relaxed);
-    }
+    if (mask & (std::uint32_t{1} << i)) list.arms[i]->counters.bump(counter);
   }
 }
 
 SWITCHYARD_INLINE void ShadowPredictor::offer(const ObservedRequest& request,
                                               const detail::shadow::ArmList& list,
                                               std::uint32_t mask) noexcept {
-  // Cheap refusals first, before anything is copied.
-  if (queue_.size_approx() >= queue_.capacity()) {
-    drop(list, mask, &Arm::dropped_queue_full);
+  detail::shadow::Core& core = *core_;
+  // The pool holds one job per queue slot and per consumer: none free means the queue is full.
+  Job* job = nullptr;
+  if (!core.free_jobs.try_pop(job)) {
+    drop(list, mask, detail::shadow::kDroppedQueueFull);
     return;
   }
   const std::size_t bytes = detail::shadow::job_bytes(request);
   if (bytes_queued_.fetch_add(bytes, std::memory_order_relaxed) + bytes > options_.byte_budget) {
     bytes_queued_.fetch_sub(bytes, std::memory_order_relaxed);
-    drop(list, mask, &Arm::dropped_over_budget);
+    core.free_jobs.try_push(job);
+    drop(list, mask, detail::shadow::kDroppedOverBudget);
     return;
   }
-  Job* job = nullptr;
+  job->bytes = bytes;
+  job->arm_count = 0;
+  for (std::size_t i = 0; i < list.arms.size(); ++i) {
+    if (mask & (std::uint32_t{1} << i)) job->arms[job->arm_count++] = list.arms[i].get();
+  }
   try {
-    job = new Job;
-    job->bytes = bytes;
-    for (std::size_t i = 0; i < list.arms.size(); ++i) {
-      if (mask & (std::uint32_t{1} << i)) job->arms[job->arm_count++] = list.arms[i];
-    }
-    job->key.assign(request.key);
-    job->request_id.assign(request.request_id);
-    job->inputs.resize(request.input->size());
-    for (std::size_t i = 0; i < request.input->size(); ++i) {
-      const NamedTensor& from = (*request.input)[i];
-      detail::shadow::OwnedTensor& to = job->inputs[i];
-      to.name.assign(from.name);
-      to.dtype = from.tensor.dtype();
-      to.shape = from.tensor.shape();
-      const std::size_t n = from.tensor.size() * dtype_size(to.dtype);
-      to.bytes.resize(n);
-      if (n != 0) std::memcpy(to.bytes.data(), from.tensor.data(), n);
-    }
-    job->primary_ok = request.ok && request.prediction != nullptr;
-    if (job->primary_ok) job->primary = *request.prediction;
-    job->primary_latency_ns = request.latency_ns;
+    detail::shadow::fill_job(*job, request);
   } catch (...) {  // out of memory: the request is dropped like one over budget
-    delete job;
-    bytes_queued_.fetch_sub(bytes, std::memory_order_relaxed);
-    drop(list, mask, &Arm::dropped_over_budget);
+    finish(job);
+    drop(list, mask, detail::shadow::kDroppedOverBudget);
     return;
   }
-  if (!queue_.try_push(job)) {
-    delete job;
-    bytes_queued_.fetch_sub(bytes, std::memory_order_relaxed);
-    drop(list, mask, &Arm::dropped_queue_full);
+  std::size_t position = 0;
+  if (!core.queue.try_push(job, &position)) {  // full while a consumer is idle
+    finish(job);
+    drop(list, mask, detail::shadow::kDroppedQueueFull);
     return;
   }
-  drop(list, mask, &Arm::mirrored);
-  // Wake a sleeping worker. The fence pairs with the one in worker_loop (a store-load barrier):
-  // either the worker sees this job before it sleeps, or this thread sees it sleeping.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_relaxed) != 0) {
-    wake_.fetch_add(1, std::memory_order_release);
-    wake_.notify_one();
+  drop(list, mask, detail::shadow::kMirrored);
+  wake_consumer(position);
+}
+
+SWITCHYARD_INLINE void ShadowPredictor::wake_consumer(std::size_t position) noexcept {
+  if (options_.executor) {
+    if (!task_scheduled_.load(std::memory_order_acquire)) schedule_executor();
+    return;
+  }
+  // Owned workers poll every idle_poll anyway; a push wakes one early only every 16th position,
+  // so a steady stream makes a system call once per 16 requests at most, and none while the
+  // workers are busy.
+  if ((position & wake_mask_) == 0 && sleepers_.load(std::memory_order_relaxed) != 0) {
+    sleep_cv_.notify_one();
+  }
+}
+
+SWITCHYARD_INLINE void ShadowPredictor::schedule_executor() noexcept {
+  if (task_scheduled_.exchange(true, std::memory_order_acq_rel)) return;
+  try {
+    options_.executor([gate = task_gate_] {
+      ShadowPredictor* self = nullptr;
+      {
+        std::lock_guard lk(gate->mu);
+        self = gate->owner;
+        if (self == nullptr) return;  // stop() ran: the predictor may be gone
+        ++gate->running;
+      }
+      self->run_executor_task();
+      std::lock_guard lk(gate->mu);
+      --gate->running;
+      gate->cv.notify_all();
+    });
+  } catch (...) {
+    task_scheduled_.store(false, std::memory_order_release);  // the next push schedules again
+  }
+}
+
+SWITCHYARD_INLINE void ShadowPredictor::run_executor_task() {
+  for (;;) {
+    run_some(0);
+    task_scheduled_.store(false, std::memory_order_seq_cst);
+    notify_drained();
+    // A push that saw the flag still set did not schedule: look again before leaving.
+    if (quit_.load(std::memory_order_acquire) || core_->queue.size_approx() == 0) return;
+    if (task_scheduled_.exchange(true, std::memory_order_acq_rel)) return;
   }
 }
 
@@ -303,9 +478,11 @@ SWITCHYARD_INLINE void ShadowPredictor::start() {
   ShadowState st = state_.load();
   if (st == ShadowState::kStopped) throw InvalidArgument("ShadowPredictor: start() after stop()");
   if (st != ShadowState::kIdle) return;
-  workers_.reserve(options_.workers);
-  for (std::size_t i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back([this] { worker_loop(); });
+  if (!options_.executor) {
+    workers_.reserve(options_.workers);
+    for (std::size_t i = 0; i < options_.workers; ++i) {
+      workers_.emplace_back([this, i] { worker_loop(i); });
+    }
   }
   state_.store(ShadowState::kRunning, std::memory_order_release);
 }
@@ -328,62 +505,109 @@ SWITCHYARD_INLINE void ShadowPredictor::stop() noexcept {
     quit_.store(true, std::memory_order_seq_cst);
     workers.swap(workers_);
   }
-  wake_.fetch_add(1, std::memory_order_seq_cst);
-  wake_.notify_all();
+  { std::lock_guard lk(sleep_mu_); }
+  sleep_cv_.notify_all();
   for (auto& t : workers) {
     if (t.joinable()) t.join();
   }
-  // The workers are gone; what is still queued is discarded and counted. A request that was
+  {  // Executor tasks: later ones do nothing; wait for a running one to finish its call.
+    std::unique_lock lk(task_gate_->mu);
+    task_gate_->owner = nullptr;
+    task_gate_->cv.wait(lk, [&] { return task_gate_->running == 0; });
+  }
+  // No consumer runs now; what is still queued is discarded and counted. A request that was
   // offered while stop() ran is picked up by a later stop() or the destructor.
   Job* job = nullptr;
-  while (queue_.try_pop(job)) {
+  while (core_->queue.try_pop(job)) {
     for (std::size_t i = 0; i < job->arm_count; ++i) {
       detail::MutexLock alk(job->arms[i]->mu);
       ++job->arms[i]->discarded;
     }
     finish(job);
   }
-  { std::lock_guard lk(drained_mu_); }
+  core_->sweep(/*all=*/true);
+  notify_drained();
+}
+
+SWITCHYARD_INLINE void ShadowPredictor::notify_drained() {
+  { std::lock_guard lk(drained_mu_); }  // a drain() between its check and its wait sees this
   drained_cv_.notify_all();
 }
 
 SWITCHYARD_INLINE bool ShadowPredictor::drain(std::chrono::nanoseconds timeout) {
   auto drained = [&] {
-    return queue_.size_approx() == 0 && busy_workers_.load(std::memory_order_seq_cst) == 0;
+    return core_->queue.size_approx() == 0 && busy_.load(std::memory_order_seq_cst) == 0;
   };
-  std::unique_lock lk(drained_mu_);
-  if (drained()) return true;
-  if (state_.load() == ShadowState::kIdle || state_.load() == ShadowState::kStopped) return false;
-  return drained_cv_.wait_for(lk, timeout, drained);
+  if (!options_.executor) {  // wake sleeping workers now rather than at their next poll
+    { std::lock_guard lk(sleep_mu_); }
+    sleep_cv_.notify_all();
+  } else if (core_->queue.size_approx() != 0) {
+    schedule_executor();
+  }
+  bool ok = false;
+  {
+    std::unique_lock lk(drained_mu_);
+    if (drained()) {
+      ok = true;
+    } else if (state_.load() == ShadowState::kIdle || state_.load() == ShadowState::kStopped) {
+      return false;
+    } else {
+      ok = drained_cv_.wait_for(lk, timeout, drained);
+    }
+  }
+  if (ok) core_->sweep();  // removed versions whose work is done are released before returning
+  return ok;
 }
 
 SWITCHYARD_INLINE ShadowState ShadowPredictor::state() const noexcept {
   return state_.load(std::memory_order_acquire);
 }
 
-SWITCHYARD_INLINE void ShadowPredictor::finish(Job* job) noexcept {
-  bytes_queued_.fetch_sub(job->bytes, std::memory_order_relaxed);
-  delete job;  // may release the last reference to a removed version and its model
+SWITCHYARD_INLINE std::uint64_t ShadowPredictor::disagreements_suppressed() const noexcept {
+  return signals_suppressed_.load(std::memory_order_relaxed);
 }
 
-SWITCHYARD_INLINE void ShadowPredictor::worker_loop() {
+SWITCHYARD_INLINE void ShadowPredictor::finish(Job* job) noexcept {
+  bytes_queued_.fetch_sub(job->bytes, std::memory_order_relaxed);
+  job->bytes = 0;
+  job->arm_count = 0;
+  if (detail::shadow::retained_bytes(*job) > retain_limit_) {
+    *job = Job{};  // an unusually large request: give its buffers back
+  }
+  core_->free_jobs.try_push(job);  // always room: the free ring holds the whole pool
+}
+
+SWITCHYARD_INLINE bool ShadowPredictor::run_some(std::size_t consumer) {
+  detail::shadow::Core& core = *core_;
+  bool any = false;
   for (;;) {
-    busy_workers_.fetch_add(1, std::memory_order_seq_cst);
+    busy_.fetch_add(1, std::memory_order_seq_cst);
+    // Mark the lowest position this consumer can pop before popping (see Core).
+    core.marks[consumer].store(core.queue.head_position(), std::memory_order_seq_cst);
     Job* job = nullptr;
-    if (!quit_.load(std::memory_order_acquire) && queue_.try_pop(job)) {
+    const bool got = !quit_.load(std::memory_order_acquire) && core.queue.try_pop(job);
+    if (got) {
       process(*job);
       finish(job);
-      busy_workers_.fetch_sub(1, std::memory_order_seq_cst);
-      continue;
     }
-    busy_workers_.fetch_sub(1, std::memory_order_seq_cst);
-    { std::lock_guard lk(drained_mu_); }  // a drain() between its check and its wait sees this
-    drained_cv_.notify_all();
+    core.marks[consumer].store(detail::shadow::Core::kIdle, std::memory_order_seq_cst);
+    busy_.fetch_sub(1, std::memory_order_seq_cst);
+    core.sweep();
+    if (!got) return any;
+    any = true;
+  }
+}
+
+SWITCHYARD_INLINE void ShadowPredictor::worker_loop(std::size_t consumer) {
+  for (;;) {
+    run_some(consumer);
+    notify_drained();
     if (quit_.load(std::memory_order_acquire)) return;
+    std::unique_lock lk(sleep_mu_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint32_t seen = wake_.load(std::memory_order_acquire);
-    if (queue_.size_approx() == 0 && !quit_.load(std::memory_order_acquire)) wake_.wait(seen);
+    if (core_->queue.size_approx() == 0 && !quit_.load(std::memory_order_acquire)) {
+      sleep_cv_.wait_for(lk, options_.idle_poll);
+    }
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
@@ -393,7 +617,8 @@ SWITCHYARD_INLINE void ShadowPredictor::process(Job& job) {
   std::array<NamedTensor, 8> small{};
   std::vector<NamedTensor> large;
   ModelInput input;
-  const bool single = job.inputs.size() == 1 && job.inputs[0].name.empty();
+  const std::size_t n_inputs = job.input_count;
+  const bool single = n_inputs == 1 && job.inputs[0].name.empty();
   auto view = [](const detail::shadow::OwnedTensor& t) {
     return TensorView(t.dtype, t.bytes.data(), t.shape);
   };
@@ -401,14 +626,14 @@ SWITCHYARD_INLINE void ShadowPredictor::process(Job& job) {
     input = ModelInput(view(job.inputs[0]));
   } else {
     NamedTensor* named = small.data();
-    if (job.inputs.size() > small.size()) {
-      large.resize(job.inputs.size());
+    if (n_inputs > small.size()) {
+      large.resize(n_inputs);
       named = large.data();
     }
-    for (std::size_t i = 0; i < job.inputs.size(); ++i) {
+    for (std::size_t i = 0; i < n_inputs; ++i) {
       named[i] = NamedTensor{job.inputs[i].name, view(job.inputs[i])};
     }
-    input = ModelInput(std::span<const NamedTensor>(named, job.inputs.size()));
+    input = ModelInput(std::span<const NamedTensor>(named, n_inputs));
   }
   for (std::size_t i = 0; i < job.arm_count; ++i) {
     Arm& arm = *job.arms[i];
@@ -437,99 +662,260 @@ SWITCHYARD_INLINE void ShadowPredictor::process(Job& job) {
 SWITCHYARD_INLINE void ShadowPredictor::compare(Arm& arm, const Job& job,
                                                 const Prediction& shadow,
                                                 std::int64_t latency_ns) {
-  detail::MutexLock lk(arm.mu);
-  ++arm.completed;
-  arm.shadow_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(latency_ns, 0)));
-  arm.primary_latency.record(
-      static_cast<std::uint64_t>(std::max<std::int64_t>(job.primary_latency_ns, 0)));
-  if (!job.primary_ok) {
-    ++arm.primary_errors;
-    return;
-  }
-  const Prediction& primary = job.primary;
-  if (!primary.labels.empty() && !shadow.labels.empty()) {
-    const std::size_t n = std::min(primary.labels.size(), shadow.labels.size());
-    for (std::size_t r = 0; r < n; ++r) {
-      const std::int32_t p = primary.labels[r], s = shadow.labels[r];
-      ++arm.compared_rows;
-      ++arm.confusion[{p, s}];
-      if (p == s) {
-        ++arm.agreed_rows;
-      } else {
-        detail::shadow::keep_disagreement(arm, job, r, p, s, options_.disagreements_kept);
+  std::optional<ShadowDisagreement> first_disagreement;
+  {
+    detail::MutexLock lk(arm.mu);
+    ++arm.completed;
+    arm.shadow_latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(latency_ns, 0)));
+    arm.primary_latency.record(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(job.primary_latency_ns, 0)));
+    if (!job.primary_ok) {
+      ++arm.primary_errors;
+      return;
+    }
+    const Prediction& primary = job.primary;
+    auto disagree = [&](std::size_t row, double p, double s) {
+      ShadowDisagreement d{job.key, job.request_id, static_cast<std::int64_t>(row), p, s};
+      if (!first_disagreement) first_disagreement = d;
+      detail::shadow::keep_disagreement(arm, d, options_.disagreements_kept);
+    };
+    std::optional<detail::shadow::PendingAnswer> answer;
+    if (!primary.labels.empty() && !shadow.labels.empty()) {
+      const std::size_t n = std::min(primary.labels.size(), shadow.labels.size());
+      for (std::size_t r = 0; r < n; ++r) {
+        const std::int32_t p = primary.labels[r], s = shadow.labels[r];
+        ++arm.compared_rows;
+        ++arm.confusion[{p, s}];
+        ++arm.label_counts[p].first;
+        ++arm.label_counts[s].second;
+        if (p == s) {
+          ++arm.agreed_rows;
+        } else {
+          disagree(r, p, s);
+        }
+      }
+      answer = detail::shadow::PendingAnswer{true, static_cast<double>(primary.labels[0]),
+                                             static_cast<double>(shadow.labels[0]), 0};
+    } else if (primary.values.size() != 0 && primary.values.shape() == shadow.values.shape()) {
+      const std::size_t rows = primary.values.shape()[0], cols = primary.values.shape()[1];
+      for (std::size_t r = 0; r < rows; ++r) {
+        bool agree = true;
+        std::size_t first_diff = 0;
+        for (std::size_t c = 0; c < cols; ++c) {
+          const double p = primary.values(r, c), s = shadow.values(r, c);
+          const double d = std::fabs(s - p);
+          detail::shadow::add_difference(arm.absolute, d, options_.difference_sample,
+                                         arm.reservoir_state);
+          if (p != 0.0) {
+            detail::shadow::add_difference(arm.relative, d / std::fabs(p),
+                                           options_.difference_sample, arm.reservoir_state);
+          }
+          if (!(d <= options_.value_tolerance) && agree) {
+            agree = false;
+            first_diff = c;
+          }
+        }
+        detail::shadow::add_pair(arm.first_values, primary.values(r, 0), shadow.values(r, 0),
+                                 options_.difference_sample, arm.reservoir_state);
+        ++arm.compared_rows;
+        if (agree) {
+          ++arm.agreed_rows;
+        } else {
+          disagree(r, primary.values(r, first_diff), shadow.values(r, first_diff));
+        }
+      }
+      answer = detail::shadow::PendingAnswer{false, primary.values(0, 0), shadow.values(0, 0), 0};
+    }
+    if (answer && !job.request_id.empty() && options_.label_join_capacity > 0) {
+      try {
+        answer->at_ns = to_unix_nanos(options_.clock->now());
+        auto [it, inserted] = arm.pending.try_emplace(job.request_id, *answer);
+        if (inserted) {
+          arm.pending_order.emplace_back(answer->at_ns, job.request_id);
+          while (arm.pending.size() > options_.label_join_capacity) {
+            arm.pending.erase(arm.pending_order.front().second);
+            arm.pending_order.pop_front();
+          }
+        }
+      } catch (...) {
+        // Out of memory: this request cannot be labeled; the comparison above stands.
       }
     }
-    return;
   }
-  if (primary.values.size() == 0 || primary.values.shape() != shadow.values.shape()) return;
-  const std::size_t rows = primary.values.shape()[0], cols = primary.values.shape()[1];
-  for (std::size_t r = 0; r < rows; ++r) {
-    bool agree = true;
-    std::size_t first_diff = 0;
-    for (std::size_t c = 0; c < cols; ++c) {
-      const double p = primary.values(r, c), s = shadow.values(r, c);
-      const double d = std::fabs(s - p);
-      detail::shadow::add_difference(arm.absolute, d, options_.difference_sample,
-                                     arm.reservoir_state);
-      if (p != 0.0) {
-        detail::shadow::add_difference(arm.relative, d / std::fabs(p),
-                                       options_.difference_sample, arm.reservoir_state);
-      }
-      if (!(d <= options_.value_tolerance) && agree) {
-        agree = false;
-        first_diff = c;
-      }
+  if (first_disagreement) maybe_signal(arm, *first_disagreement);
+}
+
+SWITCHYARD_INLINE void ShadowPredictor::maybe_signal(const Arm& arm,
+                                                     const ShadowDisagreement& d) {
+  const double rate = options_.disagreement_signals_per_second;
+  if (rate <= 0.0 || disagreement.empty()) return;
+  {
+    detail::MutexLock lk(signal_mu_);
+    const std::int64_t now = to_unix_nanos(options_.clock->now());
+    if (now > signal_refill_ns_) {
+      signal_tokens_ = std::min(rate, signal_tokens_ + rate * static_cast<double>(
+                                                           now - signal_refill_ns_) * 1e-9);
+      signal_refill_ns_ = now;
     }
-    ++arm.compared_rows;
-    if (agree) {
-      ++arm.agreed_rows;
+    if (signal_tokens_ < 1.0) {
+      signals_suppressed_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    signal_tokens_ -= 1.0;
+  }
+  disagreement(ShadowDisagreementEvent{arm.options.model, arm.options.version, d});
+}
+
+SWITCHYARD_INLINE std::size_t ShadowPredictor::record_label(std::string_view request_id,
+                                                            std::int32_t label) {
+  return join_label(request_id, true, static_cast<double>(label));
+}
+
+SWITCHYARD_INLINE std::size_t ShadowPredictor::record_label(std::string_view request_id,
+                                                            double value) {
+  if (!std::isfinite(value)) {
+    throw InvalidArgument("ShadowPredictor::record_label: value for request '" +
+                          std::string(request_id) + "' is not finite");
+  }
+  return join_label(request_id, false, value);
+}
+
+SWITCHYARD_INLINE std::size_t ShadowPredictor::join_label(std::string_view request_id,
+                                                          bool classification, double truth) {
+  labels_received_.fetch_add(1, std::memory_order_relaxed);
+  const auto list = arms_.load();
+  const std::int64_t now = to_unix_nanos(options_.clock->now());
+  const std::int64_t ttl = options_.label_ttl.count();
+  std::size_t joined = 0;
+  for (const auto& a : list->arms) {
+    Arm& arm = *a;
+    detail::MutexLock lk(arm.mu);
+    // Forget what aged out (oldest first), so a late label never joins a stale answer.
+    while (!arm.pending_order.empty() && now - arm.pending_order.front().first > ttl) {
+      arm.pending.erase(arm.pending_order.front().second);
+      arm.pending_order.pop_front();
+    }
+    auto it = arm.pending.find(request_id);
+    if (it == arm.pending.end()) continue;
+    const detail::shadow::PendingAnswer answer = it->second;
+    arm.pending.erase(it);  // its order entry goes when it reaches the front
+    if (answer.classification != classification) continue;
+    ++arm.labels_joined;
+    ++joined;
+    if (classification) {
+      const bool p = answer.primary == truth, s = answer.shadow == truth;
+      ++arm.labeled_class_rows;
+      arm.primary_correct += p ? 1 : 0;
+      arm.shadow_correct += s ? 1 : 0;
+      if (p && !s) ++arm.primary_right_shadow_wrong;
+      if (!p && s) ++arm.primary_wrong_shadow_right;
     } else {
-      detail::shadow::keep_disagreement(arm, job, r, primary.values(r, first_diff),
-                                        shadow.values(r, first_diff),
-                                        options_.disagreements_kept);
+      const double ep = std::fabs(answer.primary - truth), es = std::fabs(answer.shadow - truth);
+      ++arm.labeled_value_rows;
+      arm.primary_abs_error_sum += ep;
+      arm.shadow_abs_error_sum += es;
+      detail::shadow::add_pair(arm.abs_errors, ep, es, options_.difference_sample,
+                               arm.reservoir_state);
     }
   }
+  if (joined == 0) labels_unmatched_.fetch_add(1, std::memory_order_relaxed);
+  return joined;
 }
 
 SWITCHYARD_INLINE ShadowReport ShadowPredictor::report() const {
   ShadowReport out;
   out.generated_at = options_.clock->now();
   out.state = state();
-  out.queue_capacity = queue_.capacity();
-  out.queue_depth = queue_.size_approx();
+  out.queue_capacity = core_->queue.capacity();
+  out.queue_depth = core_->queue.size_approx();
   out.byte_budget = options_.byte_budget;
   out.bytes_queued = bytes_queued_.load(std::memory_order_relaxed);
+  out.labels_received = labels_received_.load(std::memory_order_relaxed);
+  out.labels_unmatched = labels_unmatched_.load(std::memory_order_relaxed);
   const auto list = arms_.load();
   const std::int64_t now = to_unix_nanos(out.generated_at);
   for (const auto& a : list->arms) {
+    using namespace detail::shadow;  // NOLINT: counter names
     ShadowVersionReport v;
     v.model = a->options.model;
     v.version = a->options.version;
     v.share = a->options.share;
     v.sampling = a->options.sampling;
     v.active = a->expires_at_ns == 0 || now < a->expires_at_ns;
-    v.mirrored = a->mirrored.load();
-    v.dropped_queue_full = a->dropped_queue_full.load();
-    v.dropped_over_budget = a->dropped_over_budget.load();
-    v.dropped_stopped = a->dropped_stopped.load();
-    v.skipped_paused = a->skipped_paused.load();
+    v.mirrored = a->counters.sum(kMirrored);
+    v.dropped_queue_full = a->counters.sum(kDroppedQueueFull);
+    v.dropped_over_budget = a->counters.sum(kDroppedOverBudget);
+    v.dropped_stopped = a->counters.sum(kDroppedStopped);
+    v.skipped_paused = a->counters.sum(kSkippedPaused);
     v.sampled = v.mirrored + v.dropped_queue_full + v.dropped_over_budget + v.dropped_stopped;
-    detail::MutexLock lk(a->mu);
-    v.discarded = a->discarded;
-    v.completed = a->completed;
-    v.shadow_errors = a->shadow_errors;
-    v.primary_errors = a->primary_errors;
-    v.compared_rows = a->compared_rows;
-    v.agreed_rows = a->agreed_rows;
-    v.agreement_rate = a->compared_rows ? static_cast<double>(a->agreed_rows) /
-                                              static_cast<double>(a->compared_rows)
-                                        : 0.0;
-    for (const auto& [cell, n] : a->confusion) v.confusion.push_back({cell.first, cell.second, n});
-    v.absolute_difference = detail::shadow::summarize(a->absolute);
-    v.relative_difference = detail::shadow::summarize(a->relative);
-    v.shadow_latency = a->shadow_latency;
-    v.primary_latency = a->primary_latency;
-    v.disagreements.assign(a->disagreements.begin(), a->disagreements.end());
+    std::vector<double> primary_values, shadow_values, primary_errors, shadow_errors;
+    std::vector<std::uint64_t> primary_counts, shadow_counts;
+    {
+      detail::MutexLock lk(a->mu);
+      v.discarded = a->discarded;
+      v.completed = a->completed;
+      v.shadow_errors = a->shadow_errors;
+      v.primary_errors = a->primary_errors;
+      v.compared_rows = a->compared_rows;
+      v.agreed_rows = a->agreed_rows;
+      for (const auto& [cell, n] : a->confusion) {
+        v.confusion.push_back({cell.first, cell.second, n});
+      }
+      for (const auto& [label, n] : a->label_counts) {
+        v.distribution.labels.push_back({label, n.first, n.second});
+        primary_counts.push_back(n.first);
+        shadow_counts.push_back(n.second);
+      }
+      primary_values = a->first_values.a;
+      shadow_values = a->first_values.b;
+      v.absolute_difference = summarize(a->absolute);
+      v.relative_difference = summarize(a->relative);
+      v.shadow_latency = a->shadow_latency;
+      v.primary_latency = a->primary_latency;
+      v.disagreements.assign(a->disagreements.begin(), a->disagreements.end());
+      LabeledComparison& l = v.labeled;
+      l.labels_joined = a->labels_joined;
+      l.primary_correct = a->primary_correct;
+      l.shadow_correct = a->shadow_correct;
+      if (a->labeled_class_rows > 0) {
+        l.rows = a->labeled_class_rows;
+        l.primary_accuracy =
+            static_cast<double>(a->primary_correct) / static_cast<double>(l.rows);
+        l.shadow_accuracy = static_cast<double>(a->shadow_correct) / static_cast<double>(l.rows);
+      }
+      // McNemar: A = shadow, B = primary.
+      l.mcnemar = stats::mcnemar_test({.a_right_b_wrong = a->primary_wrong_shadow_right,
+                                       .a_wrong_b_right = a->primary_right_shadow_wrong},
+                                      stats::McNemarMethod::kExact, a->labeled_class_rows);
+      if (a->labeled_value_rows > 0) {
+        l.rows += a->labeled_value_rows;
+        l.primary_mae = a->primary_abs_error_sum / static_cast<double>(a->labeled_value_rows);
+        l.shadow_mae = a->shadow_abs_error_sum / static_cast<double>(a->labeled_value_rows);
+      }
+      primary_errors = a->abs_errors.a;
+      shadow_errors = a->abs_errors.b;
+    }
+    const std::uint64_t calls = v.completed + v.shadow_errors;
+    v.shadow_error_rate =
+        calls ? static_cast<double>(v.shadow_errors) / static_cast<double>(calls) : 0.0;
+    v.primary_error_rate =
+        calls ? static_cast<double>(v.primary_errors) / static_cast<double>(calls) : 0.0;
+    v.agreement_rate = v.compared_rows ? static_cast<double>(v.agreed_rows) /
+                                             static_cast<double>(v.compared_rows)
+                                       : 0.0;
+    // The statistics run outside the version's lock: they sort and allocate.
+    if (!primary_counts.empty()) {
+      v.distribution.divergence = stats::categorical_drift(primary_counts, shadow_counts,
+                                                           stats::DriftMethod::kJensenShannon);
+    } else {
+      v.distribution.divergence =
+          stats::numeric_drift(primary_values, shadow_values, stats::DriftMethod::kJensenShannon);
+    }
+    if (!primary_errors.empty()) {
+      // a = shadow, b = primary: effect < 0 when the shadow errs less.
+      v.labeled.paired_t = stats::paired_t_test(shadow_errors, primary_errors);
+      v.labeled.wilcoxon = stats::wilcoxon_signed_rank_test(shadow_errors, primary_errors);
+    }
     out.versions.push_back(std::move(v));
   }
   return out;

@@ -11,6 +11,7 @@
 #include <switchyard/monitoring/latency_histogram.hpp>
 #include <switchyard/stats/drift_statistics.hpp>
 #include <switchyard/stats/mcnemar.hpp>
+#include <switchyard/stats/paired_tests.hpp>
 #include <switchyard/stats/result.hpp>
 
 namespace switchyard {
@@ -82,8 +83,9 @@ struct PredictionDistribution {
 /// request id through ShadowPredictor::record_label). Classifiers: accuracy of each and McNemar's
 /// exact test (A = shadow, B = primary: effect > 0 means the shadow is right more often).
 /// Regressors: mean absolute error of each and paired tests on the per-request absolute errors
-/// (control = primary, treatment = shadow: effect < 0 means the shadow errs less): paired t and
-/// Wilcoxon signed-rank. Tests whose data is missing report status != kOk.
+/// (a = shadow, b = primary: effect < 0 means the shadow errs less; p_value_less is the
+/// one-sided p for "the shadow errs less"): paired t and Wilcoxon signed-rank. Tests whose data
+/// is missing report status != kOk.
 /// Thread-safe: a value type.
 struct LabeledComparison {
   std::uint64_t labels_joined = 0;    ///< labels matched to a request this version answered
@@ -95,8 +97,8 @@ struct LabeledComparison {
   stats::McNemarResult mcnemar;
   double primary_mae = 0.0;           ///< regression
   double shadow_mae = 0.0;            ///< regression
-  stats::TestResult paired_t;         ///< regression: on absolute errors, treatment = shadow
-  stats::TestResult wilcoxon;         ///< regression: on absolute errors, treatment = shadow
+  stats::PairedTTestResult paired_t;  ///< regression: on absolute errors (shadow, primary)
+  stats::WilcoxonResult wilcoxon;     ///< regression: on absolute errors (shadow, primary)
 };
 
 /// What one shadow version saw and how it compared with the primary on the same requests.

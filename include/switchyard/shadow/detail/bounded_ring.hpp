@@ -37,8 +37,9 @@ class BoundedRing {
   /// Slots in the ring (the requested capacity rounded up to a power of two, at least 2).
   std::size_t capacity() const noexcept { return mask_ + 1; }
 
-  /// Appends `value`; false (and nothing changes) when the ring is full.
-  bool try_push(T value) noexcept {
+  /// Appends `value`; false (and nothing changes) when the ring is full. On success `*position`
+  /// (when given) receives the value's position: pushes are numbered 0, 1, 2, ... in ring order.
+  bool try_push(T value, std::size_t* position = nullptr) noexcept {
     std::size_t pos = tail_.load(std::memory_order_relaxed);
     for (;;) {
       Slot& slot = slots_[pos & mask_];
@@ -48,6 +49,7 @@ class BoundedRing {
         if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           slot.value = value;
           slot.sequence.store(pos + 1, std::memory_order_release);
+          if (position != nullptr) *position = pos;
           return true;
         }
       } else if (diff < 0) {
@@ -78,6 +80,12 @@ class BoundedRing {
       }
     }
   }
+
+  /// Positions claimed by pushes so far (the next push's position). Thread-safe.
+  std::size_t tail_position() const noexcept { return tail_.load(std::memory_order_seq_cst); }
+  /// Positions claimed by pops so far: every value at a lower position has been taken (or is
+  /// being copied out by a pop that claimed it). Thread-safe.
+  std::size_t head_position() const noexcept { return head_.load(std::memory_order_seq_cst); }
 
   /// Values in the ring at some recent instant; exact when no push or pop runs concurrently.
   std::size_t size_approx() const noexcept {

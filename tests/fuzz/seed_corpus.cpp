@@ -320,6 +320,20 @@ void shadow_config() {
        "    metrics: [agreement, error_rate]\n"
        "    duration: 500ms\n"
        "    auto_promote: true\n");
+  seed("shadow_config", "criteria",
+       "deployment:\n"
+       "  name: x\n"
+       "  primary: {model: m, version: 1}\n"
+       "  shadow: {model: m, version: 2, traffic: 10%}\n"
+       "  criteria:\n"
+       "    min_compared_rows: 10000\n"
+       "    min_agreement: 99%\n"
+       "    max_shadow_error_rate: 0.005\n"
+       "    max_latency_p99_ratio: 1.2\n"
+       "    min_labeled_rows: 500\n"
+       "    require_not_worse: true\n"
+       "    alpha: 0.05\n"
+       "    max_divergence: 0.1\n");
   seed("shadow_config", "flow",
        "{deployment: {name: x, primary: {model: m, version: 1}, shadow: [{model: m, version: 2, "
        "duration: 30m}], comparison: {duration: 45s}}}\n");

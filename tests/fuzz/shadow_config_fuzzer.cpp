@@ -2,8 +2,8 @@
 // Fuzz target: shadow deployment YAML (parse_shadow_config). The input is the YAML text itself.
 // Every input either parses into a config that keeps each documented guarantee (non-empty names,
 // positive versions, shares in [0, 1], positive bounded durations, 1 to 8 distinct shadows, known
-// metrics listed once) or throws InvalidArgument with a message; any other
-// exception, a yaml-cpp one included, is a crash.
+// metrics listed once, criteria that validate()) or throws InvalidArgument with a message; any
+// other exception, a yaml-cpp one included, is a crash.
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -59,6 +59,14 @@ void check(const ShadowDeploymentConfig& c) {
                             "a metric listed twice");
     }
   }
+  if (c.criteria) {
+    try {
+      c.criteria->validate();
+    } catch (const Error& e) {
+      fail(std::string("accepted criteria that validate() refuses: ") + e.what());
+    }
+  }
+
   // What a ShadowPredictor is given: one per shadow, the comparison duration filling the gaps.
   const auto options = c.shadow_versions();
   SWITCHYARD_FUZZ_CHECK(options.size() == c.shadows.size(), "shadow_versions() lost a shadow");

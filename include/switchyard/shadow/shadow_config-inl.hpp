@@ -4,6 +4,7 @@
 
 #include <switchyard/shadow/shadow_config.hpp>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <new>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -66,6 +68,51 @@ inline std::string kind_of(const YAML::Node& node) {
       break;
   }
   return "nothing";
+}
+
+/// Whether a document's root is empty, from yaml-cpp's events (see count_documents).
+class RootProbe final : public YAML::EventHandler {
+ public:
+  bool empty_root() const noexcept { return empty_root_; }
+  void OnDocumentStart(const YAML::Mark&) override { seen_root_ = empty_root_ = false; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { root(true); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { root(false); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    root(false);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    root(false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    root(false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void root(bool empty) {
+    if (!seen_root_) empty_root_ = empty;
+    seen_root_ = true;
+  }
+  bool seen_root_ = false;
+  bool empty_root_ = false;
+};
+
+/// The non-empty documents of `text`, counted up to `limit`. Not YAML::LoadAll: in yaml-cpp 0.7
+/// it never returns on some malformed text (a lone ",", jbeder/yaml-cpp#1040), where each call
+/// yields an empty document without consuming anything; like the upstream fix (#1319), counting
+/// stops at the first empty document, and after `limit` in any case.
+inline std::size_t count_documents(const std::string& text, std::size_t limit) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  RootProbe probe;
+  std::size_t count = 0;
+  while (count < limit && parser.HandleNextDocument(probe) && !probe.empty_root()) ++count;
+  return count;
 }
 
 /// One YAML map, read once: refuses a non-map, non-scalar and repeated keys and keys outside
@@ -130,16 +177,24 @@ inline std::string non_empty(const YAML::Node& node, const std::string& path) {
   return text;
 }
 
-/// A whole number >= 1 written in decimal digits.
-inline std::int64_t positive_integer(const YAML::Node& node, const std::string& path) {
+/// A whole number >= `least` (0 or 1) written in decimal digits.
+inline std::int64_t whole_number(const YAML::Node& node, const std::string& path,
+                                 std::int64_t least) {
   const std::string& text = scalar(node, path);
   std::int64_t value = 0;
   const char* end = text.data() + text.size();
   const auto [stop, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || stop != end || value < 1) {
-    fail(path, "must be a positive integer, got " + in_quotes(text), node.Mark());
+  if (text.empty() || ec != std::errc() || stop != end || value < least) {
+    fail(path,
+         std::string(least > 0 ? "must be a positive integer" : "must be a whole number >= 0") +
+             ", got " + in_quotes(text),
+         node.Mark());
   }
   return value;
+}
+
+inline std::int64_t positive_integer(const YAML::Node& node, const std::string& path) {
+  return whole_number(node, path, 1);
 }
 
 /// A finite decimal number, the whole text.
@@ -319,6 +374,53 @@ inline ShadowComparisonConfig comparison(const YAML::Node& node, const std::stri
   return out;
 }
 
+/// A finite decimal number such as 1.5 (its range is ShadowCriteria::validate()'s to check).
+inline double number(const YAML::Node& node, const std::string& path) {
+  const std::string& text = scalar(node, path);
+  double value = 0.0;
+  if (!finite_number(text, value)) {
+    fail(path, "must be a number such as 1.5, got " + in_quotes(text), node.Mark());
+  }
+  return value + 0.0;
+}
+
+/// `criteria:` onto ShadowCriteria, one key per field; unset fields keep their defaults.
+/// ShadowCriteria::validate() is the one check of the bounds, its message put after the path.
+inline ShadowCriteria criteria(const YAML::Node& node, const std::string& path) {
+  const Fields f(node, path,
+                 {"min_compared_rows", "min_agreement", "max_shadow_error_rate",
+                  "max_latency_p99_ratio", "min_labeled_rows", "require_not_worse", "alpha",
+                  "max_divergence"});
+  ShadowCriteria out;
+  auto count = [&](const char* key, std::uint64_t& field) {
+    if (const YAML::Node* n = f.find(key)) {
+      field = static_cast<std::uint64_t>(whole_number(*n, f.child(key), 0));
+    }
+  };
+  auto rate = [&](const char* key, double& field) {
+    if (const YAML::Node* n = f.find(key)) field = fraction(*n, f.child(key));
+  };
+  auto bound = [&](const char* key, double& field) {
+    if (const YAML::Node* n = f.find(key)) field = number(*n, f.child(key));
+  };
+  count("min_compared_rows", out.min_compared_rows);
+  rate("min_agreement", out.min_agreement);
+  rate("max_shadow_error_rate", out.max_shadow_error_rate);
+  bound("max_latency_p99_ratio", out.max_latency_p99_ratio);
+  count("min_labeled_rows", out.min_labeled_rows);
+  if (const YAML::Node* n = f.find("require_not_worse")) {
+    out.require_not_worse = boolean(*n, f.child("require_not_worse"));
+  }
+  bound("alpha", out.alpha);
+  bound("max_divergence", out.max_divergence);
+  try {
+    out.validate();
+  } catch (const InvalidArgument& e) {
+    fail(path, e.what(), f.mark());
+  }
+  return out;
+}
+
 inline ShadowDeploymentConfig document(const YAML::Node& root) {
   if (root.IsNull()) {
     throw InvalidArgument(
@@ -327,13 +429,15 @@ inline ShadowDeploymentConfig document(const YAML::Node& root) {
   }
   const Fields top(root, "(document)", {"deployment"});
   const Fields d(top.require("deployment"), "deployment",
-                 {"name", "primary", "shadow", "comparison"});
+                 {"name", "primary", "shadow", "comparison", "criteria"});
   ShadowDeploymentConfig out;
   out.name = non_empty(d.require("name"), d.child("name"));
   out.primary = primary(d.require("primary"), d.child("primary"));
   out.shadows = shadows(d.require("shadow"), d.child("shadow"));
-  if (const YAML::Node* n = d.find("comparison"))
+  if (const YAML::Node* n = d.find("comparison")) {
     out.comparison = comparison(*n, d.child("comparison"));
+  }
+  if (const YAML::Node* n = d.find("criteria")) out.criteria = criteria(*n, d.child("criteria"));
   return out;
 }
 
@@ -358,13 +462,12 @@ SWITCHYARD_INLINE std::vector<ShadowVersionOptions> ShadowDeploymentConfig::shad
 SWITCHYARD_INLINE ShadowDeploymentConfig parse_shadow_config(std::string_view yaml_text) {
   namespace sc = detail::shadow_config;
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-    if (documents.empty()) return sc::document(YAML::Node(YAML::NodeType::Null));
-    if (documents.size() > 1) {
-      throw InvalidArgument("shadow deployment: the text holds " +
-                            std::to_string(documents.size()) + " YAML documents; expected one");
+    const std::string text(yaml_text);
+    const YAML::Node root = YAML::Load(text);  // the first document
+    if (!root.IsNull() && sc::count_documents(text, 2) > 1) {
+      throw InvalidArgument("shadow deployment: the text holds more than one YAML document");
     }
-    return sc::document(documents.front());
+    return sc::document(root);
   } catch (const Error&) {
     throw;
   } catch (const YAML::Exception& e) {

@@ -11,6 +11,7 @@
 
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/config.hpp>
+#include <switchyard/shadow/shadow_criteria.hpp>
 #include <switchyard/shadow/shadow_predictor.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
 
@@ -43,8 +44,8 @@ struct ShadowComparisonConfig {
   bool auto_promote = false;  ///< recorded for the host; the parser starts or promotes nothing
 };
 
-/// A shadow deployment as written in YAML: the primary, one or more shadow versions and what to
-/// compare. Produced only by parse_shadow_config and
+/// A shadow deployment as written in YAML: the primary, one or more shadow versions, what to
+/// compare and, optionally, the ShadowCriteria a shadow must meet. Produced only by parse_shadow_config and
 /// load_shadow_config, which check every field, so a value of this type is always valid: a
 /// non-empty name, positive versions, shares in [0, 1], positive durations, 1 to 8 shadows with
 /// distinct (model, version). Thread-safe: a value type.
@@ -65,6 +66,15 @@ struct ShadowComparisonConfig {
 ///       metrics: [accuracy, latency_p99, prediction_distribution]   # also agreement, error_rate
 ///       duration: 7d                  # <integer><ms|s|m|h|d>, positive, at most 3650d
 ///       auto_promote: false
+///     criteria:                       # optional; each key a ShadowCriteria field, unset: default
+///       min_compared_rows: 10000
+///       min_agreement: 99%            # rates as "1%" or 0.01
+///       max_shadow_error_rate: 0.5%
+///       max_latency_p99_ratio: 1.2
+///       min_labeled_rows: 500
+///       require_not_worse: true
+///       alpha: 0.05
+///       max_divergence: 0.1
 /// @endcode
 /// A key written without a value (`duration:`) counts as absent.
 ///
@@ -79,6 +89,8 @@ struct ShadowDeploymentConfig {
   /// Each shadow as written: `duration` is set only where the shadow sets its own.
   std::vector<ShadowVersionOptions> shadows;
   ShadowComparisonConfig comparison;
+  /// The bar for evaluate(); none when the file has no `criteria` section. Always validate()s.
+  std::optional<ShadowCriteria> criteria{};
 
   /// The options to hand to ShadowPredictor::add_shadow, one per shadow, in the order written:
   /// `comparison.duration` filled in for each shadow that sets no duration of its own.
@@ -92,7 +104,8 @@ struct ShadowDeploymentConfig {
 /// level, a missing name, primary, shadow, model or version, a version that is not a positive
 /// integer, a traffic share outside 0-100 % (or 0-1) or not a number, an unknown sampling or
 /// metric name, a repeated metric, a duration that is negative, zero, malformed or over 3650d,
-/// more than 8 shadows or two with the same (model, version).
+/// more than 8 shadows or two with the same (model, version), criteria that are not numbers or
+/// that ShadowCriteria::validate() refuses (its message after the path).
 /// Never throws a YAML library exception; pure (no I/O, nothing starts).
 SWITCHYARD_API ShadowDeploymentConfig parse_shadow_config(std::string_view yaml_text);
 

@@ -38,6 +38,7 @@
 #include <switchyard/stats/multiple_comparisons.hpp>
 #include <switchyard/stats/power.hpp>
 #include <switchyard/stats/proportion_counter.hpp>
+#include <switchyard/stats/paired_tests.hpp>
 #include <switchyard/stats/proportion_test.hpp>
 #include <switchyard/stats/result.hpp>
 #include <switchyard/stats/roc_auc.hpp>

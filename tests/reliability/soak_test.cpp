@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <switchyard/models/linear_model.hpp>
@@ -31,6 +32,7 @@
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/serving/deployment.hpp>
+#include <switchyard/shadow/shadow_predictor.hpp>
 #include <thread>
 #include <vector>
 
@@ -81,17 +83,21 @@ class Ledger {
 /// A host's model wrapper: serves through the built-in model and reports its own lifetime.
 class CountedModel final : public Model {
  public:
-  CountedModel(ModelPtr inner, Ledger& ledger)
-      : inner_(std::move(inner)), ledger_(ledger), id_(ledger.created()) {}
+  CountedModel(ModelPtr inner, Ledger& ledger, bool throws = false)
+      : inner_(std::move(inner)), ledger_(ledger), id_(ledger.created()), throws_(throws) {}
   ~CountedModel() override { ledger_.destroyed(id_); }
   const Signature& signature() const noexcept override { return inner_->signature(); }
   std::string_view format() const noexcept override { return kFormat; }
-  Prediction predict(const ModelInput& input) const override { return inner_->predict(input); }
+  Prediction predict(const ModelInput& input) const override {
+    if (throws_) throw std::runtime_error("soak: a shadow that always fails");
+    return inner_->predict(input);
+  }
 
  private:
   ModelPtr inner_;
   Ledger& ledger_;
   std::size_t id_;
+  bool throws_;
 };
 
 Artifact counted_artifact(double seed) { return {kFormat, testing::logistic_artifact(seed).bytes}; }
@@ -299,6 +305,91 @@ TEST(SoakTest, predictions_never_fail_while_versions_come_and_go) {
         << "resident memory grew after warm-up by more than SWITCHYARD_SOAK_MAX_GROWTH_MB (or, "
            "in CI, the default run's budget)";
   }
+}
+
+// Shadow soak: two threads predict through a Deployment with a ShadowPredictor attached while the
+// control plane adds and removes shadow versions (one in three always throws), takes reports and
+// records labels. Fails on any failed primary request, any observer error, a report whose drop
+// counts do not add up, or a shadow model not destroyed exactly once.
+TEST(SoakTest, shadow_versions_come_and_go_while_requests_are_mirrored) {
+  const std::int64_t target_requests = testing::env_count("SWITCHYARD_SOAK_REQUESTS", 200'000);
+  Ledger ledger;
+  StaticModelSource source;
+  source.add(kModel, 1, std::make_shared<CountedModel>(load_linear_artifact(
+                                                           testing::logistic_artifact(1).bytes),
+                                                       ledger));
+  auto deployment =
+      std::make_unique<Deployment>(Deployment::Options{.model = kModel, .source = &source});
+  deployment->router().set_policy(RoutingPolicy::single(1, "stable"));
+  ShadowPredictor::Options o;
+  o.queue_capacity = 256;
+  o.byte_budget = std::size_t{1} << 20;
+  o.label_join_capacity = 4096;
+  auto shadow = std::make_shared<ShadowPredictor>(o);
+  shadow->start();
+  deployment->add_observer(shadow);
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> served{0};
+  std::int64_t failures[2] = {0, 0};
+  auto worker = [&](int t) {
+    double row[3] = {0.25 * t, -0.5, 1.0};
+    std::int64_t n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      const std::string id = "r-" + std::to_string(t) + "-" + std::to_string(n);
+      auto r = deployment->predict(
+          {.key = id, .input = TensorView(row, Shape{1, 3}), .request_id = id});
+      if (!r.ok()) ++failures[t];
+      if ((++n & 1023) == 0) served.fetch_add(1024, std::memory_order_relaxed);
+    }
+  };
+  std::thread threads[] = {std::thread(worker, 0), std::thread(worker, 1)};
+
+  std::int64_t next_version = 2, added = 0, removed = 0, reports = 0, labels_joined = 0;
+  std::vector<std::int64_t> active;
+  while (served.load(std::memory_order_relaxed) < target_requests) {
+    const std::int64_t v = next_version++;
+    auto model = std::make_shared<CountedModel>(
+        load_linear_artifact(testing::logistic_artifact(static_cast<double>(v)).bytes), ledger,
+        v % 3 == 0);
+    shadow->add_shadow({.model = kModel, .version = v, .share = v % 2 == 0 ? 1.0 : 0.3,
+                        .sampling = v % 4 == 0 ? ShadowSampling::kRandom : ShadowSampling::kSticky},
+                       std::move(model));
+    active.push_back(v);
+    ++added;
+    if (active.size() > 3) {
+      ASSERT_TRUE(shadow->remove_shadow(kModel, active.front()));
+      active.erase(active.begin());
+      ++removed;
+    }
+    const std::int64_t until = served.load(std::memory_order_relaxed) + 2048;
+    while (served.load(std::memory_order_relaxed) < until) std::this_thread::yield();
+    const ShadowReport report = shadow->report();
+    ++reports;
+    for (const auto& ver : report.versions) {
+      ASSERT_EQ(ver.sampled, ver.mirrored + ver.dropped_queue_full + ver.dropped_over_budget +
+                                 ver.dropped_stopped);
+      ASSERT_LE(ver.completed + ver.shadow_errors + ver.discarded, ver.mirrored);
+      ASSERT_LE(report.bytes_queued, report.byte_budget);
+    }
+    labels_joined += static_cast<std::int64_t>(shadow->record_label("r-0-" + std::to_string(
+                                                                        served.load() - 4096), 1.0));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(shadow->drain(std::chrono::seconds(60)));
+  for (std::int64_t v : active) ASSERT_TRUE(shadow->remove_shadow(kModel, v));
+  std::cout << "[ soak     ] shadow: requests " << served.load() << ", versions added " << added
+            << ", removed " << removed + static_cast<std::int64_t>(active.size()) << ", reports "
+            << reports << ", labels joined " << labels_joined << std::endl;
+
+  EXPECT_EQ(failures[0] + failures[1], 0);
+  EXPECT_EQ(deployment->observer_errors(), 0u);
+  deployment.reset();  // lets go of the observer
+  shadow.reset();      // joins the worker; every retired version goes with it
+  EXPECT_EQ(ledger.live(), 1u) << "only the primary (held by the source) is left";
+  EXPECT_EQ(ledger.destroyed_twice(), 0u);
+  EXPECT_EQ(ledger.total(), static_cast<std::size_t>(added + 1));
 }
 
 }  // namespace

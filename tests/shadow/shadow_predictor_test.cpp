@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <latch>
 #include <map>
@@ -107,22 +108,22 @@ TEST(ShadowPredictorTest, drop_on_full_counts_exactly) {
   p.start();
   Request first(primary, {1.0}, "k0");
   p.on_request(first.seen);
-  gated->wait_entered();  // the worker holds the first job; the queue is empty again
-  for (int i = 0; i < 4 + 10; ++i) {
+  gated->wait_entered();  // the worker holds the first job in its slot: three slots are free
+  for (int i = 0; i < 3 + 10; ++i) {
     Request r(primary, {1.0}, "k" + std::to_string(i + 1));
     p.on_request(r.seen);
   }
   auto v = only(p);
   EXPECT_EQ(p.report().queue_capacity, 4u);
-  EXPECT_EQ(v.sampled, 15u);
-  EXPECT_EQ(v.mirrored, 5u);
+  EXPECT_EQ(v.sampled, 14u);
+  EXPECT_EQ(v.mirrored, 4u);
   EXPECT_EQ(v.dropped_queue_full, 10u);
   EXPECT_EQ(v.dropped_over_budget, 0u);
   EXPECT_EQ(v.dropped_stopped, 0u);
   gated->open();
   ASSERT_TRUE(p.drain(kLongWait));
   v = only(p);
-  EXPECT_EQ(v.completed, 5u);
+  EXPECT_EQ(v.completed, 4u);
   EXPECT_EQ(p.report().bytes_queued, 0u);
 }
 
@@ -190,12 +191,12 @@ TEST(ShadowPredictorTest, a_shadow_held_on_a_latch_never_delays_the_primary) {
   }
   auto v = only(*shadow);
   EXPECT_EQ(v.sampled, 100u);
-  EXPECT_EQ(v.mirrored, 9u);  // one held by the worker, eight queued
-  EXPECT_EQ(v.dropped_queue_full, 91u);
+  EXPECT_EQ(v.mirrored, 8u);  // one held by the worker, seven queued
+  EXPECT_EQ(v.dropped_queue_full, 92u);
   EXPECT_EQ(d.observer_errors(), 0u);
   gated->open();
   ASSERT_TRUE(shadow->drain(kLongWait));
-  EXPECT_EQ(only(*shadow).completed, 9u);
+  EXPECT_EQ(only(*shadow).completed, 8u);
 }
 
 TEST(ShadowPredictorTest, agreement_and_confusion_are_exact_on_deterministic_models) {
@@ -395,9 +396,38 @@ TEST(ShadowPredictorTest, invalid_shadows_are_rejected_naming_the_field) {
   ShadowPredictor q(o);
   EXPECT_THROW(q.add_shadow({.model = "m", .version = 9}), NotFound);
   EXPECT_TRUE(q.report().versions.empty());
-  auto bad = options();
-  bad.workers = 0;
-  EXPECT_THROW(ShadowPredictor{bad}, InvalidArgument);
+  expect_field({.model = "m", .version = 4, .share = std::nan("")}, "share");
+}
+
+TEST(ShadowPredictorTest, invalid_options_are_rejected_naming_the_field) {
+  auto expect_field = [](const std::function<void(ShadowPredictor::Options&)>& spoil,
+                         const std::string& field) {
+    auto o = options();
+    spoil(o);
+    try {
+      ShadowPredictor p(o);
+      ADD_FAILURE() << "accepted " << field;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
+    }
+  };
+  expect_field([](auto& o) { o.queue_capacity = 0; }, "queue_capacity");
+  expect_field([](auto& o) { o.queue_capacity = std::size_t{1} << 25; }, "queue_capacity");
+  expect_field([](auto& o) { o.byte_budget = 0; }, "byte_budget");
+  expect_field([](auto& o) { o.workers = 0; }, "workers");
+  expect_field([](auto& o) { o.clock = nullptr; }, "clock");
+  expect_field([](auto& o) { o.value_tolerance = -1.0; }, "value_tolerance");
+  expect_field([](auto& o) { o.value_tolerance = std::nan(""); }, "value_tolerance");
+  expect_field([](auto& o) { o.idle_poll = std::chrono::nanoseconds(0); }, "idle_poll");
+  expect_field([](auto& o) { o.label_ttl = -1s; }, "label_ttl");
+  expect_field([](auto& o) { o.disagreement_signals_per_second = -1.0; },
+               "disagreement_signals_per_second");
+  expect_field([](auto& o) { o.disagreement_signals_per_second = HUGE_VAL; },
+               "disagreement_signals_per_second");
+  auto with_executor = options();
+  with_executor.workers = 0;
+  with_executor.executor = [](std::function<void()>) {};
+  EXPECT_NO_THROW(ShadowPredictor{with_executor});  // workers may be 0 with an executor
 }
 
 TEST(ShadowPredictorTest, report_as_json_and_table) {

@@ -110,69 +110,94 @@ inline std::size_t job_bytes(const ObservedRequest& r) noexcept {
   std::size_t n = sizeof(Job) + r.key.size() + r.request_id.size();
   for (std::size_t i = 0; i < r.input->size(); ++i) {
     const NamedTensor& t = (*r.input)[i];
-    n += sizeof(OwnedTensor) + t.name.size() + t.tensor.size() * dtype_size(t.tensor.dtype());
+    n += sizeof(TensorSlot) + t.name.size() + t.tensor.size() * dtype_size(t.tensor.dtype());
   }
   if (r.prediction != nullptr) {
     n += r.prediction->values.size() * sizeof(double) +
-         r.prediction->labels.size() * sizeof(std::int32_t) +
-         r.prediction->confidence.size() * sizeof(double);
+         r.prediction->labels.size() * sizeof(std::int32_t);
   }
   return n;
 }
 
-/// Bytes a recycled job keeps allocated.
-inline std::size_t retained_bytes(const Job& job) noexcept {
-  std::size_t n = job.key.capacity() + job.request_id.capacity() +
-                  job.inputs.capacity() * sizeof(OwnedTensor) +
-                  job.primary.values.size() * sizeof(double) +
-                  job.primary.labels.capacity() * sizeof(std::int32_t) +
-                  job.primary.confidence.capacity() * sizeof(double);
-  for (const OwnedTensor& t : job.inputs) n += t.name.capacity() + t.bytes.capacity();
-  return n;
-}
+constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
-/// Copies the request into a pooled job, reusing its buffers. May throw std::bad_alloc.
+/// Copies the request into a job's buffer, growing it when the request does not fit (the only
+/// allocation; may throw std::bad_alloc).
 inline void fill_job(Job& job, const ObservedRequest& request) {
-  job.key.assign(request.key);
-  job.request_id.assign(request.request_id);
-  const std::size_t n_inputs = request.input->size();
-  if (job.inputs.size() < n_inputs) job.inputs.resize(n_inputs);
-  job.input_count = n_inputs;
+  const ModelInput& in = *request.input;
+  const std::size_t n_inputs = in.size();
+  const Prediction* p = request.ok ? request.prediction : nullptr;
+  const std::size_t rows = p != nullptr && p->values.size() != 0 ? p->values.shape()[0] : 0;
+  const std::size_t cols = rows != 0 ? p->values.shape()[1] : 0;
+  const std::size_t labels = p != nullptr ? p->labels.size() : 0;
+  // Layout: tensor slots | values | tensor bytes | labels | key | request id | names.
+  std::size_t at = n_inputs * sizeof(TensorSlot);
+  const std::size_t values_offset = at = align8(at);
+  at += rows * cols * sizeof(double);
+  std::size_t data_begin = at;
   for (std::size_t i = 0; i < n_inputs; ++i) {
-    const NamedTensor& from = (*request.input)[i];
-    OwnedTensor& to = job.inputs[i];
-    to.name.assign(from.name);
-    to.dtype = from.tensor.dtype();
-    to.shape = from.tensor.shape();
-    const std::size_t n = from.tensor.size() * dtype_size(to.dtype);
-    if (to.bytes.size() != n) to.bytes.resize(n);
-    if (n != 0) std::memcpy(to.bytes.data(), from.tensor.data(), n);
+    at = align8(at) + in[i].tensor.size() * dtype_size(in[i].tensor.dtype());
   }
+  const std::size_t labels_offset = at = align8(at);
+  at += labels * sizeof(std::int32_t);
+  const std::size_t key_offset = at;
+  at += request.key.size();
+  const std::size_t id_offset = at;
+  at += request.request_id.size();
+  const std::size_t names_begin = at;
+  for (std::size_t i = 0; i < n_inputs; ++i) at += in[i].name.size();
+  if (at > job.capacity) {
+    const std::size_t grown = std::max(at, job.capacity * 2);
+    job.buffer.reset();  // give the old buffer back first
+    job.capacity = 0;
+    job.buffer.reset(new std::byte[grown]);
+    job.capacity = grown;
+  }
+  std::byte* buf = job.buffer.get();
+  std::size_t data_at = data_begin, name_at = names_begin;
+  for (std::size_t i = 0; i < n_inputs; ++i) {
+    const NamedTensor& from = in[i];
+    TensorSlot t;
+    t.dtype = from.tensor.dtype();
+    t.shape = from.tensor.shape();
+    t.data_offset = data_at = align8(data_at);
+    t.data_size = from.tensor.size() * dtype_size(t.dtype);
+    t.name_offset = name_at;
+    t.name_size = from.name.size();
+    if (t.data_size != 0) std::memcpy(buf + t.data_offset, from.tensor.data(), t.data_size);
+    if (t.name_size != 0) std::memcpy(buf + name_at, from.name.data(), t.name_size);
+    std::memcpy(buf + i * sizeof(TensorSlot), &t, sizeof t);
+    data_at += t.data_size;
+    name_at += t.name_size;
+  }
+  if (rows * cols != 0) {
+    std::memcpy(buf + values_offset, p->values.data(), rows * cols * sizeof(double));
+  }
+  if (labels != 0) std::memcpy(buf + labels_offset, p->labels.data(), labels * sizeof(std::int32_t));
+  if (!request.key.empty()) std::memcpy(buf + key_offset, request.key.data(), request.key.size());
+  if (!request.request_id.empty()) {
+    std::memcpy(buf + id_offset, request.request_id.data(), request.request_id.size());
+  }
+  job.input_count = n_inputs;
+  job.rows = rows;
+  job.cols = cols;
+  job.label_count = labels;
+  job.values_offset = values_offset;
+  job.labels_offset = labels_offset;
+  job.key_offset = key_offset;
+  job.key_size = request.key.size();
+  job.id_offset = id_offset;
+  job.id_size = request.request_id.size();
   job.primary_ok = request.ok && request.prediction != nullptr;
-  if (job.primary_ok) {
-    const Prediction& from = *request.prediction;
-    Prediction& to = job.primary;
-    if (to.values.shape() != from.values.shape()) to.values.resize(from.values.shape());
-    if (from.values.size() != 0) {
-      std::memcpy(to.values.data(), from.values.data(), from.values.size() * sizeof(double));
-    }
-    to.labels.assign(from.labels.begin(), from.labels.end());
-    to.confidence.assign(from.confidence.begin(), from.confidence.end());
-  }
   job.primary_latency_ns = request.latency_ns;
 }
 
 inline Core::Core(std::size_t capacity, std::size_t consumer_count)
     : queue(capacity),
-      free_jobs(queue.capacity() + consumer_count),
-      pool(new Job[queue.capacity() + consumer_count]),
       marks(new std::atomic<std::size_t>[consumer_count]),
       consumers(consumer_count) {
-  for (std::size_t i = 0; i < queue.capacity() + consumers; ++i) free_jobs.try_push(&pool[i]);
   for (std::size_t i = 0; i < consumers; ++i) marks[i].store(kIdle);
 }
-
-inline Core::~Core() = default;
 
 inline void Core::retire(const ArmList* list) noexcept {
   const std::size_t ticket = queue.tail_position();
@@ -213,20 +238,6 @@ inline void Core::sweep(bool all) noexcept {
 }
 
 }  // namespace detail::shadow
-
-SWITCHYARD_INLINE const char* to_string(ShadowSampling sampling) noexcept {
-  return sampling == ShadowSampling::kRandom ? "random" : "sticky";
-}
-
-SWITCHYARD_INLINE const char* to_string(ShadowState state) noexcept {
-  switch (state) {
-    case ShadowState::kIdle: return "idle";
-    case ShadowState::kRunning: return "running";
-    case ShadowState::kPaused: return "paused";
-    case ShadowState::kStopped: return "stopped";
-  }
-  return "unknown";
-}
 
 SWITCHYARD_INLINE ShadowPredictor::ShadowPredictor(Options options)
     : disagreement{detail::GuardedSlots{options.events, "shadow_disagreement"}},
@@ -393,16 +404,27 @@ SWITCHYARD_INLINE void ShadowPredictor::offer(const ObservedRequest& request,
                                               const detail::shadow::ArmList& list,
                                               std::uint32_t mask) noexcept {
   detail::shadow::Core& core = *core_;
-  // The pool holds one job per queue slot and per consumer: none free means the queue is full.
-  Job* job = nullptr;
-  if (!core.free_jobs.try_pop(job)) {
+  // Claim first: a full queue refuses with two loads, before any shared counter is written.
+  std::size_t position = 0;
+  Job* job = core.queue.try_claim(position);
+  if (job == nullptr) {
     drop(list, mask, detail::shadow::kDroppedQueueFull);
     return;
   }
   const std::size_t bytes = detail::shadow::job_bytes(request);
-  if (bytes_queued_.fetch_add(bytes, std::memory_order_relaxed) + bytes > options_.byte_budget) {
+  bool filled = false;
+  if (bytes_queued_.fetch_add(bytes, std::memory_order_relaxed) + bytes <= options_.byte_budget) {
+    try {
+      detail::shadow::fill_job(*job, request);
+      filled = true;
+    } catch (...) {  // out of memory: dropped like a request over budget
+    }
+  }
+  if (!filled) {
     bytes_queued_.fetch_sub(bytes, std::memory_order_relaxed);
-    core.free_jobs.try_push(job);
+    job->arm_count = 0;  // an empty slot: the consumer skips it
+    job->bytes = 0;
+    core.queue.publish(position);
     drop(list, mask, detail::shadow::kDroppedOverBudget);
     return;
   }
@@ -411,19 +433,7 @@ SWITCHYARD_INLINE void ShadowPredictor::offer(const ObservedRequest& request,
   for (std::size_t i = 0; i < list.arms.size(); ++i) {
     if (mask & (std::uint32_t{1} << i)) job->arms[job->arm_count++] = list.arms[i].get();
   }
-  try {
-    detail::shadow::fill_job(*job, request);
-  } catch (...) {  // out of memory: the request is dropped like one over budget
-    finish(job);
-    drop(list, mask, detail::shadow::kDroppedOverBudget);
-    return;
-  }
-  std::size_t position = 0;
-  if (!core.queue.try_push(job, &position)) {  // full while a consumer is idle
-    finish(job);
-    drop(list, mask, detail::shadow::kDroppedQueueFull);
-    return;
-  }
+  core.queue.publish(position);
   drop(list, mask, detail::shadow::kMirrored);
   wake_consumer(position);
 }
@@ -517,13 +527,14 @@ SWITCHYARD_INLINE void ShadowPredictor::stop() noexcept {
   }
   // No consumer runs now; what is still queued is discarded and counted. A request that was
   // offered while stop() ran is picked up by a later stop() or the destructor.
-  Job* job = nullptr;
-  while (core_->queue.try_pop(job)) {
+  std::size_t position = 0;
+  while (Job* job = core_->queue.try_take(position)) {
     for (std::size_t i = 0; i < job->arm_count; ++i) {
       detail::MutexLock alk(job->arms[i]->mu);
       ++job->arms[i]->discarded;
     }
-    finish(job);
+    finish(*job);
+    core_->queue.release(position);
   }
   core_->sweep(/*all=*/true);
   notify_drained();
@@ -567,40 +578,58 @@ SWITCHYARD_INLINE std::uint64_t ShadowPredictor::disagreements_suppressed() cons
   return signals_suppressed_.load(std::memory_order_relaxed);
 }
 
-SWITCHYARD_INLINE void ShadowPredictor::finish(Job* job) noexcept {
-  bytes_queued_.fetch_sub(job->bytes, std::memory_order_relaxed);
-  job->bytes = 0;
-  job->arm_count = 0;
-  if (detail::shadow::retained_bytes(*job) > retain_limit_) {
-    *job = Job{};  // an unusually large request: give its buffers back
+SWITCHYARD_INLINE void ShadowPredictor::finish(Job& job) noexcept {
+  bytes_queued_.fetch_sub(job.bytes, std::memory_order_relaxed);
+  job.bytes = 0;
+  job.arm_count = 0;
+  if (job.capacity > retain_limit_) {  // an unusually large request: give its buffer back
+    job.buffer.reset();
+    job.capacity = 0;
   }
-  core_->free_jobs.try_push(job);  // always room: the free ring holds the whole pool
 }
 
 SWITCHYARD_INLINE bool ShadowPredictor::run_some(std::size_t consumer) {
   detail::shadow::Core& core = *core_;
   bool any = false;
+  busy_.fetch_add(1, std::memory_order_seq_cst);  // drain() waits while a consumer is in here
   for (;;) {
-    busy_.fetch_add(1, std::memory_order_seq_cst);
-    // Mark the lowest position this consumer can pop before popping (see Core).
+    // Mark the lowest position this consumer can take before taking (see Core).
     core.marks[consumer].store(core.queue.head_position(), std::memory_order_seq_cst);
-    Job* job = nullptr;
-    const bool got = !quit_.load(std::memory_order_acquire) && core.queue.try_pop(job);
-    if (got) {
-      process(*job);
-      finish(job);
+    std::size_t position = 0;
+    Job* job = quit_.load(std::memory_order_acquire) ? nullptr : core.queue.try_take(position);
+    if (job == nullptr) {
+      core.marks[consumer].store(detail::shadow::Core::kIdle, std::memory_order_seq_cst);
+      break;
     }
-    core.marks[consumer].store(detail::shadow::Core::kIdle, std::memory_order_seq_cst);
-    busy_.fetch_sub(1, std::memory_order_seq_cst);
-    core.sweep();
-    if (!got) return any;
+    process(*job);
+    finish(*job);
+    core.queue.release(position);
     any = true;
+    if (core.retire_pending.load(std::memory_order_acquire)) {
+      core.marks[consumer].store(detail::shadow::Core::kIdle, std::memory_order_seq_cst);
+      core.sweep();
+    }
   }
+  core.sweep();
+  busy_.fetch_sub(1, std::memory_order_seq_cst);
+  return any;
 }
 
 SWITCHYARD_INLINE void ShadowPredictor::worker_loop(std::size_t consumer) {
+  using Steady = std::chrono::steady_clock;
   for (;;) {
-    run_some(consumer);
+    if (run_some(consumer)) {
+      // Traffic is flowing: look again for a short while before sleeping, so a steady stream
+      // never makes a request thread wake this one (a system call on the request path).
+      const auto until = Steady::now() + std::chrono::microseconds(50);
+      bool more = false;
+      while (!more && !quit_.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 64 && !more; ++i) more = core_->queue.size_approx() != 0;
+        if (!more && Steady::now() >= until) break;
+        if (!more) std::this_thread::yield();
+      }
+      if (more) continue;
+    }
     notify_drained();
     if (quit_.load(std::memory_order_acquire)) return;
     std::unique_lock lk(sleep_mu_);
@@ -613,17 +642,18 @@ SWITCHYARD_INLINE void ShadowPredictor::worker_loop(std::size_t consumer) {
 }
 
 SWITCHYARD_INLINE void ShadowPredictor::process(Job& job) {
+  if (job.arm_count == 0) return;  // an empty slot
   // Rebuild the request as views over the job's own copy.
   std::array<NamedTensor, 8> small{};
   std::vector<NamedTensor> large;
   ModelInput input;
   const std::size_t n_inputs = job.input_count;
-  const bool single = n_inputs == 1 && job.inputs[0].name.empty();
-  auto view = [](const detail::shadow::OwnedTensor& t) {
-    return TensorView(t.dtype, t.bytes.data(), t.shape);
+  auto view = [&](const detail::shadow::TensorSlot& t) {
+    return TensorView(t.dtype, job.buffer.get() + t.data_offset, t.shape);
   };
-  if (single) {
-    input = ModelInput(view(job.inputs[0]));
+  const detail::shadow::TensorSlot first = job.tensor(0);
+  if (n_inputs == 1 && first.name_size == 0) {
+    input = ModelInput(view(first));
   } else {
     NamedTensor* named = small.data();
     if (n_inputs > small.size()) {
@@ -631,7 +661,11 @@ SWITCHYARD_INLINE void ShadowPredictor::process(Job& job) {
       named = large.data();
     }
     for (std::size_t i = 0; i < n_inputs; ++i) {
-      named[i] = NamedTensor{job.inputs[i].name, view(job.inputs[i])};
+      const detail::shadow::TensorSlot t = job.tensor(i);
+      named[i] = NamedTensor{
+          std::string_view(reinterpret_cast<const char*>(job.buffer.get()) + t.name_offset,
+                           t.name_size),
+          view(t)};
     }
     input = ModelInput(std::span<const NamedTensor>(named, n_inputs));
   }
@@ -673,17 +707,17 @@ SWITCHYARD_INLINE void ShadowPredictor::compare(Arm& arm, const Job& job,
       ++arm.primary_errors;
       return;
     }
-    const Prediction& primary = job.primary;
     auto disagree = [&](std::size_t row, double p, double s) {
-      ShadowDisagreement d{job.key, job.request_id, static_cast<std::int64_t>(row), p, s};
+      ShadowDisagreement d{std::string(job.key()), std::string(job.request_id()),
+                           static_cast<std::int64_t>(row), p, s};
       if (!first_disagreement) first_disagreement = d;
       detail::shadow::keep_disagreement(arm, d, options_.disagreements_kept);
     };
     std::optional<detail::shadow::PendingAnswer> answer;
-    if (!primary.labels.empty() && !shadow.labels.empty()) {
-      const std::size_t n = std::min(primary.labels.size(), shadow.labels.size());
+    if (job.label_count != 0 && !shadow.labels.empty()) {
+      const std::size_t n = std::min(job.label_count, shadow.labels.size());
       for (std::size_t r = 0; r < n; ++r) {
-        const std::int32_t p = primary.labels[r], s = shadow.labels[r];
+        const std::int32_t p = job.label(r), s = shadow.labels[r];
         ++arm.compared_rows;
         ++arm.confusion[{p, s}];
         ++arm.label_counts[p].first;
@@ -694,15 +728,16 @@ SWITCHYARD_INLINE void ShadowPredictor::compare(Arm& arm, const Job& job,
           disagree(r, p, s);
         }
       }
-      answer = detail::shadow::PendingAnswer{true, static_cast<double>(primary.labels[0]),
+      answer = detail::shadow::PendingAnswer{true, static_cast<double>(job.label(0)),
                                              static_cast<double>(shadow.labels[0]), 0};
-    } else if (primary.values.size() != 0 && primary.values.shape() == shadow.values.shape()) {
-      const std::size_t rows = primary.values.shape()[0], cols = primary.values.shape()[1];
+    } else if (job.rows != 0 && shadow.values.shape()[0] == job.rows &&
+               shadow.values.shape()[1] == job.cols) {
+      const std::size_t rows = job.rows, cols = job.cols;
       for (std::size_t r = 0; r < rows; ++r) {
         bool agree = true;
         std::size_t first_diff = 0;
         for (std::size_t c = 0; c < cols; ++c) {
-          const double p = primary.values(r, c), s = shadow.values(r, c);
+          const double p = job.value(r, c), s = shadow.values(r, c);
           const double d = std::fabs(s - p);
           detail::shadow::add_difference(arm.absolute, d, options_.difference_sample,
                                          arm.reservoir_state);
@@ -715,23 +750,23 @@ SWITCHYARD_INLINE void ShadowPredictor::compare(Arm& arm, const Job& job,
             first_diff = c;
           }
         }
-        detail::shadow::add_pair(arm.first_values, primary.values(r, 0), shadow.values(r, 0),
+        detail::shadow::add_pair(arm.first_values, job.value(r, 0), shadow.values(r, 0),
                                  options_.difference_sample, arm.reservoir_state);
         ++arm.compared_rows;
         if (agree) {
           ++arm.agreed_rows;
         } else {
-          disagree(r, primary.values(r, first_diff), shadow.values(r, first_diff));
+          disagree(r, job.value(r, first_diff), shadow.values(r, first_diff));
         }
       }
-      answer = detail::shadow::PendingAnswer{false, primary.values(0, 0), shadow.values(0, 0), 0};
+      answer = detail::shadow::PendingAnswer{false, job.value(0, 0), shadow.values(0, 0), 0};
     }
-    if (answer && !job.request_id.empty() && options_.label_join_capacity > 0) {
+    if (answer && job.id_size != 0 && options_.label_join_capacity > 0) {
       try {
         answer->at_ns = to_unix_nanos(options_.clock->now());
-        auto [it, inserted] = arm.pending.try_emplace(job.request_id, *answer);
+        auto [it, inserted] = arm.pending.try_emplace(std::string(job.request_id()), *answer);
         if (inserted) {
-          arm.pending_order.emplace_back(answer->at_ns, job.request_id);
+          arm.pending_order.emplace_back(answer->at_ns, std::string(job.request_id()));
           while (arm.pending.size() > options_.label_join_capacity) {
             arm.pending.erase(arm.pending_order.front().second);
             arm.pending_order.pop_front();

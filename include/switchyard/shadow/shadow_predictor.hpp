@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -33,7 +34,7 @@
 #include <switchyard/detail/thread_slot.hpp>
 #include <switchyard/monitoring/latency_histogram.hpp>
 #include <switchyard/serving/bucketing.hpp>
-#include <switchyard/shadow/detail/bounded_ring.hpp>
+#include <switchyard/shadow/detail/job_ring.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
 
 namespace switchyard {
@@ -190,48 +191,73 @@ struct ArmList {
   bool any_duration = false;
 };
 
-/// A copied tensor: what a queued request keeps of the caller's features.
-struct OwnedTensor {
-  std::string name;
+/// Where one copied input tensor lies in a job's buffer. Trivially copyable.
+struct TensorSlot {
   DType dtype = DType::kFloat64;
   Shape shape;
-  std::vector<std::byte> bytes;
+  std::size_t name_offset = 0;
+  std::size_t name_size = 0;
+  std::size_t data_offset = 0;
+  std::size_t data_size = 0;
 };
 
-/// One sampled request on its way to the shadow workers: everything the comparison needs, owned.
-/// Jobs are pooled: a recycled job keeps its buffers, so a steady stream of same-sized requests
-/// copies into memory it already has and allocates nothing.
+/// One sampled request on its way to the shadow workers: everything the comparison needs, copied
+/// into one buffer (tensor slots, the primary's values, the tensors' bytes, the primary's labels,
+/// key, request id, tensor names). Jobs live in the queue's slots and keep their buffer from lap
+/// to lap, so a steady stream of similar requests copies into memory it already has: no
+/// allocation, and a few contiguous cache lines per request.
 struct Job {
   std::array<Arm*, kMaxShadows> arms{};  ///< the sampled versions (kept alive by Core)
-  std::size_t arm_count = 0;
-  std::string key;
-  std::string request_id;
-  std::vector<OwnedTensor> inputs;  ///< the first input_count are this request's
-  std::size_t input_count = 0;
+  std::size_t arm_count = 0;             ///< 0: an empty slot, published by a producer that failed
   bool primary_ok = true;
-  Prediction primary;
   std::int64_t primary_latency_ns = 0;
-  std::size_t bytes = 0;  ///< charged against the byte budget
+  std::size_t bytes = 0;                 ///< charged against the byte budget
+  std::size_t input_count = 0;
+  std::size_t rows = 0, cols = 0;        ///< the primary's values
+  std::size_t label_count = 0;           ///< the primary's labels
+  std::size_t values_offset = 0, labels_offset = 0, key_offset = 0, id_offset = 0;
+  std::size_t key_size = 0, id_size = 0;
+  std::unique_ptr<std::byte[]> buffer;
+  std::size_t capacity = 0;
+
+  std::string_view key() const noexcept {
+    return {reinterpret_cast<const char*>(buffer.get()) + key_offset, key_size};
+  }
+  std::string_view request_id() const noexcept {
+    return {reinterpret_cast<const char*>(buffer.get()) + id_offset, id_size};
+  }
+  TensorSlot tensor(std::size_t i) const noexcept {
+    TensorSlot t;
+    std::memcpy(&t, buffer.get() + i * sizeof(TensorSlot), sizeof(TensorSlot));
+    return t;
+  }
+  double value(std::size_t r, std::size_t c) const noexcept {
+    double v;
+    std::memcpy(&v, buffer.get() + values_offset + (r * cols + c) * sizeof(double), sizeof v);
+    return v;
+  }
+  std::int32_t label(std::size_t r) const noexcept {
+    std::int32_t v;
+    std::memcpy(&v, buffer.get() + labels_offset + r * sizeof(std::int32_t), sizeof v);
+    return v;
+  }
 };
 
-/// The queue, the job pool and the arms retired while jobs may still name them. Shared (by
-/// shared_ptr) with the arm lists' deleters, so a list released late (a request thread exiting)
-/// can always retire its arms.
+/// The queue and the arms retired while jobs may still name them. Shared (by shared_ptr) with the
+/// arm lists' deleters, so a list released late (a request thread exiting) can always retire its
+/// arms.
 ///
 /// Retirement: a job names its arms by raw pointer, so no reference count is touched per request.
 /// An arm list is released only after every request thread that read it has read again: by then
-/// each job built from it has been pushed, at a position below the queue's tail. The list's arms
-/// are kept, stamped with that tail, until every job below it has been popped and finished
-/// (each consumer marks, before it pops, the lowest position it can be working on).
+/// each job built from it has been claimed, at a position below the queue's tail. The list's arms
+/// are kept, stamped with that tail, until every job below it has been taken and finished
+/// (each consumer marks, before it takes, the lowest position it can be working on).
 struct Core {
-  explicit Core(std::size_t capacity, std::size_t consumers);
-  ~Core();
+  Core(std::size_t capacity, std::size_t consumers);
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
-  BoundedRing<Job*> queue;
-  BoundedRing<Job*> free_jobs;
-  std::unique_ptr<Job[]> pool;
+  JobRing<Job> queue;
   std::unique_ptr<std::atomic<std::size_t>[]> marks;  ///< per consumer; kIdle when not in a job
   std::size_t consumers;
   static constexpr std::size_t kIdle = ~std::size_t{0};
@@ -261,10 +287,10 @@ struct ShadowDisagreementEvent {
 /// neither the primary's answer nor its latency beyond one on_request() call.
 ///
 /// Attach it with Deployment::add_observer(). on_request() decides per shadow version whether the
-/// request is sampled (sticky by key or random, at the version's share), takes a pooled job,
-/// copies only what is sampled (features, key, request id, the primary's answer) into it and
-/// pushes it onto a bounded lock-free queue (capacity in requests and in bytes). It never blocks,
-/// takes no lock, touches no reference count, and allocates only while the pool's buffers grow to
+/// request is sampled (sticky by key or random, at the version's share), claims a slot of a
+/// bounded lock-free queue (capacity in requests and in bytes) and copies only what is sampled
+/// (features, key, request id, the primary's answer) into the slot's own buffer. It never blocks,
+/// takes no lock, touches no reference count, and allocates only while a slot's buffer grows to
 /// the requests' size: when the queue is full, over budget or not running, the request is dropped
 /// and counted per version and reason in per-thread counters. Worker threads the predictor owns,
 /// or tasks on an executor the host supplies, run the shadow models and record the comparison:
@@ -307,13 +333,13 @@ class ShadowPredictor final : public RequestObserver {
     /// Time for durations, label ages, signal rates and reports. Default: the system clock. Must
     /// outlive the predictor.
     const Clock* clock = &system_clock();
-    /// Queue capacity in requests (rounded up to a power of two); each consumer holds one more
-    /// while it runs it. Default 1024; at most 2^24.
+    /// Queue capacity in requests, queued plus being run (rounded up to a power of two).
+    /// Default 1024; at most 2^24.
     std::size_t queue_capacity = 1024;
     /// Most bytes of copied requests queued at once (features, key, id, primary answer and the
-    /// job itself). Default 16 MiB. A recycled job keeps buffers of at most
-    /// max(byte_budget / capacity, 4 KiB), so resident memory stays within byte_budget plus
-    /// capacity * (sizeof(Job) + 4 KiB).
+    /// job itself). Default 16 MiB. A slot keeps a buffer of at most
+    /// max(byte_budget / capacity, 4 KiB) from lap to lap, so the queue's resident memory stays
+    /// within byte_budget + capacity * (sizeof(Job) + 4 KiB).
     std::size_t byte_budget = std::size_t{16} << 20;
     /// Worker threads that run the shadow models (default 1). Ignored when `executor` is set.
     std::size_t workers = 1;
@@ -415,7 +441,7 @@ class ShadowPredictor final : public RequestObserver {
   void process(Job& job);
   void compare(Arm& arm, const Job& job, const Prediction& shadow, std::int64_t latency_ns);
   void maybe_signal(const Arm& arm, const ShadowDisagreement& d);
-  void finish(Job* job) noexcept;
+  void finish(Job& job) noexcept;
   void add_arm(std::shared_ptr<Arm> arm);
   void publish(std::unique_ptr<detail::shadow::ArmList> next);
   std::size_t join_label(std::string_view request_id, bool classification, double truth);
@@ -425,16 +451,19 @@ class ShadowPredictor final : public RequestObserver {
   std::shared_ptr<detail::shadow::Core> core_;
   std::size_t retain_limit_ = 0;
   std::size_t wake_mask_ = 15;
-  std::atomic<ShadowState> state_{ShadowState::kIdle};
-  std::atomic<std::size_t> bytes_queued_{0};
-  std::atomic<std::size_t> busy_{0};  ///< consumers between a pop attempt and its end
+  // What the request path reads, on a line nothing writes while requests flow.
+  alignas(64) std::atomic<ShadowState> state_{ShadowState::kIdle};
+  std::atomic<std::uint32_t> sleepers_{0};  ///< owned workers asleep (changes only when idle)
   std::atomic<bool> quit_{false};
+  // Written by request threads and consumers alike: a line of its own.
+  alignas(64) std::atomic<std::size_t> bytes_queued_{0};
+  // Written by consumers only.
+  alignas(64) std::atomic<std::size_t> busy_{0};  ///< consumers inside run_some()
   std::atomic<std::uint64_t> labels_received_{0};
   std::atomic<std::uint64_t> labels_unmatched_{0};
 
   // Owned workers sleep on sleep_cv_ for at most idle_poll when the queue is empty.
-  std::atomic<std::uint32_t> sleepers_{0};
-  std::mutex sleep_mu_;
+  alignas(64) std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
 
   // Executor mode: at most one task scheduled or running at a time.

@@ -151,6 +151,20 @@ inline bool answers_are_labels(const ShadowVersionReport& v) {
 
 }  // namespace detail::shadow
 
+SWITCHYARD_INLINE const char* to_string(ShadowSampling sampling) noexcept {
+  return sampling == ShadowSampling::kRandom ? "random" : "sticky";
+}
+
+SWITCHYARD_INLINE const char* to_string(ShadowState state) noexcept {
+  switch (state) {
+    case ShadowState::kIdle: return "idle";
+    case ShadowState::kRunning: return "running";
+    case ShadowState::kPaused: return "paused";
+    case ShadowState::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
 SWITCHYARD_INLINE std::string ShadowReport::to_json() const {
   std::string j = "{" + detail::shadow::report_header_json(*this) + ",\"versions\":[";
   for (std::size_t i = 0; i < versions.size(); ++i) {

@@ -344,6 +344,16 @@ TEST(SoakTest, shadow_versions_come_and_go_while_requests_are_mirrored) {
     }
   };
   std::thread threads[] = {std::thread(worker, 0), std::thread(worker, 1)};
+  struct JoinOnExit {  // a failed ASSERT below still stops and joins the request threads
+    std::atomic<bool>& stop;
+    std::thread (&threads)[2];
+    ~JoinOnExit() {
+      stop = true;
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_on_exit{stop, threads};
 
   std::int64_t next_version = 2, added = 0, removed = 0, reports = 0, labels_joined = 0;
   std::vector<std::int64_t> active;
@@ -377,7 +387,11 @@ TEST(SoakTest, shadow_versions_come_and_go_while_requests_are_mirrored) {
   }
   stop = true;
   for (auto& t : threads) t.join();
+  // Every job is done: now the counts add up exactly.
   ASSERT_TRUE(shadow->drain(std::chrono::seconds(60)));
+  for (const auto& ver : shadow->report().versions) {
+    EXPECT_EQ(ver.completed + ver.shadow_errors + ver.discarded, ver.mirrored);
+  }
   for (std::int64_t v : active) ASSERT_TRUE(shadow->remove_shadow(kModel, v));
   std::cout << "[ soak     ] shadow: requests " << served.load() << ", versions added " << added
             << ", removed " << removed + static_cast<std::int64_t>(active.size()) << ", reports "

@@ -99,6 +99,16 @@ ShadowVersionReport only(const ShadowPredictor& p) {
   return r.versions.at(0);
 }
 
+/// Sends requests 0..n-1 (feature i, key "k<i>", request id "id<i>") with the primary's answers
+/// and waits until the shadows have answered them all.
+void mirror(ShadowPredictor& p, const Model& primary, int n) {
+  for (int i = 0; i < n; ++i) {
+    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i), "id" + std::to_string(i));
+    p.on_request(r.seen);
+  }
+  ASSERT_TRUE(p.drain(kLongWait));
+}
+
 TEST(ShadowPredictorTest, drop_on_full_counts_exactly) {
   std::atomic<int> destroyed{0};
   auto gated = std::make_shared<GatedModel>(&destroyed);
@@ -523,11 +533,7 @@ TEST(ShadowPredictorTest, late_labels_join_by_request_id_and_mcnemar_is_exact) {
   ShadowPredictor p(options());
   p.add_shadow({.model = "m", .version = 2}, shadow);
   p.start();
-  for (int i = 0; i < 200; ++i) {
-    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i), "id" + std::to_string(i));
-    p.on_request(r.seen);
-  }
-  ASSERT_TRUE(p.drain(kLongWait));
+  mirror(p, primary, 200);
   // The truth: the shadow's answer on multiples of 10, the primary's elsewhere, except that
   // multiples of 7 get a label neither gives.
   std::uint64_t primary_right = 0, shadow_right = 0, b = 0, c = 0;
@@ -569,11 +575,7 @@ TEST(ShadowPredictorTest, regression_labels_feed_exact_errors_and_paired_tests) 
   ShadowPredictor p(options());
   p.add_shadow({.model = "m", .version = 2}, shadow);
   p.start();
-  for (int i = 0; i < 60; ++i) {
-    Request r(primary, {static_cast<double>(i)}, "k" + std::to_string(i), "id" + std::to_string(i));
-    p.on_request(r.seen);
-  }
-  ASSERT_TRUE(p.drain(kLongWait));
+  mirror(p, primary, 60);
   std::vector<double> primary_err, shadow_err;
   for (int i = 0; i < 60; ++i) {
     const double x = i, truth = x + 0.2 + 0.01 * (i % 3);

@@ -433,8 +433,9 @@ SWITCHYARD_INLINE void ShadowPredictor::offer(const ObservedRequest& request,
   for (std::size_t i = 0; i < list.arms.size(); ++i) {
     if (mask & (std::uint32_t{1} << i)) job->arms[job->arm_count++] = list.arms[i].get();
   }
-  core.queue.publish(position);
+  // Counted before it is published, so a report never sees the job done but not yet mirrored.
   drop(list, mask, detail::shadow::kMirrored);
+  core.queue.publish(position);
   wake_consumer(position);
 }
 
@@ -877,12 +878,6 @@ SWITCHYARD_INLINE ShadowReport ShadowPredictor::report() const {
     v.share = a->options.share;
     v.sampling = a->options.sampling;
     v.active = a->expires_at_ns == 0 || now < a->expires_at_ns;
-    v.mirrored = a->counters.sum(kMirrored);
-    v.dropped_queue_full = a->counters.sum(kDroppedQueueFull);
-    v.dropped_over_budget = a->counters.sum(kDroppedOverBudget);
-    v.dropped_stopped = a->counters.sum(kDroppedStopped);
-    v.skipped_paused = a->counters.sum(kSkippedPaused);
-    v.sampled = v.mirrored + v.dropped_queue_full + v.dropped_over_budget + v.dropped_stopped;
     std::vector<double> primary_values, shadow_values, primary_errors, shadow_errors;
     std::vector<std::uint64_t> primary_counts, shadow_counts;
     {
@@ -930,6 +925,15 @@ SWITCHYARD_INLINE ShadowReport ShadowPredictor::report() const {
       primary_errors = a->abs_errors.a;
       shadow_errors = a->abs_errors.b;
     }
+    // The request-path counters are read after the comparisons: every job a worker finished was
+    // counted as mirrored before it was published, so completed + shadow_errors + discarded never
+    // exceeds mirrored in a report.
+    v.mirrored = a->counters.sum(kMirrored);
+    v.dropped_queue_full = a->counters.sum(kDroppedQueueFull);
+    v.dropped_over_budget = a->counters.sum(kDroppedOverBudget);
+    v.dropped_stopped = a->counters.sum(kDroppedStopped);
+    v.skipped_paused = a->counters.sum(kSkippedPaused);
+    v.sampled = v.mirrored + v.dropped_queue_full + v.dropped_over_budget + v.dropped_stopped;
     const std::uint64_t calls = v.completed + v.shadow_errors;
     v.shadow_error_rate =
         calls ? static_cast<double>(v.shadow_errors) / static_cast<double>(calls) : 0.0;

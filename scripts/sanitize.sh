@@ -3,9 +3,9 @@
 #
 # Usage: scripts/sanitize.sh <mode> [extra ctest arguments...]
 #   asan-ubsan  AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan. Full: every target
-#               (tests, examples, benchmarks) and every test. CI=true: the parsing and storage
-#               tests (labels registry, models, monitoring, serving), the fuzz corpora and the reliability
-#               tests at their CI sizes.
+#               (tests, examples, benchmarks) and every test. CI=true: the parsing, storage and
+#               shadow tests (labels registry, models, monitoring, serving, shadow), every fuzz
+#               target's corpus and the reliability tests at their CI sizes.
 #   tsan        ThreadSanitizer, in build-tsan. Full: every unit and reliability test (labels
 #               core, models, registry, monitoring, serving, shadow, stats, rollout, reliability; the fuzz replays and
 #               packaging checks are single-threaded). CI=true: the concurrency tests (labels
@@ -39,9 +39,10 @@ case "$mode" in
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
     flags+=" -fsanitize-ignorelist=$build/ubsan-ignorelist.txt"
     if [ "$ci" = "true" ]; then
-      targets=(registry_tests models_tests monitoring_tests serving_tests reliability_tests fuzz_model_uri
-               fuzz_artifact fuzz_registry_json fuzz_routing_policy fuzz_sqlite_store)
-      labels="registry|models|monitoring|serving|fuzz|reliability"
+      targets=(registry_tests models_tests monitoring_tests serving_tests shadow_tests reliability_tests
+               fuzz_model_uri fuzz_artifact fuzz_registry_json fuzz_routing_policy fuzz_sqlite_store
+               fuzz_shadow_config)
+      labels="registry|models|monitoring|serving|shadow|fuzz|reliability"
     else
       targets=(all)
       labels=""

@@ -12,6 +12,8 @@ namespace switchyard::detail::sqlite {
 // Schema. Migration i brings a store from user_version i-1 to i; each runs inside the opening
 // transaction together with the user_version bump.
 
+/// One schema step: the user_version it brings a store to and the SQL that does it.
+/// Thread-safe: an immutable value (the table below is constexpr).
 struct Migration {
   std::int32_t version;
   const char* sql;

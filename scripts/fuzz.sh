@@ -2,7 +2,7 @@
 # Builds Switchyard's libFuzzer targets (Clang 14, ASan + UBSan) and fuzzes each for a while.
 #
 # Usage: scripts/fuzz.sh [--seconds N] [--replay-only] [--regenerate-seeds] [target...]
-#   targets       model_uri artifact registry_json routing_policy sqlite_store shadow_config
+#   targets       any of tests/fuzz/<target>_fuzzer.cpp (default: all of them)
 #                 (default: all)
 #   --seconds N   fuzzing time per target (default 60; 20 when CI=true)
 #   --replay-only run each target once over its committed corpus (tests/fuzz/corpus/<target>)
@@ -38,7 +38,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(model_uri artifact registry_json routing_policy sqlite_store shadow_config)
+  targets=()
+  for f in "$root"/tests/fuzz/*_fuzzer.cpp; do f=${f##*/}; targets+=("${f%_fuzzer.cpp}"); done
 fi
 if ! command -v "$cxx" > /dev/null; then
   echo "fuzz.sh: $cxx not found; run scripts/install-deps.sh --with-tools" >&2

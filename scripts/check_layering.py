@@ -6,7 +6,7 @@ docs/architecture.md. Prints each forbidden include as file:line and exits 1 whe
 Usage: scripts/check_layering.py [ROOT]   (ROOT: the checkout, default: this script's parent)
 
 A file belongs to the part named by its folder (include/switchyard/<part>/..., with the part's own
-detail/ folder) or by its name (src/<part>.cpp). The shared include/switchyard/detail/ folder and
+detail/ folder) or by its name (src/<part>.cpp or src/<part>_<thing>.cpp). The shared include/switchyard/detail/ folder and
 version.hpp belong to core. The umbrella switchyard.hpp may include every part.
 """
 import pathlib
@@ -47,7 +47,8 @@ def sources(root):
     for path in sorted((root / "include").rglob("*.hpp")):
         yield path, part_of_header(path.relative_to(root / "include").as_posix())
     for path in sorted((root / "src").glob("*.cpp")):
-        yield path, path.stem if path.stem in PARTS else "unknown:" + path.stem
+        part = path.stem.split("_", 1)[0]  # src/rollout_plan.cpp belongs to rollout
+        yield path, part if part in PARTS else "unknown:" + path.stem
 
 
 def violations(root):

@@ -12,10 +12,8 @@
 #include <string_view>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/rollout/detail/canary_judge_statistics.hpp>
 #include <switchyard/rollout/detail/report_text.hpp>
-#include <switchyard/stats/detail/root_finding.hpp>
-#include <switchyard/stats/effect_moments.hpp>
-#include <switchyard/stats/sequential_test.hpp>
 
 namespace switchyard {
 
@@ -93,151 +91,6 @@ SWITCHYARD_INLINE std::string_view to_string(PassRule r) noexcept {
   return "unknown";
 }
 
-namespace detail::judge {
-
-inline constexpr double kInf = std::numeric_limits<double>::infinity();
-
-/// The always-valid boundaries in standard-normal units after `total` observations: a
-/// standardised statistic beyond `one_sided` rejects its one-sided hypothesis at `alpha` (valid
-/// over all looks); `two_sided` is the half-width of the two-sided interval at `alpha`. They are
-/// GrowthBook's normal-mixture half-widths (stats::sequential_test) of an effect with standard
-/// error 1, so the judge and the experiment analysis share one implementation.
-struct Boundaries {
-  double one_sided = kInf;
-  double two_sided = kInf;
-};
-
-inline stats::EffectMoments unit_moments(double z, std::uint64_t total) {
-  stats::EffectMoments m;
-  m.status = stats::StatStatus::kOk;
-  m.scale = stats::EffectScale::kAbsolute;
-  m.estimate = z;
-  m.std_error = 1.0;
-  m.total_count = total;
-  return m;
-}
-
-inline Boundaries boundaries(std::uint64_t total, double alpha, double tuning) {
-  const stats::SequentialResult r =
-      stats::sequential_test(unit_moments(0.0, total), {1.0 - alpha, tuning});
-  return {-r.interval_greater.lower, -r.interval.lower};
-}
-
-/// The always-valid one-sided p-value of a standardised statistic `z` against its upper side
-/// (GrowthBook's clamps [1e-5, 0.4999] kept).
-inline double one_sided_p(double z, std::uint64_t total, double alpha, double tuning) {
-  if (std::isinf(z)) return z > 0 ? 1e-5 : 0.4999;
-  return stats::sequential_test(unit_moments(z, total), {1.0 - alpha, tuning}).p_value_greater;
-}
-
-/// The Mann-Whitney statistic of x against y mapped by v -> a v + b (a > 0), both sorted: the
-/// continuity-corrected standardised rank sum of x, with the tie correction of the pooled
-/// sample, as R's wilcox.test and Kayenta compute it. One merge pass. Returns false when every
-/// pooled value is tied.
-inline bool rank_z(std::span<const double> x, std::span<const double> y, double a, double b,
-                   double& z) {
-  const std::size_t nx = x.size(), ny = y.size();
-  std::size_t i = 0, j = 0;
-  double pos = 0.0, rank_sum_x = 0.0, tie_term = 0.0;
-  while (i < nx || j < ny) {
-    const double vy = j < ny ? a * y[j] + b : kInf;
-    const double v = (i < nx && x[i] <= vy) ? x[i] : vy;
-    std::size_t cx = 0, cy = 0;
-    while (i < nx && x[i] == v) {
-      ++i;
-      ++cx;
-    }
-    while (j < ny && a * y[j] + b == v) {
-      ++j;
-      ++cy;
-    }
-    const double t = static_cast<double>(cx + cy);
-    rank_sum_x += (pos + (t + 1.0) / 2.0) * static_cast<double>(cx);
-    if (t > 1.0) tie_term += t * t * t - t;
-    pos += t;
-  }
-  const double n1 = static_cast<double>(nx), n2 = static_cast<double>(ny), n = n1 + n2;
-  const double dz = rank_sum_x - n1 * (n1 + 1.0) / 2.0 - n1 * n2 / 2.0;
-  const double sigma = std::sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))));
-  if (!(sigma > 0.0)) return false;
-  const double corr = dz > 0.0 ? 0.5 : (dz < 0.0 ? -0.5 : 0.0);
-  z = (dz - corr) / sigma;
-  return true;
-}
-
-/// The standardised contrast of two means, candidate - (a stable + b), with its delta-free
-/// standard error sqrt(v_c / n_c + a^2 v_s / n_s): linear in the data, so it needs no division
-/// by a noisy stable level and handles a stable rate of 0.
-struct Contrast {
-  double mean_c = 0.0, var_mean_c = 0.0;  // mean and variance of the mean
-  double mean_s = 0.0, var_mean_s = 0.0;
-
-  /// +/-inf when the standard error is 0 and the contrast is not; 0 when both are.
-  double z(double a, double b) const {
-    const double d = mean_c - (a * mean_s + b);
-    const double se = std::sqrt(var_mean_c + a * a * var_mean_s);
-    if (se > 0.0) return d / se;
-    return d > 0.0 ? kInf : (d < 0.0 ? -kInf : 0.0);
-  }
-
-  /// The ratio candidate / stable: the set of r whose contrast candidate - r stable is not
-  /// rejected at `zq` (Fieller's theorem). Unbounded where the stable mean is not distinguishable
-  /// from 0.
-  stats::Interval ratio_interval(double zq) const {
-    const double qa = mean_s * mean_s - zq * zq * var_mean_s;
-    const double qb = -2.0 * mean_c * mean_s;
-    const double qc = mean_c * mean_c - zq * zq * var_mean_c;
-    if (!(qa > 0.0)) return {-kInf, kInf};
-    const double disc = qb * qb - 4.0 * qa * qc;
-    const double mid = -qb / (2.0 * qa);
-    if (disc <= 0.0) return {mid, mid};
-    const double half = std::sqrt(disc) / (2.0 * qa);
-    return {mid - half, mid + half};
-  }
-};
-
-/// What a metric's test computed, before classification.
-struct Evidence {
-  bool usable = false;
-  std::string why;          // when not usable
-  double z_high = 0.0;      // statistic at the upper tolerance boundary (candidate high)
-  double z_low = 0.0;       // statistic at the lower tolerance boundary (candidate low)
-  bool has_high = false;    // the upper boundary exists (kIncrease, kEither)
-  bool has_low = false;     // the lower boundary exists
-  double effect = 0.0;
-  stats::Interval interval;
-};
-
-/// Tolerance boundary as the map v -> a v + b applied to stable: candidate compared against it.
-struct Boundary {
-  double a = 1.0, b = 0.0;
-  bool exists = true;
-};
-
-inline Boundary upper_boundary(const JudgeMetric& m) {
-  if (m.tolerance_scale == ToleranceScale::kRelative) return {1.0 + m.tolerance, 0.0, true};
-  return {1.0, m.tolerance, true};
-}
-
-inline Boundary lower_boundary(const JudgeMetric& m) {
-  if (m.tolerance_scale == ToleranceScale::kRelative) {
-    // A positive metric cannot fall by 100 % or more: no lower boundary to cross.
-    return {1.0 - m.tolerance, 0.0, m.tolerance < 1.0};
-  }
-  return {1.0, -m.tolerance, true};
-}
-
-/// A number for people: four significant digits.
-inline std::string number(double v) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
-
-
-}  // namespace detail::judge
 
 // ---------------------------------------------------------------------------------------------
 // Validation
@@ -309,128 +162,6 @@ SWITCHYARD_INLINE void JudgeConfig::validate() const {
   if (static_cast<unsigned>(pass_rule) > 1) fail("pass_rule is not a PassRule");
 }
 
-namespace detail::judge {
-
-/// Sorted views of a sample metric's data: the caller's spans when sorted, else sorted copies.
-inline std::span<const double> sorted_view(std::span<const double> in, bool sorted,
-                                           std::vector<double>& scratch) {
-  if (sorted) return in;
-  scratch.assign(in.begin(), in.end());
-  std::sort(scratch.begin(), scratch.end());
-  return scratch;
-}
-
-/// kSamples: the rank test at each tolerance boundary and, when asked, the Hodges-Lehmann
-/// estimate and always-valid interval (roots of the rank statistic in log ratio or shift).
-inline Evidence sample_evidence(const JudgeMetric& m, std::span<const double> y,
-                                std::span<const double> x, double z_interval,
-                                bool with_interval) {
-  Evidence e;
-  // Sorted: NaN would sit anywhere, but +-inf at the ends; check every value only once.
-  if (!stats::detail::all_finite(x.data(), x.size()) ||
-      !stats::detail::all_finite(y.data(), y.size())) {
-    e.why = "a sample is NaN or infinite";
-    return e;
-  }
-  const bool relative = m.tolerance_scale == ToleranceScale::kRelative;
-  if (relative && (x.front() <= 0.0 || y.front() <= 0.0)) {
-    e.why = "a relative tolerance needs positive samples; use an absolute tolerance";
-    return e;
-  }
-  auto z_at = [&](const Boundary& bd, double& z) { return rank_z(x, y, bd.a, bd.b, z); };
-  const Boundary hi = upper_boundary(m), lo = lower_boundary(m);
-  e.has_high = m.bad_direction != BadDirection::kDecrease;
-  e.has_low = m.bad_direction != BadDirection::kIncrease && lo.exists;
-  if (e.has_high && !z_at(hi, e.z_high)) {
-    // Every pooled value tied at the boundary: candidate sits exactly on it, not beyond.
-    e.z_high = 0.0;
-  }
-  if (e.has_low && !z_at(lo, e.z_low)) e.z_low = 0.0;
-  e.usable = true;
-  if (!with_interval) {
-    double sx = 0.0, sy = 0.0;
-    for (double v : x) sx += v;
-    for (double v : y) sy += v;
-    const double mx = sx / static_cast<double>(x.size()), my = sy / static_cast<double>(y.size());
-    e.effect = relative ? (my != 0.0 ? mx / my - 1.0 : 0.0) : mx - my;
-    e.interval = {-kInf, kInf};
-    return e;
-  }
-  // Roots in u of rank_z(x, stable mapped by u) = zq: u = log ratio (relative) or shift.
-  double lo_u, hi_u;
-  if (relative) {
-    lo_u = std::log(x.front() / y.back());
-    hi_u = std::log(x.back() / y.front());
-  } else {
-    lo_u = x.front() - y.back();
-    hi_u = x.back() - y.front();
-  }
-  const double tol = relative ? 1e-5 : 1e-6 * std::max(hi_u - lo_u, 1e-300);
-  bool tied = false;
-  auto root = [&](double zq) {
-    auto f = [&](double u) {
-      double z = 0.0;
-      const bool ok = relative ? rank_z(x, y, std::exp(u), 0.0, z) : rank_z(x, y, 1.0, u, z);
-      if (!ok) tied = true;
-      return z - zq;
-    };
-    const double f_lo = f(lo_u);
-    if (f_lo <= 0.0) return lo_u;
-    const double f_hi = f(hi_u);
-    if (f_hi >= 0.0) return hi_u;
-    return stats::detail::zeroin(lo_u, hi_u, f_lo, f_hi, f, tol);
-  };
-  const double est = root(0.0), lower = root(z_interval), upper = root(-z_interval);
-  if (tied) {
-    e.effect = 0.0;
-    e.interval = {0.0, 0.0};
-    return e;
-  }
-  if (relative) {
-    e.effect = std::expm1(est);
-    e.interval = {std::expm1(lower), std::expm1(upper)};
-  } else {
-    e.effect = est;
-    e.interval = {lower, upper};
-  }
-  return e;
-}
-
-/// kProportion and kMean: the contrast at each tolerance boundary, the ratio (Fieller) or
-/// difference with its always-valid interval.
-inline Evidence contrast_evidence(const JudgeMetric& m, const Contrast& c, double z_interval) {
-  Evidence e;
-  const bool relative = m.tolerance_scale == ToleranceScale::kRelative;
-  const Boundary hi = upper_boundary(m), lo = lower_boundary(m);
-  e.has_high = m.bad_direction != BadDirection::kDecrease;
-  e.has_low = m.bad_direction != BadDirection::kIncrease && lo.exists;
-  if (e.has_high) e.z_high = c.z(hi.a, hi.b);
-  if (e.has_low) e.z_low = c.z(lo.a, lo.b);
-  e.usable = true;
-  if (relative) {
-    e.effect = c.mean_s > 0.0 ? c.mean_c / c.mean_s - 1.0 : (c.mean_c > 0.0 ? kInf : 0.0);
-    const stats::Interval r = c.ratio_interval(z_interval);
-    e.interval = {r.lower - 1.0, r.upper - 1.0};
-  } else {
-    e.effect = c.mean_c - c.mean_s;
-    const double hw = z_interval * std::sqrt(c.var_mean_c + c.var_mean_s);
-    e.interval = {e.effect - hw, e.effect + hw};
-  }
-  return e;
-}
-
-/// "1.31x" for a ratio excess of 0.31, "+4.2" for a difference.
-inline std::string effect_text(const JudgeMetric& m, double v) {
-  if (m.tolerance_scale == ToleranceScale::kRelative) return number(1.0 + v) + "x";
-  return (v >= 0 ? "+" : "") + number(v);
-}
-
-inline std::string tolerance_text(const JudgeMetric& m, bool high) {
-  const double t = high ? m.tolerance : -m.tolerance;
-  return effect_text(m, t);
-}
-
-}  // namespace detail::judge
 
 // ---------------------------------------------------------------------------------------------
 // CanaryJudge
@@ -580,6 +311,11 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
       dj::Evidence e;
       switch (m.kind) {
         case JudgeMetricKind::kSamples: {
+          if (!dj::finite_samples(o.stable_samples, o.samples_sorted) ||
+              !dj::finite_samples(o.candidate_samples, o.samples_sorted)) {
+            r.reason = "inconclusive: a sample is NaN or infinite";
+            return MetricClassification::kInconclusive;
+          }
           const auto y = dj::sorted_view(o.stable_samples, o.samples_sorted, scratch_stable_);
           const auto x =
               dj::sorted_view(o.candidate_samples, o.samples_sorted, scratch_candidate_);
@@ -693,9 +429,10 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
   // Kayenta's weighted sum: a group scores its passed share of judged metrics (100 when none was
   // judged); the best case counts every pending metric as passing.
   double score = 0.0, best = 0.0;
-  std::uint32_t pending = 0;
+  std::uint32_t pending = 0, judged_total = 0;
   for (GroupScore& gs : out.groups) {
     const std::uint32_t judged = gs.passed + gs.failed;
+    judged_total += judged;
     gs.score = judged ? 100.0 * gs.passed / judged : 100.0;
     const std::uint32_t all = judged + gs.pending;
     const double best_group = all ? 100.0 * (gs.passed + gs.pending) / all : 100.0;
@@ -720,6 +457,10 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
   if (critical_failure) {
     out.verdict = JudgeVerdict::kFail;
     out.score = 0.0;
+  } else if (judged_total == 0) {
+    // Nothing was judged (every metric without data and optional): no evidence either way.
+    out.score = score;
+    out.verdict = JudgeVerdict::kInconclusive;
   } else if (pending > 0) {
     out.score = score;
     out.verdict = best < config_.marginal_score ? JudgeVerdict::kFail : JudgeVerdict::kInconclusive;

@@ -61,7 +61,8 @@ enum class JudgeVerdict : std::uint8_t {
   kMarginal,      ///< marginal_score <= score < pass_score, every metric decided
   kFail,          ///< a critical metric failed, or the score is below marginal_score (or must end
                   ///< there whatever the undecided metrics do)
-  kInconclusive,  ///< some metric is not decided yet: hold the step and look again
+  kInconclusive,  ///< some metric is not decided yet, or none has data: hold the step and look
+                  ///< again
 };
 
 /// When a judged metric that did not fail counts as passing.
@@ -132,7 +133,9 @@ struct JudgeConfig {
   /// low over all looks of one sequence (bounded asymptotically). In (0, 1). Default 0.05.
   double alpha = 0.05;
   /// The always-valid bound's tuning parameter: the total observations (both sides) at which it is
-  /// tightest (GrowthBook's default 5000). > 0.
+  /// tightest (GrowthBook's default 5000). > 0. Set it near the total a step expects: far below
+  /// it the bound is wide (at 30 observations and 5000, a rejection needs z > 11.7), far above it
+  /// somewhat wider than a fixed-horizon test's.
   double tuning_parameter = 5000.0;
   PassRule pass_rule = PassRule::kNotRejected;
   /// kSamples metrics: compute the Hodges-Lehmann estimate and always-valid interval (three root
@@ -162,8 +165,9 @@ struct JudgeCounts {
 struct MetricObservation {
   std::span<const double> stable_samples;     ///< kSamples
   std::span<const double> candidate_samples;  ///< kSamples
-  /// kSamples: both spans are already sorted ascending (skips the copy and sort, the bulk of an
-  /// evaluation's cost). Unsorted data with this flag gives wrong results.
+  /// kSamples: both spans are already sorted ascending and hold no NaN (skips the copy, the sort
+  /// and the scan for NaN, the bulk of an evaluation's cost; infinite values are still caught at
+  /// the ends). Unsorted data with this flag give wrong results.
   bool samples_sorted = false;
   JudgeCounts stable_counts;             ///< kProportion
   JudgeCounts candidate_counts;          ///< kProportion

@@ -15,6 +15,7 @@
 
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/config.hpp>
+#include <switchyard/core/error.hpp>
 #include <switchyard/rollout/metric_spec.hpp>
 
 namespace switchyard {

@@ -347,6 +347,7 @@ inline constexpr std::array<char, 8> kMagic = {'\x89', 'S', 'Y', 'P', '\r', '\n'
 inline constexpr std::size_t kChecksumSize = 32;
 inline constexpr std::size_t kMaxQuantiles = 4096;
 inline constexpr std::size_t kMaxSample = std::size_t{1} << 20;
+inline constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;
 
 inline void save_string(cereal::PortableBinaryOutputArchive& ar, const std::string& s) {
   ar(static_cast<std::uint64_t>(s.size()));
@@ -465,6 +466,9 @@ inline void check_feature(const FeatureProfile& f) {
   if (f.counts.size() != f.slots()) {
     throw corrupt(who + " has " + std::to_string(f.counts.size()) + " counts for " +
                   std::to_string(f.slots()) + " slots");
+  }
+  if (f.count > kMaxCount || f.missing > kMaxCount) {
+    throw corrupt(who + " has a count above 2^53 (counts must stay exact as doubles)");
   }
   std::uint64_t total = 0;
   for (auto c : f.counts) {

@@ -248,5 +248,55 @@ TEST(DeploymentTest, swaps_under_concurrent_load_fail_no_request) {
   EXPECT_EQ(destroyed.load(), 0) << "the source still holds every model";
 }
 
+// Rollback under load: two threads predict on a 50/50 canary; once set_weights puts the canary at
+// 0 and returns, every request that any thread starts afterwards is served by the stable version.
+// Each thread checks a flag the test raises after set_weights returned, then serves exactly
+// kAfter more requests and counts those stable answers: both counts must be kAfter, with no failed
+// request before or after. Synchronised on counters and the flag, no sleeps.
+TEST(DeploymentTest, after_a_rollback_returns_every_later_request_is_served_by_stable) {
+  Fixture f;
+  Deployment d({.model = "fraud-detection", .source = &f.source});
+  d.router().set_policy(canary(50));
+  constexpr std::uint64_t kAfter = 20000;
+  std::atomic<bool> rolled_back{false};
+  std::atomic<std::uint64_t> before[2] = {0, 0};
+  std::uint64_t canary_before[2] = {0, 0}, stable_after[2] = {0, 0}, failed[2] = {0, 0};
+  auto worker = [&](int id) {
+    std::uint64_t i = 0, after = 0;
+    while (after < kAfter) {
+      // Read before the request: a request started after the rollback returned must see it.
+      const bool rolled = rolled_back.load(std::memory_order_acquire);
+      auto key = "user-" + std::to_string(id * 1000000 + static_cast<int>(i++ % 5000));
+      auto r = d.predict({.key = key, .input = row()});
+      if (!r.ok()) {
+        ++failed[id];
+      } else if (rolled) {
+        stable_after[id] += r->version == 1;
+      } else {
+        canary_before[id] += r->version == 2;
+      }
+      if (rolled) {
+        ++after;
+      } else {
+        before[id].fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  // Roll back only once both threads serve the canary's share, so the publish races real requests.
+  while (before[0].load() < 5000 || before[1].load() < 5000) std::this_thread::yield();
+  d.router().set_weights({{"stable", 100}, {"canary", 0}});
+  rolled_back.store(true, std::memory_order_release);
+  a.join();
+  b.join();
+  for (int id = 0; id < 2; ++id) {
+    EXPECT_GT(canary_before[id], 0u) << "thread " << id << " never reached the canary before";
+    EXPECT_EQ(stable_after[id], kAfter) << "thread " << id << " reached the canary after rollback";
+    EXPECT_EQ(failed[id], 0u) << "thread " << id;
+  }
+  ASSERT_NE(d.router().table(), nullptr);
+  EXPECT_EQ(d.router().table()->find_variant("canary")->share, 0.0);
+}
+
 }  // namespace
 }  // namespace switchyard

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -16,6 +17,7 @@ struct Registry {
   std::mutex mu;
   std::vector<std::size_t> free;  // recycled indices
   std::size_t next = 0;
+  std::atomic<std::size_t> bound{0};  // `next`, readable without the lock
   std::size_t next_hook = 1;
   std::map<std::size_t, ThreadExitHook> hooks;
 };
@@ -35,6 +37,7 @@ struct Owner {
       r.free.pop_back();
     } else if (r.next < kMaxThreadSlots) {
       index = r.next++;
+      r.bound.store(r.next, std::memory_order_seq_cst);
     }
   }
   ~Owner() {
@@ -56,6 +59,10 @@ SWITCHYARD_INLINE std::size_t assign_thread_index() noexcept {
   thread_local thread_slot::Owner owner;
   thread_slot_cache::index = owner.index;
   return owner.index;
+}
+
+SWITCHYARD_INLINE std::size_t thread_index_bound() noexcept {
+  return thread_slot::registry().bound.load(std::memory_order_seq_cst);
 }
 
 SWITCHYARD_INLINE std::size_t add_thread_exit_hook(ThreadExitHook hook) {

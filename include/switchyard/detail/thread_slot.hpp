@@ -33,6 +33,11 @@ inline std::size_t thread_index() noexcept {
   return i != thread_slot_cache::kUnassigned ? i : assign_thread_index();
 }
 
+/// One past the highest index any thread has been given so far (never decreases), so a scan of
+/// per-thread slots can stop there instead of at kMaxThreadSlots. A thread's index is counted
+/// here (a sequentially consistent store) before thread_index() first returns it. Thread-safe.
+SWITCHYARD_API std::size_t thread_index_bound() noexcept;
+
 /// A callback run on a thread's exit with that thread's index. It runs under the hook registry's
 /// lock, so it must only move out what the slot holds and return it: the returned object is
 /// destroyed after the lock is released.

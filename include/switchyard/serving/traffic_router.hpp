@@ -25,9 +25,13 @@ namespace switchyard {
 /// set_policy() validates a policy, loads every version it names through the ModelSource, builds a
 /// RoutingTable and publishes it in one atomic step. Availability first: if validation or any load
 /// fails, it throws and the previous table keeps serving untouched. Requests read the current
-/// table through a per-thread cached snapshot (detail::SnapshotCell): no lock and no shared write
-/// on the request path. A version's model is released only after it left the table and every
-/// thread that routed to it has moved on.
+/// table through detail::SnapshotCell: no lock and no shared write on the request path, and after
+/// a publish a request thread's next read() only announces the new table in its own slot (no lock,
+/// no reference count, nothing freed), so republishing, back to back or for a rollback, costs the
+/// request threads next to nothing. A request that starts after set_policy/set_weights returned
+/// routes on the new table. Retired tables, and a version's model once it left every table, are
+/// released by the publishing thread (at a later publish) or by an exiting request thread, after
+/// every thread that routed on them has moved on; never inside a request.
 ///
 /// Per-version statistics live in the router (not in a table), so they survive weight changes.
 ///

@@ -137,8 +137,9 @@ struct Shard;
 /// lazily allocated shard with relaxed single-writer stores; no lock is shared between threads and
 /// nothing is allocated once a thread's shard exists. Threads beyond detail::kMaxThreadSlots (or
 /// when a shard cannot be allocated) share one mutex-guarded shard. Labels: each request with an
-/// id is remembered in its thread's bounded table (Options::label_capacity, direct-mapped, the
-/// newest request wins a slot); record_label() looks the id up in every thread's table.
+/// id is remembered in its thread's bounded table (Options::label_capacity slots in sets of 8; a
+/// new request takes an empty or labelled slot of its set, else the set's oldest entry's);
+/// record_label() looks the id up in every thread's table.
 ///
 /// Control path (snapshot, roll_window): serialised among themselves; they sum the shards
 /// without stopping recorders. Windows of counters are exact: every request lands in exactly one
@@ -164,10 +165,10 @@ class CanaryMetrics final : public RequestObserver {
     /// Latencies kept per version per window for rank tests (a uniform reservoir). Default 2000;
     /// at most 1,000,000; 0 keeps none.
     std::size_t latency_sample = 2000;
-    /// Requests remembered per request thread for record_label(), rounded up to a power of two;
-    /// 0 disables label joining (record_labels still works). Default 16384 (256 KiB per thread).
-    /// A label that arrives after its thread served this many more requests may find its slot
-    /// taken and is counted unmatched.
+    /// Requests remembered per request thread for record_label(), rounded up to a power of two
+    /// (at least 8); 0 disables label joining (record_labels still works). Default 16384
+    /// (256 KiB per thread). Size it above the requests a thread serves within the label delay
+    /// (about 1.5x): a label whose request was pushed out is counted unmatched.
     std::size_t label_capacity = 16384;
     /// Stamps window starts and ends. Default: the system clock. Must outlive the metrics.
     const Clock* clock = nullptr;
@@ -234,9 +235,21 @@ class CanaryMetrics final : public RequestObserver {
   Shard* allocate_shard(std::size_t index) noexcept;
   template <class Write>
   void write(Write&& w) noexcept;
-  struct Totals;
+  // Every shard summed at one moment (cumulative); windows subtract an earlier Totals.
+  struct Totals {
+    struct Version {
+      std::uint64_t requests = 0, errors = 0, fallbacks = 0, labelled = 0, correct = 0;
+      LatencyHistogram latency;
+      std::vector<MetricMoments> metrics;
+    };
+    std::vector<Version> versions;
+    std::uint64_t ignored = 0, labels_unmatched = 0, labels_duplicate = 0;
+  };
+  Totals zero_totals() const;
   Totals read_totals() const;
-  CanaryWindow build(bool roll);
+  // Reads the current window; with `roll`, also closes it and starts the next.
+  CanaryWindow build(bool roll) const;
+  static CanaryVersionFigures figures(std::int64_t version, const Totals::Version& totals);
 
   std::vector<std::int64_t> versions_;
   std::vector<std::string> metric_names_;
@@ -245,14 +258,15 @@ class CanaryMetrics final : public RequestObserver {
   const Clock* clock_;
   std::uint64_t seed_;
 
-  std::atomic<std::uint64_t> window_{1};  // current window's number; tags reservoirs
+  mutable std::atomic<std::uint64_t> window_{1};  // current window's number; tags reservoirs
   std::array<std::atomic<Shard*>, detail::kMaxThreadSlots> shards_{};
   mutable detail::Mutex overflow_mu_;
   std::unique_ptr<Shard> overflow_;  // written under overflow_mu_
 
   mutable detail::Mutex control_mu_;  // serialises snapshot() and roll_window()
-  std::unique_ptr<Totals> baseline_ SWITCHYARD_GUARDED_BY(control_mu_);
-  TimePoint window_start_ SWITCHYARD_GUARDED_BY(control_mu_){};
+  // The cumulative figures when the current window started, and when that was.
+  mutable std::unique_ptr<Totals> baseline_ SWITCHYARD_GUARDED_BY(control_mu_);
+  mutable TimePoint window_start_ SWITCHYARD_GUARDED_BY(control_mu_){};
   mutable std::uint64_t merge_state_ SWITCHYARD_GUARDED_BY(control_mu_) = 0;  // sample merge RNG
 };
 

@@ -12,10 +12,7 @@
 namespace switchyard::stats {
 namespace {
 
-SampleSummary arm(bool proportion, std::uint64_t n, double sum, double sum_squares) {
-  if (proportion) return ProportionCounter(static_cast<std::uint64_t>(sum), n).summary();
-  return SampleSummary::from_sums(n, sum, sum_squares);
-}
+using ::switchyard::stats::testing::arm;
 
 // Reference: gbstats 0.8.0 EffectBayesianABTest(EffectBayesianConfig(difference_type,
 // prior_effect, prior_type='relative', inverse)); chance to win, expected, credible interval and

@@ -15,10 +15,7 @@
 namespace switchyard::stats {
 namespace {
 
-SampleSummary arm(bool proportion, std::uint64_t n, double sum, double sum_squares) {
-  if (proportion) return ProportionCounter(static_cast<std::uint64_t>(sum), n).summary();
-  return SampleSummary::from_sums(n, sum, sum_squares);
-}
+using ::switchyard::stats::testing::arm;
 
 // Reference: gbstats 0.8.0 SequentialTwoSidedTTest (tuning 5000): p-value and interval 1e-12
 // relative; SequentialOneSided{Lesser,Greater}TTest: one-sided bounds 1e-12. One-sided p-values:

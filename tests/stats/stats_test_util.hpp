@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <switchyard/stats/proportion_counter.hpp>
+#include <switchyard/stats/running_moments.hpp>
 
 namespace switchyard::stats::testing {
 
@@ -21,6 +24,13 @@ inline ::testing::AssertionResult close(double actual, double expected, double r
   return ::testing::AssertionFailure()
          << "actual " << std::to_string(actual) << " (" << actual << ") vs expected " << expected
          << ": error " << err << ", relative " << err / std::fabs(expected) << " > " << rel;
+}
+
+/// One arm's summary from gbstats-style sufficient statistics: a proportion (sum = successes) or
+/// a continuous metric (sum and sum of squares).
+inline SampleSummary arm(bool proportion, std::uint64_t n, double sum, double sum_squares) {
+  if (proportion) return ProportionCounter(static_cast<std::uint64_t>(sum), n).summary();
+  return SampleSummary::from_sums(n, sum, sum_squares);
 }
 
 }  // namespace switchyard::stats::testing

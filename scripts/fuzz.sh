@@ -4,7 +4,7 @@
 # Usage: scripts/fuzz.sh [--seconds N] [--replay-only] [--regenerate-seeds] [target...]
 #   targets       any of tests/fuzz/<target>_fuzzer.cpp (default: all of them)
 #                 (default: all)
-#   --seconds N   fuzzing time per target (default 60; 20 when CI=true)
+#   --seconds N   fuzzing time per target (default 60; 15 when CI=true)
 #   --replay-only run each target once over its committed corpus (tests/fuzz/corpus/<target>)
 #   --regenerate-seeds  rewrite the committed seed files (tests/fuzz/corpus/*/seed-*)
 #
@@ -23,7 +23,7 @@ build="${BUILD_DIR:-$root/build-fuzz}"
 cxx="${CXX:-clang++-14}"
 jobs="${JOBS:-1}"
 seconds=60
-if [ "${CI:-false}" = "true" ]; then seconds=20; fi
+if [ "${CI:-false}" = "true" ]; then seconds=15; fi
 replay_only=false
 regenerate=false
 targets=()

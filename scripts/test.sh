@@ -18,7 +18,7 @@ echo "plain build and tests: $(( $(date +%s) - start )) s"
 if [ "${SWITCHYARD_SKIP_SANITIZERS:-0}" != 1 ] && [ -f scripts/sanitize.sh ]; then
   JOBS="$jobs" bash scripts/sanitize.sh tsan
   JOBS="$jobs" bash scripts/sanitize.sh asan-ubsan
-  # libFuzzer on every target from its committed corpus (20 s each when CI=true).
+  # libFuzzer on every target from its committed corpus (15 s each when CI=true; eight targets).
   JOBS="$jobs" bash scripts/fuzz.sh
   echo "with sanitizers: $(( $(date +%s) - start )) s"
 fi

@@ -459,7 +459,7 @@ TEST_F(EvidenceRowsTest, evidence_rows_in_the_way_of_a_new_audit_row_are_corrupt
   // after the promotion (the first is the next registration).
   const std::string next = std::to_string(promoted_ + 2);
   RawDb(f_.db_path()).exec("INSERT INTO audit_evidence VALUES (" + next +
-                           ", 0, 'shadow', 1, '', '')");
+                           ", 0, 'shadow', 1, '', '', '')");
   f_.reopen();
   EXPECT_EQ(f_.registry->history(kModel).back().evidence.size(), 2u) << "orphans are not read";
   f_.add(kModel, 0.9, 2);
@@ -492,19 +492,19 @@ TEST(PromotionEvidenceMigrationTest, a_version_2_store_migrates_to_version_3_kee
   f.store.reset();
   {
     RawDb raw(f.db_path());  // what schema version 2 looked like
-    raw.exec("DROP TABLE audit_evidence");
-    raw.exec("PRAGMA user_version = 2");
+    testing::downgrade_schema(raw, 2);
   }
   try {
     SqliteRegistryStore read_only({.path = f.db_path().string(), .read_only = true});
     ADD_FAILURE() << "a read-only store was opened without its migration";
   } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("schema version 2 and must be migrated to 3"),
+    EXPECT_NE(std::string(e.what()).find("schema version 2 and must be migrated to " +
+                                           std::to_string(kSqliteSchemaVersion)),
               std::string::npos)
         << e.what();
   }
   f.reopen();
-  EXPECT_EQ(RawDb(f.db_path()).text("PRAGMA user_version"), "3");
+  EXPECT_EQ(RawDb(f.db_path()).text("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
   EXPECT_EQ(RawDb(f.db_path()).text("SELECT count(*) FROM audit_evidence"), "0");
   EXPECT_EQ(f.registry->export_json(), before) << "every row kept";
   EXPECT_EQ(f.registry->history(kModel), history);
@@ -515,7 +515,7 @@ TEST(PromotionEvidenceMigrationTest, a_version_2_store_migrates_to_version_3_kee
   f.registry->transition(kModel, v, Stage::kProduction, {.evidence = {ab_test(true)}});
   const std::string after = f.registry->export_json();
   f.reopen();
-  EXPECT_EQ(RawDb(f.db_path()).text("PRAGMA user_version"), "3");
+  EXPECT_EQ(RawDb(f.db_path()).text("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
   EXPECT_EQ(f.registry->export_json(), after);
   EXPECT_EQ(f.registry->history(kModel).back().evidence,
             std::vector<PromotionEvidence>{ab_test(true)});

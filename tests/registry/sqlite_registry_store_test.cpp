@@ -145,7 +145,7 @@ TEST_F(SqliteRegistryStoreTest, creates_a_wal_store_marked_with_its_application_
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("PRAGMA application_id"), std::to_string(kSqliteApplicationId));
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
-  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "6");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "8");
 }
 
 TEST_F(SqliteRegistryStoreTest, reopen_after_write_sees_every_field) {
@@ -416,9 +416,7 @@ TEST_F(SqliteRegistryStoreTest, a_version_1_store_gains_the_newer_tables_and_kee
   const StoreState before = populate(3);
   {
     RawDb raw(path());  // what schema version 1 looked like
-    raw.exec("DROP TABLE artifacts");
-    raw.exec("DROP TABLE audit_evidence");
-    raw.exec("PRAGMA user_version = 1");
+    testing::downgrade_schema(raw, 1);
   }
   try {
     (void)open({.read_only = true});
@@ -444,7 +442,7 @@ TEST_F(SqliteRegistryStoreTest, a_version_1_store_gains_the_newer_tables_and_kee
 // regression-unversioned-store-with-tables): its failed migration was refused after the switch to
 // WAL had already rewritten the header.
 TEST_F(SqliteRegistryStoreTest, an_older_store_that_already_has_newer_tables_is_refused_untouched) {
-  for (int claimed : {0, 1, 2}) {
+  for (int claimed : {0, 1, 2, 3}) {
     SCOPED_TRACE("user_version " + std::to_string(claimed));
     const fs::path file = path("claims-" + std::to_string(claimed) + ".db");
     populate(2, file);
@@ -472,10 +470,8 @@ TEST_F(SqliteRegistryStoreTest, an_older_store_missing_a_table_is_refused_untouc
   {
     RawDb raw(path());
     raw.exec("PRAGMA journal_mode = DELETE");
-    raw.exec("DROP TABLE artifacts");  // schema version 1 ...
-    raw.exec("DROP TABLE audit_evidence");
-    raw.exec("PRAGMA user_version = 1");
-    raw.exec("DROP TABLE aliases");  // ... damaged
+    testing::downgrade_schema(raw, 1);  // schema version 1 ...
+    raw.exec("DROP TABLE aliases");     // ... damaged
   }
   const std::string before = read_bytes(path());
   const std::string message = corruption_of(path());

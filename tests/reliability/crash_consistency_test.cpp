@@ -370,8 +370,7 @@ TEST(CrashConsistencyTest, killed_at_any_point_while_migrating_a_version_2_store
   }
   {
     testing::RawDb raw(v2);  // what schema version 2 looked like
-    raw.exec("DROP TABLE audit_evidence");
-    raw.exec("PRAGMA user_version = 2");
+    testing::downgrade_schema(raw, 2);
   }
   int crash_points = 0;
   for (int nth = 1; nth < 1000; ++nth) {

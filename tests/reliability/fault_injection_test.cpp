@@ -256,8 +256,7 @@ TEST(FaultInjectionTest, failures_while_migrating_a_version_2_store_lose_no_row)
       h.close();
       {
         testing::RawDb raw(h.db());  // what schema version 2 looked like
-        raw.exec("DROP TABLE audit_evidence");
-        raw.exec("PRAGMA user_version = 2");
+        testing::downgrade_schema(raw, 2);
       }
       FaultyVfs& vfs = FaultyVfs::instance();
       sync ? vfs.fail_sync(n) : vfs.fail_write(n);

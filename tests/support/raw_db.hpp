@@ -43,4 +43,15 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
+/// Turns a current store back into what schema version `version` (1, 2 or 3) looked like: drops
+/// the tables and columns later versions added, then sets user_version.
+inline void downgrade_schema(RawDb& raw, int version) {
+  raw.exec("DROP TABLE rollouts");
+  raw.exec("DROP TABLE rollout_leases");
+  raw.exec("ALTER TABLE audit_evidence DROP COLUMN actor");
+  if (version < 3) raw.exec("DROP TABLE audit_evidence");
+  if (version < 2) raw.exec("DROP TABLE artifacts");
+  raw.exec("PRAGMA user_version = " + std::to_string(version));
+}
+
 }  // namespace switchyard::testing

@@ -22,6 +22,7 @@ enum class ErrorCode : int {
   kLoadFailed = 10,        ///< a model artifact could not be turned into a Model
   kNoActiveModel = 11,     ///< nothing is configured to serve
   kModelFailed = 12,       ///< the host's model threw while predicting
+  kLeaseHeld = 13,         ///< another controller holds the lease on what was to be driven
 };
 
 /// The name of an error code, e.g. "not_found".
@@ -39,6 +40,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::kLoadFailed: return "load_failed";
     case ErrorCode::kNoActiveModel: return "no_active_model";
     case ErrorCode::kModelFailed: return "model_failed";
+    case ErrorCode::kLeaseHeld: return "lease_held";
   }
   return "unknown";
 }

@@ -47,6 +47,11 @@ struct PromotionEvidence {
   /// The full report as JSON object text (e.g. a shadow or experiment report), kept verbatim;
   /// empty when there is none.
   std::string detail_json;
+  /// Who vouches for it: for a "sign_off", the person signing (a PromotionPolicy with
+  /// require_owner_sign_off accepts only one of the model's owners); for a report, the producer.
+  /// Empty: nobody in particular. Follows the summary's rules (one line, at most
+  /// kMaxEvidenceSummaryBytes).
+  std::string actor{};
 
   friend bool operator==(const PromotionEvidence&, const PromotionEvidence&) = default;
 };

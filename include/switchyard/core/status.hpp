@@ -84,6 +84,7 @@ inline void Status::throw_if_error() const {
     case ErrorCode::kLoadFailed: throw LoadError(message_);
     case ErrorCode::kNoActiveModel: throw NoActiveModel(message_);
     case ErrorCode::kModelFailed: throw Error(*code_, message_);
+    case ErrorCode::kLeaseHeld: throw Error(*code_, message_);  // LeaseHeld needs its holder
   }
   throw Error(*code_, message_);
 }

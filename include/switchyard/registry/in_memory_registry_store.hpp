@@ -147,6 +147,13 @@ class InMemoryRegistryStore final : public RegistryStore {
     return it->second;
   }
 
+  std::optional<RolloutRecord> load_rollout(std::string_view deployment) override {
+    detail::MutexLock lk(shared_->mu);
+    auto it = shared_->rollouts.find(deployment);
+    if (it == shared_->rollouts.end()) return std::nullopt;
+    return it->second;
+  }
+
   std::string describe() const override { return "memory:" + shared_->options.name; }
 
  private:
@@ -170,6 +177,8 @@ class InMemoryRegistryStore final : public RegistryStore {
     std::map<std::string, Model, std::less<>> models SWITCHYARD_GUARDED_BY(mu);
     std::vector<AuditRecord> audit SWITCHYARD_GUARDED_BY(mu);
     std::map<std::string, std::string, std::less<>> artifacts SWITCHYARD_GUARDED_BY(mu);
+    std::map<std::string, RolloutRecord, std::less<>> rollouts SWITCHYARD_GUARDED_BY(mu);
+    std::map<std::string, RolloutLease, std::less<>> leases SWITCHYARD_GUARDED_BY(mu);
     std::uint64_t commits SWITCHYARD_GUARDED_BY(mu) = 0;
   };
 
@@ -333,10 +342,62 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
     artifacts_[std::string(sha256)] = std::string(bytes);
   }
 
+  std::optional<RolloutRecord> find_rollout(std::string_view deployment) override {
+    check_active();
+    auto it = rollouts_.find(deployment);
+    if (it != rollouts_.end()) return it->second;
+    detail::MutexLock lk(shared_->mu);
+    auto r = shared_->rollouts.find(deployment);
+    if (r == shared_->rollouts.end()) return std::nullopt;
+    return r->second;
+  }
+
+  void put_rollout(const RolloutRecord& r) override {
+    check_active();
+    if (r.deployment.empty()) throw InvalidArgument("rollout record has an empty deployment");
+    if (r.model.empty()) {
+      throw InvalidArgument("rollout of '" + r.deployment + "' has an empty model name");
+    }
+    (void)to_json(r, JsonStyle::kCompact);  // refuses what the SQLite store would refuse
+    rollouts_[r.deployment] = r;
+  }
+
+  std::optional<RolloutLease> find_lease(std::string_view deployment) override {
+    check_active();
+    auto it = leases_.find(deployment);
+    if (it != leases_.end()) return it->second;
+    detail::MutexLock lk(shared_->mu);
+    auto l = shared_->leases.find(deployment);
+    if (l == shared_->leases.end()) return std::nullopt;
+    return l->second;
+  }
+
+  void put_lease(const RolloutLease& l) override {
+    check_active();
+    if (l.deployment.empty()) throw InvalidArgument("rollout lease has an empty deployment");
+    if (l.owner.empty()) {
+      throw InvalidArgument("rollout lease of '" + l.deployment + "' has an empty owner");
+    }
+    leases_[l.deployment] = l;
+  }
+
+  void remove_lease(std::string_view deployment) override {
+    check_active();
+    leases_[std::string(deployment)] = std::nullopt;
+  }
+
   void commit() override {
     check_active();
     {
       detail::MutexLock lk(shared_->mu);
+      for (auto& [key, r] : rollouts_) shared_->rollouts[key] = std::move(r);
+      for (auto& [key, l] : leases_) {
+        if (l) {
+          shared_->leases[key] = std::move(*l);
+        } else {
+          shared_->leases.erase(key);
+        }
+      }
       auto& models = shared_->models;
       for (auto& [name, max] : max_versions_) models[name].max_version = max;
       for (auto& [key, v] : versions_) models[key.first].versions[key.second] = std::move(v);
@@ -413,6 +474,8 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
   std::map<std::pair<std::string, std::string>, std::optional<std::int64_t>> aliases_;
   std::vector<AuditRecord> audit_;
   std::map<std::string, std::string> artifacts_;
+  std::map<std::string, RolloutRecord, std::less<>> rollouts_;
+  std::map<std::string, std::optional<RolloutLease>, std::less<>> leases_;
   std::optional<std::int64_t> base_sequence_;
 };
 

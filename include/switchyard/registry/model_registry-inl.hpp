@@ -723,7 +723,7 @@ SWITCHYARD_INLINE ValidationReport ModelRegistry::run_gates(const ModelVersion& 
 SWITCHYARD_INLINE void ModelRegistry::require_promotion_evidence(
     const ModelVersion& v, const std::vector<PromotionEvidence>& evidence) const {
   const std::vector<std::string> unmet =
-      unmet_promotion_requirements(promotion_policy(v.name), evidence);
+      unmet_promotion_requirements(promotion_policy(v.name), evidence, owners_of(v.owner));
   if (unmet.empty()) return;
   std::string message = detail::registry::ref(v.name, v.version) +
                         " cannot move from Staging to Production: its promotion policy requires ";
@@ -732,6 +732,7 @@ SWITCHYARD_INLINE void ModelRegistry::require_promotion_evidence(
   if (evidence.empty()) message += "no evidence";
   for (std::size_t i = 0; i < evidence.size(); ++i) {
     message += (i > 0 ? ", " : "") + evidence[i].kind +
+               (evidence[i].actor.empty() ? "" : " by " + evidence[i].actor) +
                (evidence[i].passed ? " (passed)" : " (not passed)");
   }
   throw InvalidTransition(message);
@@ -778,6 +779,17 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
                    : ""));
   }
   validate_promotion_evidence(options.evidence, detail::registry::ref(name, version) + ": ");
+  for (const auto& alias : options.move_aliases) {
+    validate_alias(alias);
+    if (alias == "latest" || stage_from_string(alias)) {
+      throw InvalidArgument("alias '" + std::string(alias) +
+                            "' is reserved (it names a selector or a stage)");
+    }
+    if (to == Stage::kRejected) {
+      throw InvalidArgument(detail::registry::ref(name, version) +
+                            ": aliases cannot move to a version being rejected");
+    }
+  }
   if (before->stage == Stage::kStaging && to == Stage::kProduction) {
     require_promotion_evidence(*before, options.evidence);
   }
@@ -826,10 +838,36 @@ SWITCHYARD_INLINE VersionRef ModelRegistry::transition(std::string_view name, st
   changes.apply(*current, target, rejected ? "reject" : "transition",
                 rejected ? "failed validation: " + report->failures() : options.reason,
                 options.evidence);
+  std::vector<RegistryEvent> alias_events;
+  if (!rejected) {
+    for (const auto& alias : options.move_aliases) {
+      auto previous = tx->find_alias(model, alias);
+      tx->set_alias({model, alias, version});
+      AuditRecord a;
+      a.at = now;
+      a.actor = options.actor;
+      a.model = model;
+      a.version = version;
+      a.action = "alias";
+      a.alias = alias;
+      a.reason = previous ? "moved from version " + std::to_string(*previous) : options.reason;
+      changes.last_sequence = tx->append_audit(a);
+      alias_events.push_back({RegistryEvent::Kind::kAliasMoved, model, version, 0, std::nullopt,
+                              std::nullopt, alias, options.actor, a.reason, now,
+                              changes.last_sequence});
+    }
+  }
+  if (options.in_transaction) options.in_transaction(*tx);
   tx->commit();
   publish_change(snap, model, changes.first_sequence, changes.last_sequence, false,
-                 [&](ModelEntry& e) { changes.update(e); });
+                 [&](ModelEntry& e) {
+                   changes.update(e);
+                   if (!rejected) {
+                     for (const auto& alias : options.move_aliases) e.aliases[alias] = version;
+                   }
+                 });
   for (const auto& e : changes.events) emit(e);
+  for (const auto& e : alias_events) emit(e);
   if (rejected) {
     throw ValidationFailed(detail::registry::ref(name, version) +
                            " failed validation and was moved to Rejected: " + report->failures());

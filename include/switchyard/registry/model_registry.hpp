@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +76,16 @@ struct TransitionOptions {
   /// model's PromotionPolicy when the version moves Staging -> Production. At most
   /// kMaxEvidencePerTransition; each is checked as PromotionEvidence describes.
   std::vector<PromotionEvidence> evidence{};
+  /// Aliases to point at this version in the same transaction (a promotion moving "champion"),
+  /// each with its own "alias" audit row and alias_moved event. Each must be a valid alias that
+  /// names no selector or stage (InvalidArgument, nothing changed). Not allowed with Rejected.
+  std::vector<std::string> move_aliases{};
+  /// Runs inside the transition's store transaction, after the registry's own writes and before
+  /// commit: a controller writes the rows it keeps beside the registry (its rollout state, checked
+  /// against its lease) so that they commit with the transition or not at all. It may write only
+  /// rows the registry does not cache (put_rollout, put_lease, remove_lease). What it throws
+  /// aborts the transition (nothing is written) and propagates to the caller.
+  std::function<void(RegistryTransaction&)> in_transaction{};
 };
 
 /// The version registry of a service: register, validate, promote, alias, roll back, audit.

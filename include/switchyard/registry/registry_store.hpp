@@ -13,6 +13,7 @@
 #include <switchyard/core/error.hpp>
 #include <switchyard/detail/sha256.hpp>
 #include <switchyard/registry/model_version.hpp>
+#include <switchyard/registry/rollout_record.hpp>
 
 namespace switchyard {
 
@@ -96,6 +97,18 @@ class RegistryTransaction {
   /// Throws InvalidArgument when `sha256` is not 64 lowercase hex characters or `bytes` exceed
   /// the store's limit.
   virtual void put_artifact(std::string_view sha256, std::string_view bytes) = 0;
+  /// The rollout of `deployment` as this transaction sees it, if any.
+  virtual std::optional<RolloutRecord> find_rollout(std::string_view deployment) = 0;
+  /// Creates or replaces the rollout row of `r.deployment`. Throws InvalidArgument for an empty
+  /// deployment or model, or text the store cannot carry (NUL, NaN weights, oversized).
+  virtual void put_rollout(const RolloutRecord& r) = 0;
+  /// The lease on `deployment` as this transaction sees it (expired or not), if any.
+  virtual std::optional<RolloutLease> find_lease(std::string_view deployment) = 0;
+  /// Creates or replaces the lease row of `l.deployment`. Throws InvalidArgument for an empty
+  /// deployment or owner. Use acquire_rollout_lease() rather than this directly.
+  virtual void put_lease(const RolloutLease& l) = 0;
+  /// Deletes the lease row of `deployment`; does nothing when there is none.
+  virtual void remove_lease(std::string_view deployment) = 0;
   /// Makes every write durable and visible to other connections, or throws and changes nothing.
   virtual void commit() = 0;
 };
@@ -129,6 +142,8 @@ class RegistryStore {
   /// The committed bytes of an artifact kept in the store, or nullopt when there is none. Not
   /// verified here: the caller hashes them. Throws InvalidArgument for a malformed `sha256`.
   virtual std::optional<std::string> read_artifact(std::string_view sha256) = 0;
+  /// The committed rollout of `deployment`, if any (a read: it waits for no writer).
+  virtual std::optional<RolloutRecord> load_rollout(std::string_view deployment) = 0;
   /// Human-readable location, e.g. "sqlite:/var/lib/svc/registry.db", used in error messages.
   virtual std::string describe() const = 0;
 };

@@ -369,16 +369,25 @@ class CerealReader {
   template <class T>
   void optional_field(const char* name, T& out) {
     auto scope = path_.member(name);
-    try {
-      ar_.setNextName(name);
-      ar_.startNode();
-    } catch (const cereal::Exception& e) {
-      if (!missing(e)) path_.fail(expected<T>());
-      out = T{};
-      return;
+    if constexpr (std::is_same_v<T, std::string>) {
+      try {
+        ar_(cereal::make_nvp(name, out));
+      } catch (const cereal::Exception& e) {
+        if (!missing(e)) path_.fail(mismatch(e));
+        out.clear();
+      }
+    } else {
+      try {
+        ar_.setNextName(name);
+        ar_.startNode();
+      } catch (const cereal::Exception& e) {
+        if (!missing(e)) path_.fail(expected<T>());
+        out = T{};
+        return;
+      }
+      node(out);
+      ar_.finishNode();
     }
-    node(out);
-    ar_.finishNode();
   }
 
   /// Refuses the value of member `name` of the current object.
@@ -645,6 +654,50 @@ void fields(Io& io, T& e) {
   io.field("passed", e.passed);
   io.field("summary", e.summary);
   io.field("detail_json", e.detail_json);
+  io.optional_field("actor", e.actor);
+}
+
+inline void status_field(Writer& w, const char* name, RolloutStatus s) {
+  w.field(name, std::string(to_string(s)));
+}
+template <class R>
+void status_field(R& r, const char* name, RolloutStatus& out) {
+  std::string text;
+  r.field(name, text);
+  const std::optional<RolloutStatus> s = rollout_status_from_string(text);
+  if (!s) {
+    r.fail(name, "has unknown rollout status '" + text +
+                     "' (expected running, paused, promoted, rolled_back or aborted)");
+  }
+  out = *s;
+}
+
+template <class Io, SameAs<RolloutDecision> T>
+void fields(Io& io, T& d) {
+  time_field(io, "at_ns", d.at);
+  io.field("step", d.step);
+  io.field("action", d.action);
+  io.field("actor", d.actor);
+  io.field("reason", d.reason);
+}
+
+template <class Io, SameAs<RolloutRecord> T>
+void fields(Io& io, T& r) {
+  io.field("deployment", r.deployment);
+  io.field("model", r.model);
+  io.field("stable_version", r.stable_version);
+  io.field("candidate_version", r.candidate_version);
+  io.field("plan_json", r.plan_json);
+  status_field(io, "status", r.status);
+  io.field("step", r.step);
+  time_field(io, "started_at_ns", r.started_at);
+  time_field(io, "step_started_at_ns", r.step_started_at);
+  time_field(io, "updated_at_ns", r.updated_at);
+  io.field("weights", r.weights);
+  io.field("failures", r.failures);
+  io.field("consecutive_failures", r.consecutive_failures);
+  io.field("revision", r.revision);
+  io.field("decisions", r.decisions);
 }
 
 template <class Io, SameAs<AliasRecord> T>
@@ -869,6 +922,7 @@ SWITCHYARD_JSON_TYPE(ModelVersion)
 SWITCHYARD_JSON_TYPE(AuditRecord)
 SWITCHYARD_JSON_TYPE(AliasRecord)
 SWITCHYARD_JSON_TYPE(StoreState)
+SWITCHYARD_JSON_TYPE(RolloutRecord)
 
 #undef SWITCHYARD_JSON_TYPE
 

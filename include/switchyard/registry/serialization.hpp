@@ -34,8 +34,9 @@ enum class JsonStyle {
 /// nanoseconds only (`"created_at_ns": 1700000000000000000`), 64-bit integers exactly. Doubles are
 /// written in the shortest form that reads back to the same bits (0.1, 1e-300 and -0.0 included).
 /// An audit record's evidence is an array of `{"kind", "passed" (true/false), "summary",
-/// "detail_json"}` with `detail_json` kept as a string, verbatim; a record without an `evidence`
-/// member (written before it existed) reads as one without evidence.
+/// "detail_json", "actor"}` with `detail_json` kept as a string, verbatim; a record without an
+/// `evidence` member (written before it existed) reads as one without evidence, and evidence
+/// without an `actor` as evidence nobody signed.
 ///
 /// Guarantee: from_json<T>(to_json(x)) == x for every value to_json accepts.
 ///
@@ -52,6 +53,10 @@ SWITCHYARD_API std::string to_json(const ModelVersion& version,
 SWITCHYARD_API std::string to_json(const AuditRecord& record, JsonStyle style = JsonStyle::kPretty);
 SWITCHYARD_API std::string to_json(const AliasRecord& alias, JsonStyle style = JsonStyle::kPretty);
 SWITCHYARD_API std::string to_json(const StoreState& state, JsonStyle style = JsonStyle::kPretty);
+/// A rollout's record: its status by name ("rolled_back"), its decisions as an array, `plan_json`
+/// as a string kept verbatim, the weights as an object of percentages.
+SWITCHYARD_API std::string to_json(const RolloutRecord& record,
+                                   JsonStyle style = JsonStyle::kPretty);
 
 namespace detail {
 SWITCHYARD_API void parse_json(std::string_view json, TensorSpec& out);
@@ -61,6 +66,7 @@ SWITCHYARD_API void parse_json(std::string_view json, ModelVersion& out);
 SWITCHYARD_API void parse_json(std::string_view json, AuditRecord& out);
 SWITCHYARD_API void parse_json(std::string_view json, AliasRecord& out);
 SWITCHYARD_API void parse_json(std::string_view json, StoreState& out);
+SWITCHYARD_API void parse_json(std::string_view json, RolloutRecord& out);
 
 /// The part of a version the SQLite store keeps in its `metadata` column: every field except
 /// name, version, semver, stage, the two times and the artifact, which have columns of their own.
@@ -89,7 +95,7 @@ SWITCHYARD_API void registry_export_from_json(std::string_view json, StoreState&
 }  // namespace detail
 
 /// Parses what to_json() wrote (either style). T is one of TensorSpec, Signature, ArtifactRef,
-/// ModelVersion, AuditRecord, AliasRecord, StoreState.
+/// ModelVersion, AuditRecord, AliasRecord, StoreState, RolloutRecord.
 ///
 /// Strict: malformed JSON (with its byte offset), a missing field, a value of the wrong JSON type,
 /// an integer out of range, an unknown stage or dtype name, a duplicate map key, NaN or infinity,

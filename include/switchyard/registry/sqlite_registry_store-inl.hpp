@@ -234,6 +234,70 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
     });
   }
 
+  std::optional<RolloutRecord> find_rollout(std::string_view deployment) override {
+    return guarded([&]() -> std::optional<RolloutRecord> {
+      detail::sqlite::Query q(c_, detail::sqlite::kFindRollout);
+      q.bind(deployment);
+      if (!q.step()) return std::nullopt;
+      return detail::sqlite::read_rollout(q.get(), c_.where());
+    });
+  }
+
+  void put_rollout(const RolloutRecord& r) override {
+    if (r.deployment.empty()) throw InvalidArgument("rollout record has an empty deployment");
+    if (r.model.empty()) {
+      throw InvalidArgument("rollout of '" + r.deployment + "' has an empty model name");
+    }
+    detail::sqlite::check_text("rollout deployment", r.deployment);
+    detail::sqlite::check_text("rollout model", r.model);
+    const std::string record = to_json(r, JsonStyle::kCompact);
+    detail::sqlite::check_text("rollout record of '" + r.deployment + "'", record,
+                               kSqliteMaxMetadataBytes);
+    guarded([&] {
+      detail::sqlite::Query q(c_, detail::sqlite::kUpsertRollout);
+      q.bind(r.deployment).bind(r.model).bind(std::string(to_string(r.status))).bind(r.step);
+      q.bind(r.revision).bind(to_unix_nanos(r.updated_at)).bind(record);
+      const int rc = q.execute();
+      if (rc != SQLITE_OK) c_.raise(rc, "writing the rollout of '" + r.deployment + "'");
+    });
+  }
+
+  std::optional<RolloutLease> find_lease(std::string_view deployment) override {
+    return guarded([&]() -> std::optional<RolloutLease> {
+      detail::sqlite::Query q(c_, detail::sqlite::kFindLease);
+      q.bind(deployment);
+      if (!q.step()) return std::nullopt;
+      return detail::sqlite::read_lease(q.get(), c_.where());
+    });
+  }
+
+  void put_lease(const RolloutLease& l) override {
+    if (l.deployment.empty()) throw InvalidArgument("rollout lease has an empty deployment");
+    if (l.owner.empty()) {
+      throw InvalidArgument("rollout lease of '" + l.deployment + "' has an empty owner");
+    }
+    if (l.token < 1) {
+      throw InvalidArgument("rollout lease of '" + l.deployment + "': token must be >= 1");
+    }
+    detail::sqlite::check_text("lease deployment", l.deployment);
+    detail::sqlite::check_text("lease owner", l.owner);
+    guarded([&] {
+      detail::sqlite::Query q(c_, detail::sqlite::kUpsertLease);
+      q.bind(l.deployment).bind(l.owner).bind(to_unix_nanos(l.expires_at)).bind(l.token);
+      const int rc = q.execute();
+      if (rc != SQLITE_OK) c_.raise(rc, "writing the lease of '" + l.deployment + "'");
+    });
+  }
+
+  void remove_lease(std::string_view deployment) override {
+    guarded([&] {
+      detail::sqlite::Query q(c_, detail::sqlite::kDeleteLease);
+      q.bind(deployment);
+      const int rc = q.execute();
+      if (rc != SQLITE_OK) c_.raise(rc, "removing a lease");
+    });
+  }
+
   void commit() override {
     guarded([&] {
       const int rc = sqlite3_exec(c_.db(), "COMMIT", nullptr, nullptr, nullptr);
@@ -278,7 +342,7 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
       const PromotionEvidence& e = evidence[i];
       detail::sqlite::Query q(c_, detail::sqlite::kInsertEvidence);
       q.bind(seq).bind(static_cast<std::int64_t>(i)).bind(e.kind);
-      q.bind(std::int64_t{e.passed ? 1 : 0}).bind(e.summary).bind(e.detail_json);
+      q.bind(std::int64_t{e.passed ? 1 : 0}).bind(e.summary).bind(e.detail_json).bind(e.actor);
       const int rc = q.execute();
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
         // Only rows written behind the store's back (foreign keys off) can be in the way.
@@ -472,6 +536,16 @@ SWITCHYARD_INLINE std::optional<std::string> SqliteRegistryStore::read_artifact(
   q.bind(sha256);
   if (!q.step()) return std::nullopt;
   return q.row(&s::artifact_label).blob(1, "bytes", kMaxStoreArtifactBytes);
+}
+
+SWITCHYARD_INLINE std::optional<RolloutRecord> SqliteRegistryStore::load_rollout(
+    std::string_view deployment) {
+  namespace s = detail::sqlite;
+  detail::MutexLock lk(reader_mu_);
+  s::Query q(*reader_, s::kFindRollout);
+  q.bind(deployment);
+  if (!q.step()) return std::nullopt;
+  return s::read_rollout(q.get(), where_);
 }
 
 SWITCHYARD_INLINE std::string SqliteRegistryStore::describe() const { return where_; }

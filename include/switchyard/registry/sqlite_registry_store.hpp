@@ -30,10 +30,12 @@ inline constexpr std::int32_t kSqliteApplicationId = 0x53575944;
 /// `PRAGMA user_version` this build writes and understands. Older stores are migrated on open;
 /// newer ones are refused with SchemaTooNew.
 /// Version 2 added the `artifacts` table (artifacts kept in the store); version 3 the
-/// `audit_evidence` table (the evidence transitions carry). An older store gains the missing
-/// tables, empty, when a writer opens it: one transaction, so a crash leaves the old version or
-/// the new one, and an open that finds the store already migrated does nothing.
-inline constexpr std::int32_t kSqliteSchemaVersion = 3;
+/// `audit_evidence` table (the evidence transitions carry); version 4 the `rollouts` and
+/// `rollout_leases` tables (rollout state and the controller's lease) and the `actor` column of
+/// `audit_evidence`. An older store gains the missing tables, empty, when a writer opens it: one
+/// transaction, so a crash leaves the old version or the new one, and an open that finds the
+/// store already migrated does nothing.
+inline constexpr std::int32_t kSqliteSchemaVersion = 4;
 /// Largest `metadata` JSON of one version the store writes or reads; beyond it a write throws
 /// InvalidArgument and a stored row is reported as CorruptStore.
 inline constexpr std::size_t kSqliteMaxMetadataBytes = std::size_t{4} << 20;
@@ -135,6 +137,7 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   bool may_have_changed() override;
   std::vector<AuditRecord> audit(const AuditQuery& query) override;
   std::optional<std::string> read_artifact(std::string_view sha256) override;
+  std::optional<RolloutRecord> load_rollout(std::string_view deployment) override;
   /// "sqlite:" followed by the path.
   std::string describe() const override;
 

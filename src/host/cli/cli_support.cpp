@@ -18,7 +18,8 @@ ExitCode exit_code_for(ErrorCode code) noexcept {
     case ErrorCode::kNotFound: return ExitCode::kNotFound;
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kInvalidTransition:
-    case ErrorCode::kValidationFailed: return ExitCode::kRejected;
+    case ErrorCode::kValidationFailed:
+    case ErrorCode::kLeaseHeld: return ExitCode::kRejected;
     case ErrorCode::kStorage:
     case ErrorCode::kCorruptStore:
     case ErrorCode::kSchemaTooNew:

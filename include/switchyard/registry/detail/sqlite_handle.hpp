@@ -154,6 +154,12 @@ inline std::string artifact_label(sqlite3_stmt* s) {
 inline std::string model_label(sqlite3_stmt* s) {
   return "models row (name " + describe_cell(s, 0) + ")";
 }
+inline std::string rollout_label(sqlite3_stmt* s) {
+  return "rollouts row (deployment " + describe_cell(s, 0) + ")";
+}
+inline std::string lease_label(sqlite3_stmt* s) {
+  return "rollout_leases row (deployment " + describe_cell(s, 0) + ")";
+}
 inline std::string audit_model_label(sqlite3_stmt* s) {
   return "audit rows of model " + describe_cell(s, 0);
 }

@@ -111,6 +111,7 @@ inline void read_evidence_into(Query& q, std::vector<AuditRecord>& records) {
     e.passed = passed == 1;
     e.summary = row.text(4, "summary", kMaxEvidenceSummaryBytes);
     e.detail_json = row.text(5, "detail_json", kMaxEvidenceDetailBytes);
+    e.actor = row.text(6, "actor", kMaxEvidenceSummaryBytes);
     // The same rules as the write, so a refused value names its column.
     auto check = [&](const char* column, auto rule, const std::string& value) {
       try {
@@ -122,8 +123,36 @@ inline void read_evidence_into(Query& q, std::vector<AuditRecord>& records) {
     check("kind", &detail::registry::check_evidence_kind, e.kind);
     check("summary", &detail::registry::check_evidence_summary, e.summary);
     check("detail_json", &detail::registry::check_evidence_detail, e.detail_json);
+    check("actor", &detail::registry::check_evidence_summary, e.actor);
     r.evidence.push_back(std::move(e));
   }
+}
+
+/// A rollouts row (deployment, record): the record's JSON, which must name the same deployment.
+inline RolloutRecord read_rollout(sqlite3_stmt* s, const std::string& where) {
+  RowReader row(s, where, &rollout_label);
+  const std::string deployment = row.text(0, "deployment");
+  const std::string_view record = row.text_view(1, "record", kSqliteMaxMetadataBytes);
+  RolloutRecord r;
+  try {
+    r = from_json<RolloutRecord>(record);
+  } catch (const InvalidArgument& e) {
+    row.corrupt("record", std::string("is not valid: ") + e.what());
+  }
+  if (r.deployment != deployment) {
+    row.corrupt("record", "names deployment '" + detail::printable(r.deployment) + "'");
+  }
+  return r;
+}
+
+inline RolloutLease read_lease(sqlite3_stmt* s, const std::string& where) {
+  RowReader row(s, where, &lease_label);
+  RolloutLease l;
+  l.deployment = row.text(0, "deployment");
+  l.owner = row.text(1, "owner");
+  l.expires_at = from_unix_nanos(row.integer(2, "expires_at_ns"));
+  l.token = row.positive(3, "token");
+  return l;
 }
 
 /// Refuses values the store could not read back (so a write never creates a "corrupt" row).

@@ -87,6 +87,28 @@ CREATE TABLE audit_evidence (
   FOREIGN KEY (sequence) REFERENCES audit (sequence)
 );
 )sql"},
+    // v4: rollout state and the lease of the controller driving it, written in the transactions
+    // of the registry changes they cause; who vouched for a piece of evidence (a sign-off's
+    // signer). Existing evidence rows read as signed by nobody.
+    {4, R"sql(
+CREATE TABLE rollouts (
+  deployment TEXT NOT NULL PRIMARY KEY,
+  model TEXT NOT NULL,
+  status TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  updated_at_ns INTEGER NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX rollouts_by_model ON rollouts (model);
+CREATE TABLE rollout_leases (
+  deployment TEXT NOT NULL PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at_ns INTEGER NOT NULL,
+  token INTEGER NOT NULL
+);
+ALTER TABLE audit_evidence ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
@@ -98,7 +120,8 @@ static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersi
   "artifact_sha256, artifact_size, artifact_uri, metadata"
 #define SWITCHYARD_AUDIT_COLUMNS \
   "sequence, at_ns, actor, model, version, action, from_stage, to_stage, alias, reason"
-#define SWITCHYARD_EVIDENCE_COLUMNS "sequence, position, kind, passed, summary, detail_json"
+#define SWITCHYARD_EVIDENCE_COLUMNS \
+  "sequence, position, kind, passed, summary, detail_json, actor"
 
 inline constexpr const char* kSelectMaxVersion =
     "SELECT name, max_version FROM models WHERE name = ?";
@@ -139,7 +162,7 @@ inline constexpr const char* kMaxSequence = "SELECT COALESCE(MAX(sequence), 0) F
 inline constexpr const char* kInsertAudit =
     "INSERT INTO audit (" SWITCHYARD_AUDIT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 inline constexpr const char* kInsertEvidence =
-    "INSERT INTO audit_evidence (" SWITCHYARD_EVIDENCE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)";
+    "INSERT INTO audit_evidence (" SWITCHYARD_EVIDENCE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)";
 inline constexpr const char* kLoadVersions =
     "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions ORDER BY name, version";
 inline constexpr const char* kLoadVersionsOf =
@@ -152,6 +175,20 @@ inline constexpr const char* kUpsertArtifact =
     "INSERT INTO artifacts (sha256, bytes) VALUES (?, ?) "
     "ON CONFLICT (sha256) DO UPDATE SET bytes = excluded.bytes";
 inline constexpr const char* kReadArtifact = "SELECT sha256, bytes FROM artifacts WHERE sha256 = ?";
+inline constexpr const char* kFindRollout =
+    "SELECT deployment, record FROM rollouts WHERE deployment = ?";
+inline constexpr const char* kUpsertRollout =
+    "INSERT INTO rollouts (deployment, model, status, step, revision, updated_at_ns, record) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (deployment) DO UPDATE SET model = excluded.model, "
+    "status = excluded.status, step = excluded.step, revision = excluded.revision, "
+    "updated_at_ns = excluded.updated_at_ns, record = excluded.record";
+inline constexpr const char* kFindLease =
+    "SELECT deployment, owner, expires_at_ns, token FROM rollout_leases WHERE deployment = ?";
+inline constexpr const char* kUpsertLease =
+    "INSERT INTO rollout_leases (deployment, owner, expires_at_ns, token) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (deployment) DO UPDATE SET owner = excluded.owner, "
+    "expires_at_ns = excluded.expires_at_ns, token = excluded.token";
+inline constexpr const char* kDeleteLease = "DELETE FROM rollout_leases WHERE deployment = ?";
 inline constexpr const char* kChangedModels =
     "SELECT DISTINCT model FROM audit WHERE sequence > ? ORDER BY model";
 

@@ -176,7 +176,8 @@ inline void check_experiment(const CanaryPlan& plan) {
   }
   if (std::abs(e.control.traffic + e.treatment.traffic - 1.0) > 1e-9) {
     refuse("experiment", "control and treatment traffic must add up to 100%, got " +
-                             json_number((e.control.traffic + e.treatment.traffic) * 100.0) + "%");
+                             json_number(e.control.traffic * 100.0 + e.treatment.traffic * 100.0) +
+                             "%");
   }
   check_metric_spec("experiment.primary_metric", e.primary);
   if (e.guardrails.size() > 30) refuse("experiment.guardrail_metrics", "at most 30 metrics");
@@ -277,7 +278,7 @@ SWITCHYARD_INLINE const char* to_string(StepKind kind) noexcept {
 SWITCHYARD_INLINE std::string Guardrail::key() const {
   namespace cp = detail::canary_plan;
   std::string out = metric == GuardrailMetric::kCustom ? custom_metric : to_string(metric);
-  if (metric != GuardrailMetric::kCustom && bound == cp::natural_bound(metric)) return out;
+  if (bound == cp::natural_bound(metric)) return out;
   for (const auto& [suffix, b] : cp::kSuffixes) {
     if (b == bound) return out + std::string(suffix);
   }
@@ -1006,7 +1007,7 @@ class Reader {
     if (std::abs(e.control.traffic + e.treatment.traffic - 1.0) > 1e-9) {
       y::fail(f.path(),
               "control and treatment traffic must add up to 100%, got " +
-                  json_number((e.control.traffic + e.treatment.traffic) * 100.0) + "%",
+                  json_number(e.control.traffic * 100.0 + e.treatment.traffic * 100.0) + "%",
               f.mark());
     }
     e.primary = metric_spec(f.require("primary_metric"), f.child("primary_metric"));

@@ -204,7 +204,7 @@ struct RolloutHooks {
 /// giving steps set_weight(5), pause(1h, rules), set_weight(25), pause(4h, rule), set_weight(50),
 /// pause(12h), set_weight(100), pause(24h); then promotion. The full grammar, including
 /// Argo-style `steps`, Flagger-style `step_weight`/`max_weight`, `blue_green:` and seed 003's
-/// `experiment:` section, is in docs/rollouts.md and on parse_canary_plan().
+/// `experiment:` section, is on parse_canary_plan().
 struct CanaryPlan {
   std::string name;   ///< the deployment's name (seed 003's `deployment.name`)
   std::string model;  ///< the registered model; defaults to `name` when the YAML has no `model`
@@ -260,7 +260,52 @@ struct CanaryPlanParseOptions {
   std::vector<std::string> custom_metrics{};
 };
 
-/// Parses a plan from YAML or JSON (JSON is read as YAML's flow subset). The root is one of
+/// Parses a plan from YAML or JSON (JSON is read as YAML's flow subset).
+/// @code
+///   deployment:                       # seed 003's form
+///     name: fraud-detector            # identifier
+///     model: fraud-detection          # optional; default: name
+///     canary:                         # or blue_green (below)
+///       model_version: 12
+///       stable_version: 11            # optional
+///       # exactly one of:
+///       stages: [{traffic_percent: 5, duration: 1h, rollback_if: {error_rate_increase: 0.5%}}]
+///       steps:                        # Argo-style
+///         - set_weight: 5             # percent: 5 or 5%
+///         - pause: 1h                 # or {duration: 1h, rollback_if: {...}}; {} or empty: until resumed
+///         - analysis: {metrics: {latency_p99_increase: 20ms}, min_samples: 500, duration: 30m}
+///       step_weight: 10               # Flagger-style, with max_weight (default 100): see
+///       max_weight: 50                #   generate_weight_steps(), each weight held `interval`
+///       step_weights: [1, 2, 10, 80]  # Flagger-style list, each held `interval`
+///       # settings, all optional (also under blue_green, experiment and rollout):
+///       interval: 1m
+///       failure_limit: 0
+///       consecutive_failure_limit: 2
+///       min_samples: 100
+///       rollback_if: {error_rate: 1%, latency_p99: 250ms}     # checked on every evaluation
+///       hooks: {pre_rollout: smoke, confirm_promotion: [sign-off], post_rollout: x, on_rollback: y}
+///       auto_promote: true
+///       keep_previous_for: 30m
+///     blue_green:                     # instead of canary: [analysis], set_weight(100), [analysis]
+///       model_version: 12
+///       pre_promotion_analysis: {metrics: {error_rate: 1%}, min_samples: 1000}
+///       post_promotion_analysis: {metrics: {error_rate_increase: 0.2%}, duration: 15m}
+///   experiment:                       # seed 003's A/B form: set_weight(treatment), pause(duration)
+///     name: recommendation-model-v7
+///     control: {model: recommendation-v6, traffic: 50%}    # version: optional
+///     treatment: {model: recommendation-v7, traffic: 50%}  # shares add up to 100%
+///     primary_metric: conversion_rate # or {name, kind, direction, minimum_detectable_effect,
+///     guardrail_metrics: [latency_p99, error_rate]       #     missing_value}
+///     duration: 14d
+///     min_sample_size: 10000
+///     mode: fixed_horizon             # or sequential
+///   rollout: {name, model, strategy, model_version, stable_version, steps, settings...,
+///             experiment: {control, treatment, ...}}      # the canonical form plan_to_json writes
+/// @endcode
+/// Guardrail keys and units are on Guardrail; experiment metric names built in are
+/// conversion_rate, error_rate (lower is better), accuracy, latency and latency_p99 (kLatency:
+/// the experiment compares means), brier_score, log_loss; a host-declared name is continuous.
+/// The root is one of
 /// `deployment:` (seed 003's canary form, or `blue_green:`), `experiment:` (seed 003's A/B form)
 /// or `rollout:` (the canonical form plan_to_json() writes). Throws InvalidArgument naming the
 /// field path and, where known, the line and column ("deployment.canary.stages[1].rollback_if.

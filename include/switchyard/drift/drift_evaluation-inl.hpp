@@ -138,6 +138,42 @@ inline DriftStatistic z_test(const std::vector<double>& ref, const std::vector<d
   return from_test(DriftTest::kZTest, r, p);
 }
 
+/// scipy.stats.ks_2samp(reference, current)'s two-sided p-value alone (method 'auto'), through the
+/// statistics module's exact and asymptotic p-value: the one-sided p-values ks_two_sample_test
+/// also computes cost most of its time and are not needed here.
+inline DriftStatistic ks_two_sided(std::span<const double> reference,
+                                   std::span<const double> current, DriftProcedure p) {
+  if (reference.empty() || current.empty()) {
+    return not_computed(DriftTest::kKolmogorovSmirnov, stats::StatStatus::kNotEnoughData,
+                        reference.empty() ? "reference has no finite value"
+                                          : "window has no finite value",
+                        p);
+  }
+  std::vector<double> a(current.begin(), current.end()), b(reference.begin(), reference.end());
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  double d = 0.0;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const double v = (j >= b.size() || (i < a.size() && a[i] <= b[j])) ? a[i] : b[j];
+    while (i < a.size() && a[i] <= v) ++i;
+    while (j < b.size() && b[j] <= v) ++j;
+    d = std::max(d, std::fabs(static_cast<double>(i) / static_cast<double>(a.size()) -
+                              static_cast<double>(j) / static_cast<double>(b.size())));
+  }
+  stats::KsMethod method = stats::KsMethod::kAuto;
+  DriftStatistic r;
+  r.test = DriftTest::kKolmogorovSmirnov;
+  r.status = stats::StatStatus::kOk;
+  r.value = std::clamp(stats::detail::ks2_p_value(static_cast<std::int64_t>(a.size()),
+                                                  static_cast<std::int64_t>(b.size()), d, true,
+                                                  method),
+                       0.0, 1.0);
+  r.statistic = d;
+  r.procedure = p;
+  return r;
+}
+
 inline DriftStatistic chi_square(const std::vector<double>& ref, const std::vector<double>& cur,
                                  DriftProcedure p) {
   // Evidently's keys are the values present in either sample.
@@ -415,8 +451,7 @@ class FeatureEvaluation {
       case DriftTest::kWassersteinNormed:
         return sampled_ ? sampled_wasserstein() : binned_wasserstein(f_, w_, binned_);
       case DriftTest::kKolmogorovSmirnov:
-        return sampled_ ? from_test(t, stats::ks_two_sample_test(f_.sample, w_.sample),
-                                    DriftProcedure::kSampled)
+        return sampled_ ? ks_two_sided(f_.sample, w_.sample, DriftProcedure::kSampled)
                         : binned_ks(f_, w_, binned_);
       case DriftTest::kChiSquare: return chi_square(binned_.ref, binned_.cur, DriftProcedure::kBinned);
       case DriftTest::kZTest: return z_test(binned_.ref, binned_.cur, DriftProcedure::kBinned);
@@ -450,7 +485,7 @@ class FeatureEvaluation {
     const auto p = DriftProcedure::kExact;
     switch (t) {
       case DriftTest::kKolmogorovSmirnov:
-        return from_test(t, stats::ks_two_sample_test(f_.sample, w_.sample), p);
+        return ks_two_sided(f_.sample, w_.sample, p);
       case DriftTest::kChiSquare:
       case DriftTest::kZTest: {
         std::vector<double> ref, cur;

@@ -136,10 +136,11 @@ struct DriftReport {
   /// A readable fixed-width table, one row per feature (test, score, threshold, drift, PSI,
   /// missing share), then the dataset verdict.
   SWITCHYARD_API std::string to_table() const;
-  /// Prometheus text exposition (0.0.4): switchyard_drift_feature_score,
-  /// switchyard_drift_feature_psi, switchyard_drift_feature_drifted, switchyard_drift_feature_missing_share
-  /// (labels model, version, feature, test), switchyard_drift_dataset_share and
-  /// switchyard_drift_dataset_drifted (labels model, version).
+  /// Prometheus text exposition (0.0.4), gauges: switchyard_drift_feature_score, _threshold,
+  /// _psi, _drifted (1, 0, or -1 when unknown), _missing_share and _unseen_values (labels model,
+  /// version, feature, test; the prediction is a feature named as in the profile), and
+  /// switchyard_drift_dataset_share, switchyard_drift_dataset_drifted and
+  /// switchyard_drift_window_rows (labels model, version).
   SWITCHYARD_API std::string to_prometheus() const;
 };
 

@@ -71,6 +71,7 @@
 #include <switchyard/shadow/shadow_criteria.hpp>
 #include <switchyard/shadow/shadow_predictor.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
+#include <switchyard/rollout/canary_plan.hpp>
 #include <switchyard/rollout/comparison.hpp>
 #include <switchyard/rollout/experiment.hpp>
 #include <switchyard/rollout/experiment_report.hpp>

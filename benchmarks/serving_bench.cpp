@@ -398,7 +398,8 @@ class MutexRefreshCell {
 
 // The cell the router uses, with the same read() shape as the baseline.
 struct HazardCell {
-  explicit HazardCell(std::shared_ptr<const RoutingTable> initial) : cell(std::move(initial)) {}
+  explicit HazardCell(std::shared_ptr<const RoutingTable> initial)
+      : cell(std::move(initial), detail::SnapshotCell<RoutingTable>::Release::kByPublisher) {}
   void publish(std::shared_ptr<const RoutingTable> next) { cell.publish(std::move(next)); }
   const RoutingTable* read() { return cell.read().get(); }
   detail::SnapshotCell<RoutingTable> cell;
@@ -477,6 +478,53 @@ BENCHMARK(BM_Cell_ReadUnderRepublish<HazardCell>)
     ->Name("BM_Cell_ReadUnderRepublish_SnapshotCell")
     ->Iterations(1)
     ->UseRealTime();
+
+// What one table change costs the request that picks it up, on one thread so the scheduler and
+// the other cores stay out of it: each iteration times one read, route and model call (manual
+// time); with `publish` a fresh table was published just before, outside the timed part, so every
+// timed read picks up a new table; without, the table is built and dropped the same way. The
+// difference between the two is the refresh's cost on the request thread: for the baseline cell,
+// its mutex, a reference count and the release of the old table (its destructor runs in the
+// request); for SnapshotCell, one announcing store and a reload.
+template <class Cell>
+void BM_Cell_RefreshCost(benchmark::State& state) {
+  const bool publish = state.range(0) != 0;
+  Setup& s = setup();
+  const auto current = s.deployment->router().table();
+  std::vector<RoutedVariant> arms(current->variants().begin(), current->variants().end());
+  auto build = [&](std::uint64_t generation) {
+    return std::make_shared<const RoutingTable>(current->model_name(), current->policy(), arms,
+                                                generation);
+  };
+  Cell cell(build(1));
+  const auto& k = keys();
+  const double row[8] = {};
+  const ModelInput in(TensorView(row, Shape{1, 8}));
+  std::size_t i = 0;
+  std::uint64_t g = 2;
+  for (auto _ : state) {
+    auto next = build(g++);
+    if (publish) cell.publish(std::move(next));
+    next.reset();
+    const auto t0 = std::chrono::steady_clock::now();
+    const RoutingTable* table = cell.read();
+    const RouteDecision d = table->route(k[i++ & 4095]);
+    auto p = d.variant->model->predict(in);
+    benchmark::DoNotOptimize(p);
+    const auto t1 = std::chrono::steady_clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+}
+BENCHMARK(BM_Cell_RefreshCost<baseline::MutexRefreshCell<RoutingTable>>)
+    ->Name("BM_Cell_RefreshCost_MutexRefreshBaseline")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime();
+BENCHMARK(BM_Cell_RefreshCost<HazardCell>)
+    ->Name("BM_Cell_RefreshCost_SnapshotCell")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime();
 
 // Rollback: two request threads predict on a 90/10 canary; the controller sets the canary's
 // weight to 0 (one set_weights, one atomic publish). Per rollback, with `state.range(0)` of them:

@@ -45,7 +45,7 @@ TEST(SnapshotCellTest, a_reader_pins_its_snapshot_and_the_publisher_frees_it_aft
   auto make = [&](int i) {
     return std::make_shared<const Tracked>(i, &destroyed[i], &destroyed_on[i]);
   };
-  detail::SnapshotCell<Tracked> cell(make(0));
+  detail::SnapshotCell<Tracked> cell(make(0), detail::SnapshotCell<Tracked>::Release::kByPublisher);
   Steps steps;
   int first = -1, second = -1, freed_in_second_read = -1;
   std::thread reader([&] {
@@ -76,6 +76,28 @@ TEST(SnapshotCellTest, a_reader_pins_its_snapshot_and_the_publisher_frees_it_aft
   EXPECT_EQ(destroyed[1].load(), 1);
   EXPECT_EQ(destroyed[2].load(), 0) << "the current snapshot stays";
   EXPECT_EQ(cell.read()->value, 2);
+}
+
+// The default mode: the reader that moves on last frees the replaced snapshot in its read().
+TEST(SnapshotCellTest, by_default_the_last_reader_to_move_on_frees_the_replaced_snapshot) {
+  std::atomic<int> destroyed[2] = {0, 0};
+  std::thread::id destroyed_on[2];
+  detail::SnapshotCell<Tracked> cell(
+      std::make_shared<const Tracked>(0, &destroyed[0], &destroyed_on[0]));
+  EXPECT_EQ(cell.read()->value, 0);
+  cell.publish(std::make_shared<const Tracked>(1, &destroyed[1], &destroyed_on[1]));
+  EXPECT_EQ(destroyed[0].load(), 0) << "this thread still announces snapshot 0";
+  std::thread::id reader_id;
+  std::thread reader([&] {
+    reader_id = std::this_thread::get_id();
+    EXPECT_EQ(cell.read()->value, 1);  // another thread's read does not free what this one reads
+  });
+  reader.join();
+  EXPECT_EQ(destroyed[0].load(), 0);
+  EXPECT_EQ(cell.read()->value, 1);  // the last reader of snapshot 0 moves on and frees it
+  EXPECT_EQ(destroyed[0].load(), 1);
+  EXPECT_EQ(destroyed_on[0], std::this_thread::get_id());
+  EXPECT_EQ(destroyed[1].load(), 0);
 }
 
 TEST(SnapshotCellTest, republishing_the_current_snapshot_keeps_no_extra_copies) {

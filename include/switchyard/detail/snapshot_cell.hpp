@@ -20,9 +20,9 @@ namespace switchyard::detail {
 /// cache line stays shared between cores) and one compare with the pointer this thread last
 /// announced: no lock, no reference-count traffic, no write at all. After a publish, a thread's
 /// next read() announces the new pointer in its own cache-line-sized slot (one sequentially
-/// consistent store, then a reload to confirm it is still the published one) and that is all it
-/// does: it takes no lock, touches no reference count and frees nothing. The publisher owns
-/// reclamation. It keeps each replaced snapshot in a retired list and releases a retired snapshot
+/// consistent store, then a reload to confirm it is still the published one); with
+/// Release::kByPublisher that is all it does: it takes no lock, touches no reference count and
+/// frees nothing, and the publisher owns reclamation. It keeps each replaced snapshot in a retired list and releases a retired snapshot
 /// once no thread's slot announces it, checking at every publish and whenever a reading thread
 /// exits, so destructors (a routing table's, a model's) run on the publishing or exiting thread,
 /// never inside read(). This is the hazard-pointer scheme with one hazard per thread and cell.
@@ -32,11 +32,27 @@ namespace switchyard::detail {
 /// idle thread may pin one old snapshot until its next read. The retired list holds at most one
 /// snapshot per reading thread.
 ///
+/// With Release::kAlsoByReaders (the default) a reader that moves to a new snapshot also frees the
+/// replaced ones nobody reads any more, so they go as soon as their last reader moved on; with
+/// Release::kByPublisher read() never locks or frees (see Release).
+///
 /// Thread-safe: publish(), read() and load() may be called concurrently from any threads. A
 /// pointer from read() stays valid until the same thread next calls read() on the same cell.
 template <class T>
 class SnapshotCell {
  public:
+  /// Who releases a snapshot once no thread reads it.
+  enum class Release {
+    /// Also the reader: a thread whose read() moves to a new snapshot frees the ones no thread
+    /// announces any more (under the cell's mutex, after its announcement), so an owner sees a
+    /// replaced snapshot go as soon as its last reader moved on. Costs that read a lock and the
+    /// destructors; right for cells republished rarely.
+    kAlsoByReaders,
+    /// Only the publisher (at its next publish) and exiting threads: read() never locks or frees.
+    /// For a cell republished on the request path's watch (a router's table).
+    kByPublisher,
+  };
+
   /// A borrowed snapshot: a raw pointer kept alive by the reading thread's announcement, or (for
   /// threads beyond kMaxThreadSlots) by the counted reference it carries.
   class Ref {
@@ -55,8 +71,11 @@ class SnapshotCell {
     std::shared_ptr<const T> owner_;
   };
 
-  explicit SnapshotCell(std::shared_ptr<const T> initial = nullptr)
-      : slots_(new Slot[kMaxThreadSlots]), current_(std::move(initial)) {
+  explicit SnapshotCell(std::shared_ptr<const T> initial = nullptr,
+                        Release release = Release::kAlsoByReaders)
+      : slots_(new Slot[kMaxThreadSlots]),
+        readers_release_(release == Release::kAlsoByReaders),
+        current_(std::move(initial)) {
     published_.store(current_.get(), std::memory_order_seq_cst);
     hook_ = add_thread_exit_hook([this](std::size_t i) -> std::shared_ptr<const void> {
       slots_[i].announced.store(nullptr, std::memory_order_seq_cst);
@@ -90,6 +109,7 @@ class SnapshotCell {
       published_.store(current_.get(), std::memory_order_seq_cst);
       if (old) retired_.push_back(old);
       freed = reclaim_locked();
+      retired_count_.store(retired_.size(), std::memory_order_relaxed);
     }
     return old;  // `freed` is destroyed after this, outside the lock
   }
@@ -128,14 +148,20 @@ class SnapshotCell {
     for (;;) {
       slot.announced.store(p, std::memory_order_seq_cst);
       const T* now = published_.load(std::memory_order_seq_cst);
-      if (now == p) return p;
+      if (now == p) break;
       p = now;
     }
+    if (readers_release_ && retired_count_.load(std::memory_order_relaxed) != 0) {
+      Retired freed;
+      MutexLock lk(mu_);
+      freed = reclaim_locked();
+    }  // `freed` is destroyed after the lock is released
+    return p;
   }
 
   // Moves out the retired snapshots no slot announces. The caller destroys them unlocked. Never
   // throws: without memory to scan, it keeps everything for a later call.
-  Retired reclaim_locked() noexcept SWITCHYARD_REQUIRES(mu_) {
+  Retired reclaim_locked() const noexcept SWITCHYARD_REQUIRES(mu_) {
     Retired freed;
     if (retired_.empty()) return freed;
     // Read after the published pointer's store: a thread given its index later reads the newer
@@ -160,15 +186,19 @@ class SnapshotCell {
     });
     freed.assign(std::make_move_iterator(keep), std::make_move_iterator(retired_.end()));
     retired_.erase(keep, retired_.end());
+    retired_count_.store(retired_.size(), std::memory_order_relaxed);
     return freed;
   }
 
   std::unique_ptr<Slot[]> slots_;
   // current_.get(), for readers; alone on its line, so taking mu_ does not evict it from them.
   alignas(64) std::atomic<const T*> published_{nullptr};
+  const bool readers_release_;
+  // retired_.size(), for readers in kAlsoByReaders mode to skip the lock when nothing waits.
+  mutable std::atomic<std::size_t> retired_count_{0};
   alignas(64) mutable Mutex mu_;
   std::shared_ptr<const T> current_ SWITCHYARD_GUARDED_BY(mu_);
-  Retired retired_ SWITCHYARD_GUARDED_BY(mu_);  // replaced, maybe still announced by a slot
+  mutable Retired retired_ SWITCHYARD_GUARDED_BY(mu_);  // replaced, maybe still announced by a slot
   std::size_t hook_ = 0;
 };
 

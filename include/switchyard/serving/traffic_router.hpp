@@ -107,7 +107,10 @@ class TrafficRouter {
   std::size_t retired_stats_;
   std::map<std::int64_t, StatsEntry> stats_ SWITCHYARD_GUARDED_BY(mu_);
   std::uint64_t generation_ SWITCHYARD_GUARDED_BY(mu_) = 0;
-  detail::SnapshotCell<RoutingTable> cell_;
+  // Released by the publisher only: a republish (a rollback, back-to-back weight changes) costs
+  // request threads one announcing store, never a lock or a table's destructor.
+  detail::SnapshotCell<RoutingTable> cell_{nullptr,
+                                           detail::SnapshotCell<RoutingTable>::Release::kByPublisher};
 };
 
 }  // namespace switchyard

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <span>
@@ -54,19 +55,32 @@ inline double one_sided_p(double z, std::uint64_t total, double alpha, double tu
   return stats::sequential_test(unit_moments(z, total), {1.0 - alpha, tuning}).p_value_greater;
 }
 
-/// The Mann-Whitney statistic of x against y mapped by v -> a v + b (a > 0), both sorted: the
-/// continuity-corrected standardised rank sum of x, with the tie correction of the pooled
-/// sample, as R's wilcox.test and Kayenta compute it. One merge pass. Returns false when every
-/// pooled value is tied.
-inline bool rank_z(std::span<const double> x, std::span<const double> y, double a, double b,
-                   double& z) {
+/// The standardised Mann-Whitney statistic from U (candidate values above mapped stable values,
+/// ties half) and the pooled tie term: continuity-corrected towards 0 as R's wilcox.test and
+/// Kayenta do. False when every pooled value is tied.
+inline bool rank_z_from_u(double u, double tie_term, double n1, double n2, double& z) {
+  const double n = n1 + n2;
+  const double dz = u - n1 * n2 / 2.0;
+  const double sigma = std::sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))));
+  if (!(sigma > 0.0)) return false;
+  const double corr = dz > 0.0 ? 0.5 : (dz < 0.0 ? -0.5 : 0.0);
+  z = (dz - corr) / sigma;
+  return true;
+}
+
+/// The exact merge: U of x against y mapped by v -> a v + b (a > 0) and the pooled tie term,
+/// tie groups spanning both samples included.
+inline void rank_u_exact(std::span<const double> x, std::span<const double> y, double a, double b,
+                         double& u, double& tie_term) {
   const std::size_t nx = x.size(), ny = y.size();
   std::size_t i = 0, j = 0;
-  double pos = 0.0, rank_sum_x = 0.0, tie_term = 0.0;
+  u = 0.0;
+  tie_term = 0.0;
   while (i < nx || j < ny) {
     const double vy = j < ny ? a * y[j] + b : kInf;
     const double v = (i < nx && x[i] <= vy) ? x[i] : vy;
     std::size_t cx = 0, cy = 0;
+    const std::size_t below = j;  // mapped stable values strictly below v
     while (i < nx && x[i] == v) {
       ++i;
       ++cx;
@@ -75,18 +89,100 @@ inline bool rank_z(std::span<const double> x, std::span<const double> y, double 
       ++j;
       ++cy;
     }
+    u += static_cast<double>(cx) * (static_cast<double>(below) + 0.5 * static_cast<double>(cy));
     const double t = static_cast<double>(cx + cy);
-    rank_sum_x += (pos + (t + 1.0) / 2.0) * static_cast<double>(cx);
     if (t > 1.0) tie_term += t * t * t - t;
-    pos += t;
   }
-  const double n1 = static_cast<double>(nx), n2 = static_cast<double>(ny), n = n1 + n2;
-  const double dz = rank_sum_x - n1 * (n1 + 1.0) / 2.0 - n1 * n2 / 2.0;
-  const double sigma = std::sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))));
-  if (!(sigma > 0.0)) return false;
-  const double corr = dz > 0.0 ? 0.5 : (dz < 0.0 ? -0.5 : 0.0);
-  z = (dz - corr) / sigma;
-  return true;
+}
+
+/// Sum of t^3 - t over the runs of equal values of a sorted sample.
+inline double run_tie_term(std::span<const double> v) {
+  double term = 0.0;
+  std::size_t start = 0;
+  for (std::size_t k = 1; k <= v.size(); ++k) {
+    if (k == v.size() || v[k] != v[start]) {
+      const double t = static_cast<double>(k - start);
+      term += t * t * t - t;
+      start = k;
+    }
+  }
+  return term;
+}
+
+/// The rank statistic of a candidate sample against a stable one under many maps v -> a v + b,
+/// as the judge needs it at the tolerance boundaries and in the Hodges-Lehmann root searches.
+/// The ties inside each sample do not depend on the map and are counted once. U comes from four
+/// branch-free merges run side by side (the candidate sample cut in quarters, each quarter's
+/// stable start found by binary search), so the processor overlaps four dependency chains: the
+/// merge is what an evaluation spends its time on. When a candidate value equals a mapped stable
+/// value (a tie across the samples, common at a = 1 for quantised data) the exact merge
+/// recounts. Thread-safe: no; a local helper over the caller's sorted spans.
+class RankStatistic {
+ public:
+  RankStatistic(std::span<const double> x_sorted, std::span<const double> y_sorted)
+      : x_(x_sorted),
+        y_(y_sorted),
+        within_ties_(run_tie_term(x_sorted) + run_tie_term(y_sorted)),
+        mapped_(y_sorted.size() + 1) {}
+
+  /// The continuity-corrected standardised statistic; false when every pooled value is tied.
+  bool z(double a, double b, double& out) const {
+    const std::size_t nx = x_.size(), ny = y_.size();
+    for (std::size_t j = 0; j < ny; ++j) mapped_[j] = a * y_[j] + b;
+    mapped_[ny] = kInf;  // sentinel: a finished quarter reads it and never takes it
+    const double* x = x_.data();
+    const double* m = mapped_.data();
+    constexpr std::size_t kLanes = 4;
+    std::size_t i[kLanes], j[kLanes], steps[kLanes];
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      const std::size_t lo = k * nx / kLanes, hi = (k + 1) * nx / kLanes;
+      i[k] = lo;
+      // Stable values below the quarter's first candidate value, and below its last (or the next
+      // quarter's first): the quarter merges exactly the values in between.
+      j[k] = lo < hi ? static_cast<std::size_t>(std::lower_bound(m, m + ny, x[lo]) - m) : 0;
+      const std::size_t j_end =
+          lo < hi ? static_cast<std::size_t>(std::lower_bound(m, m + ny, x[hi - 1]) - m) : 0;
+      steps[k] = lo < hi ? (hi - lo) + (j_end - j[k]) : 0;
+    }
+    std::uint64_t below[kLanes] = {0, 0, 0, 0};
+    bool cross_tie = false;
+    const std::size_t common = std::min(std::min(steps[0], steps[1]), std::min(steps[2], steps[3]));
+    auto step = [&](std::size_t k) {
+      const double xv = x[i[k]], yv = m[j[k]];
+      cross_tie |= yv == xv;
+      const bool take_y = yv < xv;
+      below[k] += take_y ? 0 : j[k];
+      i[k] += take_y ? 0 : 1;
+      j[k] += take_y ? 1 : 0;
+    };
+    for (std::size_t t = 0; t < common; ++t) {
+      step(0);
+      step(1);
+      step(2);
+      step(3);
+    }
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      for (std::size_t t = common; t < steps[k]; ++t) step(k);
+    }
+    double u = static_cast<double>(below[0] + below[1] + below[2] + below[3]);
+    double ties = within_ties_;
+    if (cross_tie) rank_u_exact(x_, y_, a, b, u, ties);
+    return rank_z_from_u(u, ties, static_cast<double>(nx), static_cast<double>(ny), out);
+  }
+
+ private:
+  std::span<const double> x_, y_;
+  double within_ties_;
+  mutable std::vector<double> mapped_;
+};
+
+/// The Mann-Whitney statistic of x against y mapped by v -> a v + b (a > 0), both sorted: the
+/// continuity-corrected standardised rank sum of x, with the tie correction of the pooled
+/// sample, as R's wilcox.test and Kayenta compute it. Returns false when every pooled value is
+/// tied.
+inline bool rank_z(std::span<const double> x, std::span<const double> y, double a, double b,
+                   double& z) {
+  return RankStatistic(x, y).z(a, b, z);
 }
 
 /// The standardised contrast of two means, candidate - (a stable + b), with its delta-free
@@ -196,7 +292,8 @@ inline Evidence sample_evidence(const JudgeMetric& m, std::span<const double> y,
     e.why = "a relative tolerance needs positive samples; use an absolute tolerance";
     return e;
   }
-  auto z_at = [&](const Boundary& bd, double& z) { return rank_z(x, y, bd.a, bd.b, z); };
+  const RankStatistic rank(x, y);
+  auto z_at = [&](const Boundary& bd, double& z) { return rank.z(bd.a, bd.b, z); };
   const Boundary hi = upper_boundary(m), lo = lower_boundary(m);
   e.has_high = m.bad_direction != BadDirection::kDecrease;
   e.has_low = m.bad_direction != BadDirection::kIncrease && lo.exists;
@@ -229,7 +326,7 @@ inline Evidence sample_evidence(const JudgeMetric& m, std::span<const double> y,
   auto root = [&](double zq) {
     auto f = [&](double u) {
       double z = 0.0;
-      const bool ok = relative ? rank_z(x, y, std::exp(u), 0.0, z) : rank_z(x, y, 1.0, u, z);
+      const bool ok = relative ? rank.z(std::exp(u), 0.0, z) : rank.z(1.0, u, z);
       if (!ok) tied = true;
       return z - zq;
     };

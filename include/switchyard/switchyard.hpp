@@ -54,6 +54,8 @@
 #include <switchyard/registry/model_version.hpp>
 #include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
+#include <switchyard/registry/rollout_lease.hpp>
+#include <switchyard/registry/rollout_record.hpp>
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/registry/validation.hpp>
@@ -71,6 +73,7 @@
 #include <switchyard/shadow/shadow_criteria.hpp>
 #include <switchyard/shadow/shadow_predictor.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
+#include <switchyard/rollout/canary_controller.hpp>
 #include <switchyard/rollout/canary_plan.hpp>
 #include <switchyard/rollout/comparison.hpp>
 #include <switchyard/rollout/experiment.hpp>

@@ -173,6 +173,8 @@ TYPED_TEST(RolloutStateStoreTest, one_controller_holds_the_lease_until_it_expire
     auto tx = store.begin();
     EXPECT_NO_THROW(require_rollout_lease(*tx, renewed, t0 + 49s));
     EXPECT_THROW(require_rollout_lease(*tx, renewed, t0 + 50s), LeaseHeld) << "expired";
+    // An expired lease nobody took over is still its holder's to renew.
+    EXPECT_EQ(renew_rollout_lease(*tx, renewed, t0 + 50s, 30s).expires_at, t0 + 80s);
   }
   // Expired: another controller takes over with a larger token, which fences the first one out.
   const RolloutLease taken = acquire_rollout_lease(store, kModel, "controller-b", t0 + 50s, 30s);
@@ -186,6 +188,7 @@ TYPED_TEST(RolloutStateStoreTest, one_controller_holds_the_lease_until_it_expire
       EXPECT_EQ(e.holder(), "controller-b");
     }
     EXPECT_NO_THROW(require_rollout_lease(*tx, taken, t0 + 51s));
+    EXPECT_THROW((void)renew_rollout_lease(*tx, renewed, t0 + 51s, 30s), LeaseHeld);
   }
   EXPECT_FALSE(release_rollout_lease(store, renewed)) << "only the holder releases";
   EXPECT_TRUE(release_rollout_lease(store, taken));

@@ -79,6 +79,27 @@ inline void require_rollout_lease(RegistryTransaction& tx, const RolloutLease& l
   }
 }
 
+/// Inside `tx`, before a controller writes: throws LeaseHeld unless `lease` is still the stored
+/// lease (same owner and token; one that expired while nobody took it over is still its
+/// holder's), then extends it to `now + ttl` and returns it. What a controller calls on every
+/// write, so that a controller whose lease was taken over writes nothing.
+inline RolloutLease renew_rollout_lease(RegistryTransaction& tx, const RolloutLease& lease,
+                                        TimePoint now, Duration ttl) {
+  const auto held = tx.find_lease(lease.deployment);
+  if (!held) {
+    throw LeaseHeld("deployment '" + lease.deployment + "': controller '" + lease.owner +
+                        "' no longer holds a lease (it was released)",
+                    "", TimePoint{});
+  }
+  if (held->owner != lease.owner || held->token != lease.token) {
+    throw LeaseHeld("deployment '" + lease.deployment + "' is now driven by controller " +
+                        detail::registry::lease_text(*held) + "; '" + lease.owner +
+                        "' (token " + std::to_string(lease.token) + ") lost its lease",
+                    held->owner, held->expires_at);
+  }
+  return acquire_rollout_lease(tx, lease.deployment, lease.owner, now, ttl);
+}
+
 /// Releases `lease` if it is still the stored one (same owner and token), in a transaction of its
 /// own. Returns whether it released anything.
 inline bool release_rollout_lease(RegistryStore& store, const RolloutLease& lease) {

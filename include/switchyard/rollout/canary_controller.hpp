@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+// CanaryController: runs a CanaryPlan against one Deployment and the registry, durably.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <switchyard/core/clock.hpp>
+#include <switchyard/core/config.hpp>
+#include <switchyard/core/events.hpp>
+#include <switchyard/core/promotion_evidence.hpp>
+#include <switchyard/detail/mutex.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/rollout_record.hpp>
+#include <switchyard/rollout/canary_judge.hpp>
+#include <switchyard/rollout/canary_metrics.hpp>
+#include <switchyard/rollout/canary_plan.hpp>
+#include <switchyard/serving/deployment.hpp>
+
+namespace switchyard {
+
+/// How one guardrail came out in one evaluation.
+enum class GuardrailState : std::uint8_t {
+  kPassed,     ///< judged, within its threshold
+  kFailed,     ///< judged, beyond its threshold
+  kNotJudged,  ///< too few samples on a side (or no value, e.g. no labels or no drift provider)
+};
+/// "passed", "failed", "not_judged".
+SWITCHYARD_API std::string_view to_string(GuardrailState s) noexcept;
+
+/// One guardrail's values in one evaluation window, candidate against stable.
+/// Thread-safe: a value type.
+struct GuardrailCheck {
+  std::string key;  ///< the guardrail's key, e.g. "error_rate_increase"
+  GuardrailState state = GuardrailState::kNotJudged;
+  double stable = 0.0;     ///< stable's value in the metric's unit (ms for latency)
+  double candidate = 0.0;  ///< the candidate's value
+  double limit = 0.0;      ///< the threshold in the compared unit (relative ones resolved)
+  std::uint64_t stable_samples = 0;
+  std::uint64_t candidate_samples = 0;
+  std::string reason;  ///< why it failed or was not judged; empty when it passed
+};
+
+/// What one evaluation concluded.
+enum class AnalysisVerdict : std::uint8_t {
+  kPass,          ///< every guardrail (and the judge, in an analysis step) passed
+  kFail,          ///< a guardrail or the judge failed: counted against the failure limits
+  kInconclusive,  ///< too few samples, or the judge undecided: the step holds
+};
+/// "pass", "fail", "inconclusive".
+SWITCHYARD_API std::string_view to_string(AnalysisVerdict v) noexcept;
+
+/// What evaluate() (or a manual action) did.
+enum class RolloutAction : std::uint8_t {
+  kNone,        ///< nothing to do (no rollout, or it is final)
+  kHeld,        ///< the step holds (waiting for time, samples or a decision)
+  kAdvanced,    ///< moved to the next step(s)
+  kPaused,      ///< the rollout is paused and waits for resume()
+  kPromoted,    ///< the candidate took all traffic and moved to Production
+  kRolledBack,  ///< the candidate left traffic and was Rejected
+  kAborted,     ///< stopped by hand; the candidate left traffic
+};
+/// "none", "held", "advanced", "paused", "promoted", "rolled_back", "aborted".
+SWITCHYARD_API std::string_view to_string(RolloutAction a) noexcept;
+
+/// Payload of CanaryController::analysis: one evaluation's outcome. Thread-safe: a value type.
+struct RolloutAnalysisEvent {
+  std::string deployment;
+  std::string model;
+  std::int64_t candidate_version = 0;
+  std::int64_t step = 0;
+  TimePoint at{};
+  AnalysisVerdict verdict = AnalysisVerdict::kInconclusive;
+  std::vector<GuardrailCheck> checks;
+  /// The judge's verdict and score in an analysis step; empty otherwise.
+  std::optional<JudgeVerdict> judge_verdict{};
+  double judge_score = 0.0;
+  std::int64_t failures = 0;              ///< after this evaluation
+  std::int64_t consecutive_failures = 0;  ///< after this evaluation
+  std::string summary;                    ///< one line
+  /// One JSON object with every field (times as Unix nanoseconds), for a webhook or a log line.
+  SWITCHYARD_API std::string to_json() const;
+};
+
+/// Payload of CanaryController::step_advanced. Thread-safe: a value type.
+struct RolloutStepEvent {
+  std::string deployment;
+  std::string model;
+  std::int64_t candidate_version = 0;
+  std::int64_t from_step = 0;
+  std::int64_t to_step = 0;  ///< == the plan's step count: every step is done
+  double candidate_weight = 0.0;  ///< percent of traffic on the candidate now
+  std::string actor;
+  std::string reason;
+  TimePoint at{};
+  SWITCHYARD_API std::string to_json() const;
+};
+
+/// Payload of CanaryController::paused, promoted, rolled_back (and aborted, on rolled_back with
+/// status kAborted). Thread-safe: a value type.
+struct RolloutStatusEvent {
+  std::string deployment;
+  std::string model;
+  std::int64_t stable_version = 0;
+  std::int64_t candidate_version = 0;
+  std::int64_t step = 0;
+  RolloutStatus status = RolloutStatus::kRunning;  ///< the status it entered
+  std::string actor;
+  std::string reason;
+  TimePoint at{};
+  SWITCHYARD_API std::string to_json() const;
+};
+
+/// What a host hook receives. Thread-safe: a value type (views valid during the call).
+struct RolloutHookContext {
+  std::string_view hook;  ///< the hook's name as the plan gives it
+  std::string_view stage;  ///< "pre_rollout", "confirm_promotion", "post_rollout", "on_rollback"
+  std::string_view deployment;
+  std::string_view model;
+  std::int64_t stable_version = 0;
+  std::int64_t candidate_version = 0;
+  std::string_view reason;  ///< on_rollback / post_rollout: why the rollout ended
+};
+
+/// A host function a plan names (Flagger's webhooks, in process). Return false to refuse:
+/// pre_rollout aborts the start, confirm_promotion holds the promotion; the others' answer is
+/// recorded only. What it throws counts as false.
+using RolloutHook = std::function<bool(const RolloutHookContext&)>;
+
+/// Runs one CanaryPlan on one Deployment: publishes the steps' weights to the deployment's
+/// router, evaluates guardrails (and the judge in analysis steps) on each evaluate(), and
+/// advances, holds, pauses, promotes or rolls back, keeping its state in the registry store.
+///
+/// Traffic: the router gets two arms, "stable" (the Production version) and "canary" (the
+/// candidate), in percent, with "stable" as the fallback arm, so a candidate that throws is
+/// answered by stable. Every weight change is one atomic publish; a rollback sets the canary to 0
+/// before anything else.
+///
+/// Evaluation: guardrails (the plan's and the current step's) compare candidate with stable over
+/// the window since the previous evaluate() (CanaryMetrics::roll_window()): error rate, latency
+/// p99 (ms), accuracy once labels arrive, prediction drift from Options::drift, and host metrics
+/// (CanaryMetrics' record() moments, else Options::host_metric). A guardrail is judged only once
+/// each side has its min_samples; until then the step holds. Analysis steps also run a
+/// CanaryJudge on the data since the step began (sequential, so looking every interval is safe):
+/// error rate and accuracy as proportions, latency as samples, host metrics as moments, each with
+/// the guardrail's threshold as the tolerance. A failed evaluation counts against the plan's
+/// failure_limit and consecutive_failure_limit; one beyond either rolls back.
+///
+/// Durability: the RolloutRecord (plan JSON, step, start times, weights, counters, decisions)
+/// is written to the registry store on every change, in the same transaction as the registry
+/// change it causes (promotion, rejection), after checking this controller's lease (fencing).
+/// A controller constructed on the same store after a crash calls resume(): it takes the lease,
+/// republishes the persisted weights and continues at the persisted step: no step is replayed
+/// or skipped. Only one controller drives a deployment: start() and resume() throw LeaseHeld
+/// naming the holder while another controller's lease is live.
+///
+/// Thread-safety: every member may be called concurrently; calls are serialised. Signals are
+/// emitted after the call's work, outside the controller's lock; slots may call the controller.
+/// Hooks run under the lock and must not call the controller. Neither copyable nor movable.
+///
+/// @code
+/// auto metrics = std::make_shared<switchyard::CanaryMetrics>(
+///     switchyard::CanaryMetrics::Options{.versions = {stable, candidate}, .clock = &clock});
+/// deployment.add_observer(metrics);
+/// switchyard::CanaryController canary({.deployment = &deployment, .registry = &registry,
+///                                      .metrics = metrics.get(), .owner = "scorer-1"});
+/// canary.rolled_back.connect([](const auto& e) { notify(e.to_json()); });
+/// canary.start(switchyard::load_canary_plan("fraud-canary.yaml"));
+/// every(plan.interval, [&] { canary.evaluate(); });
+/// @endcode
+class CanaryController {
+ public:
+  struct Options {
+    Deployment* deployment = nullptr;  ///< required; its router is driven by this controller
+    ModelRegistry* registry = nullptr;  ///< required; its store keeps the rollout state
+    /// Required for evaluate(): the figures guardrails read. Must watch the stable and candidate
+    /// versions; attach it to the deployment (or feed it, as the simulator does).
+    CanaryMetrics* metrics = nullptr;
+    const Clock* clock = nullptr;  ///< null: the registry's clock
+    /// The rollout's key in the store. Empty: the deployment's model name.
+    std::string rollout_name{};
+    /// This controller's name: the lease owner and the actor of automatic decisions.
+    std::string owner = "canary-controller";
+    /// How long a lease lasts without a write; every write renews it. Default 5 minutes.
+    Duration lease_ttl = std::chrono::minutes(5);
+    /// The prediction-distribution drift of candidate against stable (e.g. from a DriftMonitor),
+    /// or nullopt when not known yet. Null: prediction_drift guardrails are never judged.
+    std::function<std::optional<double>(std::int64_t stable, std::int64_t candidate)> drift{};
+    /// A host metric of a version when CanaryMetrics does not record it (queue depth, CPU).
+    std::function<std::optional<double>(std::string_view metric, std::int64_t version)>
+        host_metric{};
+    /// Aliases moved to the candidate in the promotion's transaction (e.g. {"champion"}).
+    std::vector<std::string> promote_aliases{};
+    /// Evidence added to the promotion beside the canary's own (a load test, an owner's
+    /// sign-off), for a PromotionPolicy that requires them.
+    std::vector<PromotionEvidence> promotion_evidence{};
+    /// Custom metric names the plan may use (passed to parse_canary_plan on resume()).
+    std::vector<std::string> custom_metrics{};
+    /// Judge settings for analysis steps (alpha, scores, pass rule); its metrics are ignored:
+    /// they come from the step's guardrails.
+    JudgeConfig judge{};
+    /// Where a throwing signal slot is reported. Null: ignored.
+    EventHub* events = nullptr;
+  };
+
+  /// Throws InvalidArgument naming a missing required option.
+  SWITCHYARD_API explicit CanaryController(Options options);
+  SWITCHYARD_API ~CanaryController();
+  CanaryController(const CanaryController&) = delete;
+  CanaryController& operator=(const CanaryController&) = delete;
+
+  /// Registers the host function a plan's hooks name as `name`. Replaces one of the same name.
+  SWITCHYARD_API void set_hook(std::string name, RolloutHook hook);
+
+  /// Starts rolling out `plan`: validates it, checks that every hook it names is set and that
+  /// the candidate is in Staging, takes the lease, runs the pre_rollout hooks, publishes the
+  /// first weights and records the rollout. Throws InvalidArgument (plan, hooks), NotFound
+  /// (versions), InvalidTransition (candidate not in Staging; a live rollout already stored for
+  /// this deployment: use resume()), LeaseHeld (another controller drives it). A pre_rollout hook
+  /// that refuses records the rollout as aborted and returns kAborted.
+  SWITCHYARD_API RolloutAction start(const CanaryPlan& plan);
+  /// Continues the rollout stored for this deployment after a restart: takes the lease (LeaseHeld
+  /// when another controller holds it), republishes the persisted weights and continues at the
+  /// persisted step. Returns false when the store holds no rollout for this deployment.
+  SWITCHYARD_API bool resume_from_store();
+
+  /// One evaluation (call it every plan.interval): guardrails, the judge in analysis steps, the
+  /// failure limits, then advance, hold, pause, promote or roll back. Cheap when nothing changes
+  /// (no store write). Returns what it did. Throws LeaseHeld when another controller took over.
+  SWITCHYARD_API RolloutAction evaluate();
+
+  // ---- manual actions (recorded as decisions with `actor`) -----------------------------------
+
+  /// Holds the rollout where it is until resume(). InvalidTransition unless running.
+  SWITCHYARD_API void pause(std::string_view actor, std::string_view reason = {});
+  /// Continues a paused rollout (ends a pause step without a duration). InvalidTransition
+  /// unless paused.
+  SWITCHYARD_API RolloutAction resume(std::string_view actor);
+  /// Stops the rollout: canary weight to 0, status aborted, the candidate stays in Staging.
+  SWITCHYARD_API void abort(std::string_view actor, std::string_view reason);
+  /// Starts an aborted rollout again from its first step with the failure counters cleared.
+  /// InvalidTransition unless aborted.
+  SWITCHYARD_API RolloutAction retry(std::string_view actor);
+  /// Ends the current step as if it had passed and goes on. InvalidTransition unless live.
+  SWITCHYARD_API RolloutAction skip_step(std::string_view actor);
+  /// Promotes now, skipping the remaining steps (confirm_promotion hooks and the promotion
+  /// policy still apply). InvalidTransition unless live.
+  SWITCHYARD_API RolloutAction promote_now(std::string_view actor);
+  /// Rolls back now. InvalidTransition unless live.
+  SWITCHYARD_API void rollback(std::string_view actor, std::string_view reason);
+  /// Gives up the lease (another controller may take over at once). The rollout stays stored.
+  SWITCHYARD_API void release();
+
+  // ---- state -----------------------------------------------------------------------------------
+
+  /// The rollout's record as last written (nullopt before start()/resume_from_store()).
+  SWITCHYARD_API std::optional<RolloutRecord> record() const;
+  /// The plan being run (nullopt before start()/resume_from_store()).
+  SWITCHYARD_API std::optional<CanaryPlan> plan() const;
+  /// The lease this controller holds (nullopt before it took one).
+  SWITCHYARD_API std::optional<RolloutLease> lease() const;
+  /// What the completed (or failed) rollout shows, as the registry's promotion evidence: kind
+  /// "canary", passed when promoted, the record (without the plan) as detail. Throws
+  /// InvalidTransition before start()/resume_from_store().
+  SWITCHYARD_API PromotionEvidence evidence() const;
+  /// The key this controller's rollout has in the store.
+  const std::string& rollout_name() const noexcept { return name_; }
+
+  // ---- notifications (emitted outside the lock, after the change is durable) -----------------
+
+  EventHub::Signal<RolloutStepEvent> step_advanced;
+  EventHub::Signal<RolloutStatusEvent> paused;
+  EventHub::Signal<RolloutStatusEvent> promoted;
+  /// Rollbacks, and aborts (status kAborted).
+  EventHub::Signal<RolloutStatusEvent> rolled_back;
+  EventHub::Signal<RolloutAnalysisEvent> analysis;
+
+ private:
+  struct StepData;
+  struct Pending;
+
+  RolloutAction enter_step(Pending& out, std::int64_t step, std::string_view actor,
+                           std::string_view reason) SWITCHYARD_REQUIRES(mu_);
+  RolloutAction do_promote(Pending& out, std::string_view actor, std::string_view reason)
+      SWITCHYARD_REQUIRES(mu_);
+  void do_rollback(Pending& out, std::string_view actor, std::string_view reason,
+                   const std::string& analysis_json) SWITCHYARD_REQUIRES(mu_);
+  void do_pause(Pending& out, std::string_view actor, std::string_view reason)
+      SWITCHYARD_REQUIRES(mu_);
+  RolloutAnalysisEvent analyse(const CanaryWindow& w) SWITCHYARD_REQUIRES(mu_);
+  void publish_weights(double candidate_percent) SWITCHYARD_REQUIRES(mu_);
+  void publish_promoted() SWITCHYARD_REQUIRES(mu_);
+  void republish() SWITCHYARD_REQUIRES(mu_);
+  void decide(std::string_view action, std::string_view actor, std::string_view reason)
+      SWITCHYARD_REQUIRES(mu_);
+  // Writes the record (renewing the lease after checking it) in a transaction of its own. On
+  // LeaseHeld the controller forgets the rollout (another controller drives it) and rethrows.
+  void persist() SWITCHYARD_REQUIRES(mu_);
+  void write_record(RegistryTransaction& tx) SWITCHYARD_REQUIRES(mu_);
+  bool run_hooks(const std::vector<std::string>& names, std::string_view stage,
+                 std::string_view reason) SWITCHYARD_REQUIRES(mu_);
+  void reset_step_data() SWITCHYARD_REQUIRES(mu_);
+  void require_live(std::string_view what) const SWITCHYARD_REQUIRES(mu_);
+  RolloutStatusEvent status_event(std::string_view actor, std::string_view reason) const
+      SWITCHYARD_REQUIRES(mu_);
+  PromotionEvidence make_evidence() const SWITCHYARD_REQUIRES(mu_);
+  void emit(Pending& out);
+
+  Options options_;
+  const Clock* clock_;
+  std::string name_;
+  mutable detail::Mutex mu_;
+  std::map<std::string, RolloutHook, std::less<>> hooks_ SWITCHYARD_GUARDED_BY(mu_);
+  std::optional<CanaryPlan> plan_ SWITCHYARD_GUARDED_BY(mu_);
+  std::optional<RolloutRecord> record_ SWITCHYARD_GUARDED_BY(mu_);
+  std::optional<RolloutLease> lease_ SWITCHYARD_GUARDED_BY(mu_);
+  std::unique_ptr<StepData> step_ SWITCHYARD_GUARDED_BY(mu_);
+};
+
+}  // namespace switchyard
+
+#if defined(SWITCHYARD_HEADER_ONLY)
+#include <switchyard/rollout/canary_controller-inl.hpp>
+#endif

@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Compiled part of rollout: the canary controller.
+#if defined(SWITCHYARD_HEADER_ONLY)
+#error "src/rollout_controller.cpp belongs to the compiled library; header-only builds include the -inl files"
+#endif
+#include <switchyard/rollout/canary_controller-inl.hpp>

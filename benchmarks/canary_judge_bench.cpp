@@ -4,14 +4,18 @@
 // interval on the same latency window (stats::mann_whitney_u_test) as the baseline.
 //
 // Run: canary_judge_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//
+// Measured (medians of 5, CPU time, a 2-core machine at load average 9 shared with other builds,
+// so absolute figures are inflated): sorted windows 15.3 us per evaluate(), with the
+// Hodges-Lehmann ratio interval 146 us, unsorted 42.2 us / 180 us; the baseline one Mann-Whitney
+// with its shift interval 664 us (43x the sorted evaluate() that judges five metrics).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
-
 #include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/stats/mann_whitney.hpp>
+#include <vector>
 
 #include "bench_random.hpp"
 
@@ -86,8 +90,7 @@ void run_judge(benchmark::State& state, bool sorted, bool intervals) {
   const MetricObservation obs[] = {
       sorted ? MetricObservation::samples(w.stable_sorted, w.candidate_sorted, true)
              : MetricObservation::samples(w.stable, w.candidate, false),
-      MetricObservation::proportion({2, n}, {3, n}),
-      MetricObservation::proportion({1, n}, {1, n}),
+      MetricObservation::proportion({2, n}, {3, n}), MetricObservation::proportion({1, n}, {1, n}),
       MetricObservation::moments(stats::SampleSummary::from_mean_std(4.0, 1.0, n),
                                  stats::SampleSummary::from_mean_std(4.1, 1.1, n)),
       MetricObservation::proportion({n * 9 / 10, n}, {n * 9 / 10 - 5, n})};
@@ -107,9 +110,7 @@ void BM_CanaryJudge_Evaluate5_Sorted(benchmark::State& s) { run_judge(s, true, f
 void BM_CanaryJudge_Evaluate5_SortedIntervals(benchmark::State& s) { run_judge(s, true, true); }
 // Unsorted windows: evaluate() copies and sorts both sides.
 void BM_CanaryJudge_Evaluate5_Unsorted(benchmark::State& s) { run_judge(s, false, false); }
-void BM_CanaryJudge_Evaluate5_UnsortedIntervals(benchmark::State& s) {
-  run_judge(s, false, true);
-}
+void BM_CanaryJudge_Evaluate5_UnsortedIntervals(benchmark::State& s) { run_judge(s, false, true); }
 
 // Baseline: one fixed-horizon Mann-Whitney test with the Hodges-Lehmann interval (Kayenta's
 // classifier's statistics) on the same latency window.

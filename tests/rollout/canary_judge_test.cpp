@@ -200,8 +200,7 @@ TEST(CanaryJudgeTest, a_decided_failure_stays_until_reset) {
   CanaryJudge judge(c);
   const MetricObservation bad[] = {MetricObservation::proportion({5, 1000}, {60, 1000})};
   ASSERT_EQ(judge.evaluate({bad}).metrics[0].classification, MetricClassification::kHigh);
-  const MetricObservation diluted[] = {MetricObservation::proportion({500, 100000},
-                                                                     {560, 100000})};
+  const MetricObservation diluted[] = {MetricObservation::proportion({500, 100000}, {560, 100000})};
   Judgement j = judge.evaluate({diluted});
   EXPECT_EQ(j.metrics[0].classification, MetricClassification::kHigh);
   EXPECT_NE(j.metrics[0].reason.find("earlier look"), std::string::npos) << j.metrics[0].reason;
@@ -273,9 +272,9 @@ TEST(CanaryJudgeStatsTest, rank_statistic_matches_scipy_mannwhitneyu) {
   struct Case {
     double a, b, z;
   };
-  const Case cases[] = {{1.0, 0.0, 3.355573521600961},   // U = 181, p = 3.96e-4
-                        {1.1, 0.0, 1.601025275012223},   // U = 141 against 1.1 x stable
-                        {1.0, 1.0, 2.1717887080780383},  // U = 154 against stable + 1
+  const Case cases[] = {{1.0, 0.0, 3.355573521600961},    // U = 181, p = 3.96e-4
+                        {1.1, 0.0, 1.601025275012223},    // U = 141 against 1.1 x stable
+                        {1.0, 1.0, 2.1717887080780383},   // U = 154 against stable + 1
                         {1.2, 0.0, -0.8114785640472912},  // 'less', U = 85
                         {0.9, 0.0, 4.188983938730611}};
   for (const Case& c : cases) {
@@ -358,8 +357,8 @@ TEST(CanaryJudgeStatsTest, mean_metric_judges_the_relative_tolerance) {
   EXPECT_LT(j.metrics[0].interval.lower, 0.05);
   EXPECT_GT(j.metrics[0].interval.upper, 0.05);
   judge.reset();
-  obs[0] = MetricObservation::moments(stable, stats::SampleSummary::from_mean_std(125.0, 20.0,
-                                                                                  4000));
+  obs[0] =
+      MetricObservation::moments(stable, stats::SampleSummary::from_mean_std(125.0, 20.0, 4000));
   j = judge.evaluate({obs});
   EXPECT_EQ(j.metrics[0].classification, MetricClassification::kHigh);
   EXPECT_GT(j.metrics[0].interval.lower, 0.10);  // the bound shows it beyond the tolerance

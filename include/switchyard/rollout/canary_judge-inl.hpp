@@ -2,16 +2,14 @@
 // Out-of-line part of CanaryJudge: the per-metric sequential tests, Kayenta's scoring, validation.
 #pragma once
 
-#include <switchyard/rollout/canary_judge.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <string>
 #include <string_view>
-
 #include <switchyard/core/error.hpp>
+#include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/rollout/detail/canary_judge_statistics.hpp>
 #include <switchyard/rollout/detail/report_text.hpp>
 
@@ -91,7 +89,6 @@ SWITCHYARD_INLINE std::string_view to_string(PassRule r) noexcept {
   return "unknown";
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Validation
 
@@ -114,7 +111,8 @@ SWITCHYARD_INLINE void JudgeConfig::validate() const {
       fail(at + "min_samples must be >= 2 for a mean (a variance needs two observations)");
     }
     if (static_cast<unsigned>(m.kind) > 2) fail(at + "kind is not a JudgeMetricKind");
-    if (static_cast<unsigned>(m.bad_direction) > 2) fail(at + "bad_direction is not a BadDirection");
+    if (static_cast<unsigned>(m.bad_direction) > 2)
+      fail(at + "bad_direction is not a BadDirection");
     if (static_cast<unsigned>(m.tolerance_scale) > 1) {
       fail(at + "tolerance_scale is not a ToleranceScale");
     }
@@ -161,7 +159,6 @@ SWITCHYARD_INLINE void JudgeConfig::validate() const {
   }
   if (static_cast<unsigned>(pass_rule) > 1) fail("pass_rule is not a PassRule");
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // CanaryJudge
@@ -234,11 +231,10 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
       case JudgeMetricKind::kProportion:
         if (o.stable_counts.successes > o.stable_counts.trials ||
             o.candidate_counts.successes > o.candidate_counts.trials) {
-          throw InvalidArgument("CanaryJudge::evaluate: metric '" + m.name + "': " +
-                                (o.stable_counts.successes > o.stable_counts.trials
-                                     ? "stable"
-                                     : "candidate") +
-                                " successes exceed trials");
+          throw InvalidArgument(
+              "CanaryJudge::evaluate: metric '" + m.name + "': " +
+              (o.stable_counts.successes > o.stable_counts.trials ? "stable" : "candidate") +
+              " successes exceed trials");
         }
         ns = o.stable_counts.trials;
         nc = o.candidate_counts.trials;
@@ -251,8 +247,8 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
     const MetricState& s = state_[i];
     if (ns < s.stable_count || nc < s.candidate_count) {
       const bool st = ns < s.stable_count;
-      throw InvalidArgument("CanaryJudge::evaluate: metric '" + m.name + "': " +
-                            (st ? "stable" : "candidate") + " count went down from " +
+      throw InvalidArgument("CanaryJudge::evaluate: metric '" + m.name +
+                            "': " + (st ? "stable" : "candidate") + " count went down from " +
                             std::to_string(st ? s.stable_count : s.candidate_count) + " to " +
                             std::to_string(st ? ns : nc) +
                             "; the judge needs cumulative data (reset() starts a new sequence)");
@@ -317,8 +313,7 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
             return MetricClassification::kInconclusive;
           }
           const auto y = dj::sorted_view(o.stable_samples, o.samples_sorted, scratch_stable_);
-          const auto x =
-              dj::sorted_view(o.candidate_samples, o.samples_sorted, scratch_candidate_);
+          const auto x = dj::sorted_view(o.candidate_samples, o.samples_sorted, scratch_candidate_);
           e = dj::sample_evidence(m, y, x, z_interval, config_.sample_intervals);
           break;
         }
@@ -363,17 +358,17 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
       const bool low = e.has_low && -e.z_low > side.one_sided;
       // The p-value of the side nearer to rejection; Bonferroni-doubled for kEither.
       double p = 1.0;
-      if (e.has_high) p = std::min(p, dj::one_sided_p(e.z_high, total, side_alpha,
-                                                      config_.tuning_parameter));
-      if (e.has_low) p = std::min(p, dj::one_sided_p(-e.z_low, total, side_alpha,
-                                                     config_.tuning_parameter));
+      if (e.has_high)
+        p = std::min(p, dj::one_sided_p(e.z_high, total, side_alpha, config_.tuning_parameter));
+      if (e.has_low)
+        p = std::min(p, dj::one_sided_p(-e.z_low, total, side_alpha, config_.tuning_parameter));
       if (m.bad_direction == BadDirection::kEither) p = std::min(1.0, 2.0 * p);
       r.p_value = p;
       auto explain = [&](bool is_high) {
         return "candidate " + dj::effect_text(m, e.effect) + " [" +
                dj::effect_text(m, e.interval.lower) + ", " + dj::effect_text(m, e.interval.upper) +
-               "] against stable, tolerance " + dj::tolerance_text(m, is_high) + ", p = " +
-               dj::number(p);
+               "] against stable, tolerance " + dj::tolerance_text(m, is_high) +
+               ", p = " + dj::number(p);
       };
       if (high || low) {
         r.reason = explain(high);
@@ -447,8 +442,9 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
   for (const MetricResult& r : out.metrics) {
     const bool f = r.classification == MetricClassification::kHigh ||
                    r.classification == MetricClassification::kLow;
-    if (f) failing += (failing.empty() ? "" : ", ") + r.name + " " +
-                      std::string(to_string(r.classification));
+    if (f)
+      failing +=
+          (failing.empty() ? "" : ", ") + r.name + " " + std::string(to_string(r.classification));
     if (r.classification == MetricClassification::kInconclusive ||
         r.classification == MetricClassification::kNoData) {
       held += (held.empty() ? "" : ", ") + r.name;

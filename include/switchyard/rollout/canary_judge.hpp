@@ -6,12 +6,11 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
-
 #include <switchyard/core/config.hpp>
 #include <switchyard/stats/result.hpp>
 #include <switchyard/stats/running_moments.hpp>
+#include <utility>
+#include <vector>
 
 namespace switchyard {
 
@@ -139,8 +138,12 @@ struct JudgeConfig {
   double tuning_parameter = 5000.0;
   PassRule pass_rule = PassRule::kNotRejected;
   /// kSamples metrics: compute the Hodges-Lehmann estimate and always-valid interval (three root
-  /// searches over the pooled samples). When false, effect is the mean ratio (Kayenta's
-  /// "deviation") and the interval is left unbounded; the classification is the same. Default true.
+  /// searches over the pooled samples, each a dozen or more merges). When false, effect is the
+  /// mean ratio (Kayenta's "deviation") and the interval is left unbounded; the classification is
+  /// the same, because it never needs the interval: "the lower bound lies beyond the tolerance"
+  /// is decided by one rank statistic at the tolerance boundary. canary_judge_bench measured, for
+  /// five metrics with 1,000 sorted latencies per side, about 15 us per evaluate() without the
+  /// interval and about 150 us with it. Default true.
   bool sample_intervals = true;
 
   /// Throws InvalidArgument naming the field and metric (e.g. "JudgeConfig.metrics[2] 'latency':
@@ -169,8 +172,8 @@ struct MetricObservation {
   /// and the scan for NaN, the bulk of an evaluation's cost; infinite values are still caught at
   /// the ends). Unsorted data with this flag give wrong results.
   bool samples_sorted = false;
-  JudgeCounts stable_counts;             ///< kProportion
-  JudgeCounts candidate_counts;          ///< kProportion
+  JudgeCounts stable_counts;               ///< kProportion
+  JudgeCounts candidate_counts;            ///< kProportion
   stats::SampleSummary stable_moments;     ///< kMean
   stats::SampleSummary candidate_moments;  ///< kMean
 
@@ -235,7 +238,7 @@ struct GroupScore {
   double weight = 0.0;  ///< effective weight in percent
   double score = 100.0;
   std::uint32_t passed = 0;
-  std::uint32_t failed = 0;  ///< high or low
+  std::uint32_t failed = 0;   ///< high or low
   std::uint32_t pending = 0;  ///< inconclusive, or no data on a must-have-data metric
 };
 
@@ -245,7 +248,7 @@ struct Judgement {
   /// Weighted sum of group scores, 0-100, rounded to 2 decimals as Kayenta does; pending metrics
   /// are left out of their group's share; 0 when a critical metric failed.
   double score = 0.0;
-  std::uint64_t look = 0;  ///< 1 for the first evaluate() since construction or reset()
+  std::uint64_t look = 0;             ///< 1 for the first evaluate() since construction or reset()
   std::vector<MetricResult> metrics;  ///< in JudgeConfig::metrics order
   std::vector<GroupScore> groups;     ///< in order of first appearance among the metrics
   /// One line: the verdict, the score, and the failing or pending metrics.
@@ -277,8 +280,9 @@ struct Judgement {
 ///   config.metrics = {{.name = "latency_ms", .kind = switchyard::JudgeMetricKind::kSamples,
 ///                      .tolerance = 0.10, .group = "latency", .min_samples = 200},
 ///                     {.name = "error_rate", .kind = switchyard::JudgeMetricKind::kProportion,
-///                      .tolerance = 0.005, .tolerance_scale = switchyard::ToleranceScale::kAbsolute,
-///                      .group = "errors", .critical = true, .min_samples = 500}};
+///                      .tolerance = 0.005, .tolerance_scale =
+///                      switchyard::ToleranceScale::kAbsolute, .group = "errors", .critical = true,
+///                      .min_samples = 500}};
 ///   config.group_weights = {{"latency", 50}, {"errors", 50}};
 ///   switchyard::CanaryJudge judge(config);
 ///   const switchyard::MetricObservation obs[] = {
@@ -324,8 +328,8 @@ class CanaryJudge {
   };
 
   JudgeConfig config_;
-  std::vector<double> group_weight_;       // effective weight per group index
-  std::vector<std::uint32_t> group_of_;    // group index per metric
+  std::vector<double> group_weight_;     // effective weight per group index
+  std::vector<std::uint32_t> group_of_;  // group index per metric
   std::vector<std::string> group_names_;
   std::vector<MetricState> state_;
   std::vector<double> scratch_stable_, scratch_candidate_;

@@ -10,15 +10,13 @@
 #include <limits>
 #include <span>
 #include <string>
-#include <vector>
-
 #include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/stats/detail/root_finding.hpp>
 #include <switchyard/stats/effect_moments.hpp>
 #include <switchyard/stats/sequential_test.hpp>
+#include <vector>
 
 namespace switchyard::detail::judge {
-
 
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -219,11 +217,11 @@ struct Contrast {
 /// What a metric's test computed, before classification.
 struct Evidence {
   bool usable = false;
-  std::string why;          // when not usable
-  double z_high = 0.0;      // statistic at the upper tolerance boundary (candidate high)
-  double z_low = 0.0;       // statistic at the lower tolerance boundary (candidate low)
-  bool has_high = false;    // the upper boundary exists (kIncrease, kEither)
-  bool has_low = false;     // the lower boundary exists
+  std::string why;        // when not usable
+  double z_high = 0.0;    // statistic at the upper tolerance boundary (candidate high)
+  double z_low = 0.0;     // statistic at the lower tolerance boundary (candidate low)
+  bool has_high = false;  // the upper boundary exists (kIncrease, kEither)
+  bool has_low = false;   // the lower boundary exists
   double effect = 0.0;
   stats::Interval interval;
 };
@@ -256,9 +254,6 @@ inline std::string number(double v) {
   return buf;
 }
 
-
-
-
 /// Whether a sample metric's data may be judged: unsorted data are checked whole before sorting
 /// (a NaN breaks the sort's ordering); sorted data are checked at their ends by sample_evidence.
 inline bool finite_samples(std::span<const double> v, bool sorted) {
@@ -277,8 +272,7 @@ inline std::span<const double> sorted_view(std::span<const double> in, bool sort
 /// kSamples: the rank test at each tolerance boundary and, when asked, the Hodges-Lehmann
 /// estimate and always-valid interval (roots of the rank statistic in log ratio or shift).
 inline Evidence sample_evidence(const JudgeMetric& m, std::span<const double> y,
-                                std::span<const double> x, double z_interval,
-                                bool with_interval) {
+                                std::span<const double> x, double z_interval, bool with_interval) {
   Evidence e;
   // Sorted input: an infinite value sits at an end (NaN was checked before sorting, see
   // finite_samples).
@@ -385,6 +379,5 @@ inline std::string tolerance_text(const JudgeMetric& m, bool high) {
   const double t = high ? m.tolerance : -m.tolerance;
   return effect_text(m, t);
 }
-
 
 }  // namespace switchyard::detail::judge

@@ -74,6 +74,7 @@
 #include <switchyard/shadow/shadow_predictor.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
+#include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/rollout/canary_plan.hpp>
 #include <switchyard/rollout/comparison.hpp>
 #include <switchyard/rollout/experiment.hpp>

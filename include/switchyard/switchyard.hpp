@@ -73,6 +73,12 @@
 #include <switchyard/shadow/shadow_criteria.hpp>
 #include <switchyard/shadow/shadow_predictor.hpp>
 #include <switchyard/shadow/shadow_report.hpp>
+#include <switchyard/drift/drift_alerts.hpp>
+#include <switchyard/drift/drift_evaluation.hpp>
+#include <switchyard/drift/drift_monitor.hpp>
+#include <switchyard/drift/drift_report.hpp>
+#include <switchyard/drift/reference_profile.hpp>
+#include <switchyard/drift/reference_profile_matrix.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
 #include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/rollout/canary_plan.hpp>

@@ -470,6 +470,16 @@ TEST(CanaryPlanTest, load_reads_yaml_and_json_files_and_names_the_path) {
     const std::string m = e.what();
     EXPECT_NE(m.find("bad.yaml: deployment.canary.stages[1].duration"), std::string::npos) << m;
   }
+  {
+    std::ofstream big(dir / "big.yaml");
+    big << kSeedCanary << std::string(std::size_t{1} << 20, '#');
+  }
+  try {
+    load_canary_plan(dir / "big.yaml");
+    ADD_FAILURE() << "read a file over 1 MiB";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("is larger than 1048576 bytes"), std::string::npos);
+  }
   EXPECT_THROW(load_canary_plan(dir / "missing.yaml"), NotFound);
   EXPECT_THROW(load_canary_plan(dir), StorageError);
   std::filesystem::remove_all(dir);

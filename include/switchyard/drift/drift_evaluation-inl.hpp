@@ -218,11 +218,12 @@ struct Binned {
 
 /// Counts per slot that Evidently would keep: every histogram bin, the outer slots and the
 /// value-layout slots only when either side has data there.
-inline Binned binned_counts(const FeatureProfile& f, const FeatureWindow& w) {
-  Binned b;
+inline void binned_counts(const FeatureProfile& f, const FeatureWindow& w, Binned& b) {
+  b.ref.clear();
+  b.cur.clear();
+  b.ref_n = b.cur_n = 0;
+  b.distinct = 0;
   const std::size_t n = f.slots();
-  b.ref.reserve(n);
-  b.cur.reserve(n);
   for (std::size_t s = 0; s < n; ++s) {
     const auto rc = static_cast<double>(f.counts[s]);
     const auto cc = static_cast<double>(w.counts[s]);
@@ -234,13 +235,11 @@ inline Binned binned_counts(const FeatureProfile& f, const FeatureWindow& w) {
     b.cur_n += cc;
     b.distinct += rc > 0 || cc > 0;
   }
-  return b;
 }
 
-inline std::vector<double> proportions(const std::vector<double>& counts, double total) {
-  std::vector<double> p(counts.size());
+inline void proportions(const std::vector<double>& counts, double total, std::vector<double>& p) {
+  p.resize(counts.size());
   for (std::size_t i = 0; i < counts.size(); ++i) p[i] = counts[i] / total;
-  return p;
 }
 
 /// The CDFs of reference and window at each slot boundary of a numeric feature, with the slot
@@ -253,9 +252,12 @@ struct BinnedCdf {
   bool linear = false;        // histogram: CDFs linear between boundaries
 };
 
-inline BinnedCdf binned_cdf(const FeatureProfile& f, const FeatureWindow& w, double ref_n,
-                            double cur_n) {
-  BinnedCdf c;
+inline void binned_cdf(const FeatureProfile& f, const FeatureWindow& w, double ref_n,
+                       double cur_n, BinnedCdf& c) {
+  c.x.clear();
+  c.ref.clear();
+  c.cur.clear();
+  c.linear = false;
   double fr = 0, fc = 0;
   if (f.histogram()) {
     c.linear = true;
@@ -275,7 +277,7 @@ inline BinnedCdf binned_cdf(const FeatureProfile& f, const FeatureWindow& w, dou
     // The slot above the last edge sits at the edge: the CDFs reach 1 there.
     c.ref.back() += static_cast<double>(f.counts[b + 1]) / ref_n;
     c.cur.back() += static_cast<double>(w.counts[b + 1]) / cur_n;
-    return c;
+    return;
   }
   for (std::size_t i = 0; i < f.values.size(); ++i) {
     fr += static_cast<double>(f.counts[i]) / ref_n;
@@ -288,7 +290,19 @@ inline BinnedCdf binned_cdf(const FeatureProfile& f, const FeatureWindow& w, dou
     c.ref.back() += static_cast<double>(f.counts.back()) / ref_n;
     c.cur.back() += static_cast<double>(w.counts.back()) / cur_n;
   }
-  return c;
+}
+
+/// Buffers one thread reuses from feature to feature, so evaluating a window allocates little
+/// beyond what the report keeps.
+struct Scratch {
+  Binned binned;
+  std::vector<double> p, q;
+  BinnedCdf cdf;
+};
+
+inline Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
 }
 
 inline DriftStatistic binned_wasserstein(const FeatureProfile& f, const FeatureWindow& w,
@@ -299,7 +313,8 @@ inline DriftStatistic binned_wasserstein(const FeatureProfile& f, const FeatureW
                                      : "window has no finite value",
                         DriftProcedure::kBinned);
   }
-  const BinnedCdf c = binned_cdf(f, w, b.ref_n, b.cur_n);
+  BinnedCdf& c = scratch().cdf;
+  binned_cdf(f, w, b.ref_n, b.cur_n, c);
   double dist = 0.0;
   for (std::size_t k = 0; k + 1 < c.x.size(); ++k) {
     const double width = c.x[k + 1] - c.x[k];
@@ -332,7 +347,8 @@ inline DriftStatistic binned_ks(const FeatureProfile& f, const FeatureWindow& w,
                                      : "window has no finite value",
                         DriftProcedure::kBinned);
   }
-  const BinnedCdf c = binned_cdf(f, w, b.ref_n, b.cur_n);
+  BinnedCdf& c = scratch().cdf;
+  binned_cdf(f, w, b.ref_n, b.cur_n, c);
   double dmax = 0.0;
   for (std::size_t k = 0; k < c.x.size(); ++k) dmax = std::max(dmax, std::fabs(c.ref[k] - c.cur[k]));
   dmax = std::min(dmax, 1.0);
@@ -404,9 +420,9 @@ inline void require_threshold(const std::string& who, double threshold) {
 class FeatureEvaluation {
  public:
   FeatureEvaluation(const FeatureProfile& f, const FeatureWindow& w, bool exact_when_complete)
-      : f_(f), w_(w) {
+      : f_(f), w_(w), binned_(scratch().binned) {
     numeric_ = f.kind == FeatureKind::kNumeric;
-    binned_ = binned_counts(f, w);
+    binned_counts(f, w, binned_);
     if (numeric_) {
       exact_ = exact_when_complete && f.sample_is_complete() && w.sample_complete() &&
                f.count > 0 && !w.sample.empty();
@@ -463,8 +479,10 @@ class FeatureEvaluation {
                                              : "window has no finite value",
                           DriftProcedure::kBinned);
     }
-    const auto p = proportions(binned_.ref, binned_.ref_n);
-    const auto q = proportions(binned_.cur, binned_.cur_n);
+    std::vector<double>& p = scratch().p;
+    std::vector<double>& q = scratch().q;
+    proportions(binned_.ref, binned_.ref_n, p);
+    proportions(binned_.cur, binned_.cur_n, q);
     switch (t) {
       case DriftTest::kKlDivergence:
         return from_drift(t, stats::kl_divergence(p, q), DriftProcedure::kBinned);
@@ -531,7 +549,7 @@ class FeatureEvaluation {
   bool numeric_ = true;
   bool exact_ = false;
   bool sampled_ = false;
-  Binned binned_;
+  Binned& binned_;  // the thread's scratch: one FeatureEvaluation at a time per thread
   std::vector<double> cat_ref_, cat_cur_;
 };
 
@@ -585,6 +603,7 @@ SWITCHYARD_INLINE FeatureDrift evaluate_feature(const FeatureProfile& profile,
                 : rule.test;
   fd.threshold = std::isnan(rule.threshold) ? default_threshold(fd.test) : rule.threshold;
 
+  fd.statistics.reserve(all_statistics ? 7 : 2);
   fd.statistics.push_back(ev.compute(DriftTest::kPsi));
   if (fd.test != DriftTest::kPsi) fd.statistics.push_back(ev.compute(fd.test));
   if (all_statistics) {

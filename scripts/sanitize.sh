@@ -3,13 +3,15 @@
 #
 # Usage: scripts/sanitize.sh <mode> [extra ctest arguments...]
 #   asan-ubsan  AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan. Full: every target
-#               (tests, examples, benchmarks) and every test. CI=true: the parsing, storage and
-#               shadow tests (labels registry, models, monitoring, serving, shadow), every fuzz
-#               target's corpus and the reliability tests at their CI sizes.
+#               (tests, examples, benchmarks) and every test. CI=true: the parsing, storage,
+#               shadow, rollout and drift tests (labels registry, models, monitoring, serving,
+#               shadow, rollout, drift), every fuzz target's corpus and the reliability tests at
+#               their CI sizes.
 #   tsan        ThreadSanitizer, in build-tsan. Full: every unit and reliability test (labels
-#               core, models, registry, monitoring, serving, shadow, stats, rollout, reliability; the fuzz replays and
-#               packaging checks are single-threaded). CI=true: the concurrency tests (labels
-#               serving, shadow, registry, reliability).
+#               core, models, registry, monitoring, serving, shadow, stats, rollout, drift,
+#               reliability; the fuzz replays and packaging checks are single-threaded). CI=true:
+#               the concurrency tests (labels serving, shadow, rollout, drift, registry,
+#               reliability).
 #   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
 #               builds everything and runs every test.
 # The sanitizer passes report warnings without failing on them (the clang pass gates warnings), so
@@ -39,10 +41,11 @@ case "$mode" in
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
     flags+=" -fsanitize-ignorelist=$build/ubsan-ignorelist.txt"
     if [ "$ci" = "true" ]; then
-      targets=(registry_tests models_tests monitoring_tests serving_tests shadow_tests reliability_tests
-               fuzz_model_uri fuzz_artifact fuzz_registry_json fuzz_routing_policy fuzz_sqlite_store
-               fuzz_shadow_config)
-      labels="registry|models|monitoring|serving|shadow|fuzz|reliability"
+      targets=(registry_tests models_tests monitoring_tests serving_tests shadow_tests rollout_tests
+               drift_tests reliability_tests)
+      # Every fuzz target (tests/fuzz/<target>_fuzzer.cpp), whose corpus replays under label fuzz.
+      for f in "$root"/tests/fuzz/*_fuzzer.cpp; do f=${f##*/}; targets+=("fuzz_${f%_fuzzer.cpp}"); done
+      labels="registry|models|monitoring|serving|shadow|rollout|drift|fuzz|reliability"
     else
       targets=(all)
       labels=""
@@ -54,11 +57,11 @@ case "$mode" in
     build="${BUILD_DIR:-$root/build-tsan}"
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
     if [ "$ci" = "true" ]; then
-      targets=(serving_tests shadow_tests registry_tests reliability_tests)
-      labels="serving|shadow|registry|reliability"
+      targets=(serving_tests shadow_tests rollout_tests drift_tests registry_tests reliability_tests)
+      labels="serving|shadow|rollout|drift|registry|reliability"
     else
-      targets=(core_tests models_tests registry_tests monitoring_tests serving_tests shadow_tests stats_tests rollout_tests reliability_tests)
-      labels="core|models|registry|monitoring|serving|shadow|stats|rollout|reliability"
+      targets=(core_tests models_tests registry_tests monitoring_tests serving_tests shadow_tests stats_tests rollout_tests drift_tests reliability_tests)
+      labels="core|models|registry|monitoring|serving|shadow|stats|rollout|drift|reliability"
     fi
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"
     ;;

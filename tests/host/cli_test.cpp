@@ -162,6 +162,49 @@ TEST_F(CliTest, transition_prints_the_gate_report_and_a_failed_gate_exits_3) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
 }
 
+TEST_F(CliTest, transition_records_evidence_and_sign_off_that_history_prints) {
+  ASSERT_EQ(register_model("0.91", "1.0.0").exit_code, 0);
+  ASSERT_EQ(run({"transition", "fraud-detection", "1", "Staging"}).exit_code, 0);
+  const fs::path report = dir_ / "shadow.json";
+  std::ofstream(report) << R"({"passed": true, "summary": "agreement 99.2% on 50000 requests",
+                              "agreement": 0.992})";
+  CliRun r = run({"--actor", "alice", "transition", "fraud-detection", "1", "Production",
+                  "--evidence", "shadow=" + report.string(), "--sign-off", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  r = run({"history", "fraud-detection", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json promoted;
+  const json history = r.doc();  // a named copy: the loop must not range over a temporary's member
+  for (const auto& rec : history["history"]) {
+    if (rec["to_stage"] == "Production") promoted = rec;
+  }
+  ASSERT_TRUE(promoted.is_object()) << r.out;
+  ASSERT_EQ(promoted["evidence"].size(), 2u) << promoted.dump();
+  EXPECT_EQ(promoted["evidence"][0]["kind"], "shadow");
+  EXPECT_EQ(promoted["evidence"][0]["passed"], true);
+  EXPECT_EQ(promoted["evidence"][0]["summary"], "agreement 99.2% on 50000 requests");
+  EXPECT_DOUBLE_EQ(promoted["evidence"][0]["detail"]["agreement"].get<double>(), 0.992);
+  EXPECT_EQ(promoted["evidence"][1]["kind"], "sign_off");
+  EXPECT_EQ(promoted["evidence"][1]["actor"], "alice");
+  EXPECT_EQ(promoted["actor"], "alice");
+
+  // A report without a boolean "passed", or not JSON at all, is a usage error naming the file;
+  // nothing moves.
+  ASSERT_EQ(register_model("0.93", "1.1.0").exit_code, 0);
+  ASSERT_EQ(run({"transition", "fraud-detection", "2", "Staging"}).exit_code, 0);
+  std::ofstream(dir_ / "bad.json") << R"({"summary": "no verdict"})";
+  r = run({"transition", "fraud-detection", "2", "Production", "--evidence",
+           "shadow=" + (dir_ / "bad.json").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("bad.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("passed"), std::string::npos) << r.err;
+  r = run({"transition", "fraud-detection", "2", "Production", "--evidence", "shadow"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = run({"show", "fraud-detection", "2", "--json"});
+  EXPECT_EQ(r.doc()["stage"], "Staging");
+}
+
 TEST_F(CliTest, alias_rollback_and_history_answer_what_was_in_production) {
   ASSERT_EQ(register_model("0.91", "1.0.0").exit_code, 0);
   ASSERT_EQ(register_model("0.93", "1.1.0").exit_code, 0);

@@ -144,6 +144,25 @@ std::string optional_stage(const std::optional<Stage>& s) {
   return s ? std::string(to_string(*s)) : std::string();
 }
 
+// The evidence a change rested on; a report's detail is nested as JSON (kept as text when it is
+// not valid JSON, which the registry does not forbid for records written by other tools).
+json evidence_json(const std::vector<PromotionEvidence>& evidence) {
+  json out = json::array();
+  for (const auto& e : evidence) {
+    json detail = nullptr;
+    if (!e.detail_json.empty()) {
+      detail = json::parse(e.detail_json, nullptr, /*allow_exceptions=*/false);
+      if (detail.is_discarded()) detail = e.detail_json;
+    }
+    out.push_back({{"kind", e.kind},
+                   {"passed", e.passed},
+                   {"summary", e.summary},
+                   {"actor", e.actor},
+                   {"detail", detail}});
+  }
+  return out;
+}
+
 json audit_json(const AuditRecord& r) {
   return {{"sequence", r.sequence},
           {"at", format_time(r.at)},
@@ -155,7 +174,8 @@ json audit_json(const AuditRecord& r) {
           {"from_stage", r.from_stage ? json(to_string(*r.from_stage)) : json(nullptr)},
           {"to_stage", r.to_stage ? json(to_string(*r.to_stage)) : json(nullptr)},
           {"alias", r.alias},
-          {"reason", r.reason}};
+          {"reason", r.reason},
+          {"evidence", evidence_json(r.evidence)}};
 }
 
 // ---- commands ----------------------------------------------------------------------------------
@@ -261,8 +281,39 @@ struct TransitionOptionsCli {
   std::string reason;
   std::vector<std::string> min;
   std::vector<std::string> max;
+  std::vector<std::string> evidence;
+  bool sign_off = false;
   bool keep_existing_production = false;
 };
+
+// --evidence KIND=FILE: FILE is a JSON report (a shadow report, an experiment decision, a load
+// test); its top-level "passed" (a boolean) says whether the check succeeded and "summary" (a
+// string) gives the audit line, which otherwise names the file. The report is kept verbatim.
+PromotionEvidence read_evidence(const std::string& spec) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+    throw InvalidArgument("--evidence '" + spec + "': expected KIND=FILE, e.g. shadow=report.json");
+  }
+  const std::string kind = spec.substr(0, eq);
+  const std::string file = spec.substr(eq + 1);
+  std::string text = read_file(file, "evidence file");
+  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw InvalidArgument("evidence file '" + file + "': not a JSON object");
+  }
+  const auto passed = doc.find("passed");
+  if (passed == doc.end() || !passed->is_boolean()) {
+    throw InvalidArgument("evidence file '" + file + "': field 'passed' must be true or false");
+  }
+  const auto summary = doc.find("summary");
+  PromotionEvidence e{.kind = kind,
+                      .passed = passed->get<bool>(),
+                      .summary = summary != doc.end() && summary->is_string()
+                                     ? summary->get<std::string>()
+                                     : kind + " report " + std::filesystem::path(file).filename().string(),
+                      .detail_json = std::move(text)};
+  return e;
+}
 
 CommandResult run_transition(const GlobalOptions& global, const TransitionOptionsCli& o) {
   const Stage to = parse_stage(o.stage);
@@ -300,6 +351,14 @@ CommandResult run_transition(const GlobalOptions& global, const TransitionOption
                             .reason = o.reason,
                             .keep_existing_production = o.keep_existing_production,
                             .policy = policy};
+  for (const auto& spec : o.evidence) options.evidence.push_back(read_evidence(spec));
+  if (o.sign_off) {
+    if (global.actor.empty()) throw InvalidArgument("--sign-off needs --actor (who signs)");
+    options.evidence.push_back({.kind = std::string(kSignOffEvidence),
+                                .passed = true,
+                                .summary = "signed off by " + global.actor,
+                                .actor = global.actor});
+  }
   try {
     registry->transition(o.model, before->version, to, options);
   } catch (const ValidationFailed& e) {
@@ -476,6 +535,11 @@ void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAc
     c->add_option("--max", o->max, "Gate: metric at most METRIC=NUMBER, repeatable");
     c->add_flag("--keep-existing-production", o->keep_existing_production,
                 "To Production: keep the current Production version(s) instead of archiving");
+    c->add_option("--evidence", o->evidence,
+                  "KIND=FILE: a JSON report with \"passed\" (and \"summary\") the transition rests "
+                  "on (shadow, ab_test, canary, load_test), kept in the audit trail; repeatable");
+    c->add_flag("--sign-off", o->sign_off,
+                "Record the --actor's sign-off (a policy may require one of the model's owners)");
     on_parse(c, global, action, o, run_transition);
   }
   {

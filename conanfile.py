@@ -25,7 +25,8 @@ class SwitchyardConan(ConanFile):
     description = ("Embeddable C++20 library to version ML models inside an inference service "
                    "and ship new versions safely: model registry, weighted and sticky A/B routing "
                    "(GrowthBook- and Unleash-compatible bucketing), deployments with fallback, "
-                   "statistics, experiments, monitoring exposition.")
+                   "shadow traffic, canary rollouts with a sequential judge and automatic "
+                   "rollback, drift monitoring, statistics, experiments, monitoring exposition.")
     license = "Apache-2.0"
     topics = ("machine-learning", "model-registry", "a-b-testing", "traffic-splitting",
               "inference")

@@ -13,8 +13,9 @@
 // Scenarios: a candidate with error rate 0.1 % -> 1 %, p99 +50 % (median and p99 x 1.5), accuracy
 // -3 points (90 % -> 87 %, labels after 5 minutes), from the start; and an A/A candidate identical
 // to stable. Detection: median and p95 of simulated time to rollback. A/A: the share of seeds
-// rolled back. Stages 3 and 4 (50 % and 100 %) carry no rules, so an A/A run stops once the
-// rollout reaches them: nothing can roll it back after that.
+// rolled back. Stages 3 and 4 (50 % and 100 %) carry no rules, so every run stops once the
+// rollout reaches them: nothing can roll it back after that (a candidate that got there counts
+// as not rolled back).
 //
 // Run: canary_simulation_bench [--seeds N]   (or SWITCHYARD_CANARY_SEEDS=N; default 1000)
 #include <algorithm>
@@ -208,7 +209,7 @@ int main(int argc, char** argv) {
       std::vector<double> t;
       std::uint64_t rolled = 0;
       for (std::uint64_t s = 1; s <= seeds; ++s) {
-        const Outcome o = run_once(*form.plan, judge, sc.candidate, s, false, dir);
+        const Outcome o = run_once(*form.plan, judge, sc.candidate, s, true, dir);
         if (o.action == RolloutAction::kRolledBack) {
           ++rolled;
           t.push_back(minutes(o.at));

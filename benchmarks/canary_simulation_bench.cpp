@@ -18,6 +18,7 @@
 // as not rolled back).
 //
 // Run: canary_simulation_bench [--seeds N]   (or SWITCHYARD_CANARY_SEEDS=N; default 1000)
+#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -28,16 +29,13 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
 #include <switchyard/rollout/rollout_simulator.hpp>
+#include <vector>
 
 namespace {
 
@@ -168,7 +166,8 @@ double quantile(std::vector<double> v, double q) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 1000;
-  if (const char* env = std::getenv("SWITCHYARD_CANARY_SEEDS")) seeds = std::strtoull(env, nullptr, 10);
+  if (const char* env = std::getenv("SWITCHYARD_CANARY_SEEDS"))
+    seeds = std::strtoull(env, nullptr, 10);
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--seeds" && i + 1 < argc) {
       seeds = std::strtoull(argv[++i], nullptr, 10);
@@ -216,7 +215,8 @@ int main(int argc, char** argv) {
         }
       }
       std::printf("%-36s %-24s %8.1f %8.1f %8.1f %5llu/%llu\n", form.name, sc.name,
-                  quantile(t, 0.5), quantile(t, 0.95), t.empty() ? 0.0 : *std::max_element(t.begin(), t.end()),
+                  quantile(t, 0.5), quantile(t, 0.95),
+                  t.empty() ? 0.0 : *std::max_element(t.begin(), t.end()),
                   static_cast<unsigned long long>(rolled), static_cast<unsigned long long>(seeds));
       std::fflush(stdout);
     }

@@ -7,6 +7,7 @@
 // to the decision. Runs in a second or two.
 //
 //   canary_rollout [--events FILE]   # also write the controller's signals as JSON lines
+#include <Eigen/Core>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,9 +17,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>
@@ -104,8 +102,8 @@ Outcome run(const CanaryPlan& plan, SimulatedVersion candidate, std::ostream* ev
     };
     controller.step_advanced.connect([&](const RolloutStepEvent& e) {
       line(e.to_json());
-      sim.note("step " + std::to_string(e.from_step) + " -> " + std::to_string(e.to_step) +
-               " (" + e.reason + ")");
+      sim.note("step " + std::to_string(e.from_step) + " -> " + std::to_string(e.to_step) + " (" +
+               e.reason + ")");
     });
     controller.paused.connect([&](const RolloutStatusEvent& e) {
       line(e.to_json());
@@ -177,6 +175,7 @@ int main(int argc, char** argv) {
   std::cout << "-> " << to_string(bad.action) << " after " << format_sim_time(bad.at)
             << " of simulated time\n   reason: " << bad.reason << "\n";
 
-  const bool ok = good.action == RolloutAction::kPromoted && bad.action == RolloutAction::kRolledBack;
+  const bool ok =
+      good.action == RolloutAction::kPromoted && bad.action == RolloutAction::kRolledBack;
   return ok ? 0 : 1;
 }

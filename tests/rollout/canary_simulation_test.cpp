@@ -7,14 +7,12 @@
 // deterministic per seed, so the bounds do not flake.
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <random>
 #include <string>
-
-#include <Eigen/Core>
-
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/registry/artifact_store.hpp>
 #include <switchyard/registry/in_memory_registry_store.hpp>

@@ -223,18 +223,21 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\nA/A (candidate identical to stable): false rollbacks over the guarded stages\n");
-  std::printf("%-36s %12s %8s %8s\n", "plan", "rolled back", "rate", "paused");
+  std::printf("%-36s %12s %8s %8s %22s\n", "plan", "rolled back", "rate", "paused",
+              "median min to 50 %");
   for (const Form& form : forms) {
     std::uint64_t rolled = 0, paused = 0;
+    std::vector<double> reached;  // minutes until the unguarded stages: how long it was watched
     for (std::uint64_t s = 1; s <= seeds; ++s) {
       const Outcome o = run_once(*form.plan, judge, {}, s, true, dir);
       rolled += o.action == RolloutAction::kRolledBack;
       paused += o.action == RolloutAction::kPaused;
+      if (o.action == RolloutAction::kNone) reached.push_back(minutes(o.at));
     }
-    std::printf("%-36s %6llu/%-5llu %7.2f%% %8llu\n", form.name,
+    std::printf("%-36s %6llu/%-5llu %7.2f%% %8llu %22.1f\n", form.name,
                 static_cast<unsigned long long>(rolled), static_cast<unsigned long long>(seeds),
                 100.0 * static_cast<double>(rolled) / static_cast<double>(seeds),
-                static_cast<unsigned long long>(paused));
+                static_cast<unsigned long long>(paused), quantile(reached, 0.5));
     std::fflush(stdout);
   }
   std::error_code ec;

@@ -4,17 +4,9 @@
 
 #include <switchyard/shadow/shadow_config.hpp>
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
-
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <initializer_list>
-#include <new>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -23,6 +15,7 @@
 
 #include <switchyard/core/error.hpp>
 #include <switchyard/core/names.hpp>
+#include <switchyard/detail/yaml_reader.hpp>
 
 namespace switchyard {
 
@@ -41,135 +34,13 @@ inline constexpr std::array<std::pair<std::string_view, ShadowMetric>, 5> kMetri
     {"error_rate", ShadowMetric::kErrorRate},
 }};
 
-/// " (line L, column C)", 1-based, where the YAML parser located the node; "" where it did not.
-inline std::string where(const YAML::Mark& mark) {
-  if (mark.is_null() || mark.line < 0 || mark.column < 0) return "";
-  return " (line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1) +
-         ")";
-}
-
-[[noreturn]] inline void fail(const std::string& path, const std::string& what,
-                              const YAML::Mark& mark) {
-  throw InvalidArgument(path + ": " + what + where(mark));
-}
-
-inline std::string in_quotes(std::string_view text) { return "'" + printable(text) + "'"; }
-
-inline std::string kind_of(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return "a single value";
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
-
-/// Whether a document's root is empty, from yaml-cpp's events (see count_documents).
-class RootProbe final : public YAML::EventHandler {
- public:
-  bool empty_root() const noexcept { return empty_root_; }
-  void OnDocumentStart(const YAML::Mark&) override { seen_root_ = empty_root_ = false; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override { root(true); }
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { root(false); }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    root(false);
-  }
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    root(false);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    root(false);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void root(bool empty) {
-    if (!seen_root_) empty_root_ = empty;
-    seen_root_ = true;
-  }
-  bool seen_root_ = false;
-  bool empty_root_ = false;
-};
-
-/// The non-empty documents of `text`, counted up to `limit`. Not YAML::LoadAll: in yaml-cpp 0.7
-/// it never returns on some malformed text (a lone ",", jbeder/yaml-cpp#1040), where each call
-/// yields an empty document without consuming anything; like the upstream fix (#1319), counting
-/// stops at the first empty document, and after `limit` in any case.
-inline std::size_t count_documents(const std::string& text, std::size_t limit) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  RootProbe probe;
-  std::size_t count = 0;
-  while (count < limit && parser.HandleNextDocument(probe) && !probe.empty_root()) ++count;
-  return count;
-}
-
-/// One YAML map, read once: refuses a non-map, non-scalar and repeated keys and keys outside
-/// `known`, then hands out values by key.
-class Fields {
- public:
-  Fields(const YAML::Node& node, std::string path, std::initializer_list<std::string_view> known)
-      : path_(std::move(path)), mark_(node.Mark()) {
-    if (!node.IsMap()) fail(path_, "must be a map, got " + kind_of(node), mark_);
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      // By value: `it->first` lives in a proxy that dies with the expression.
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) fail(path_, "keys must be plain names, got " + kind_of(key), key.Mark());
-      const std::string& name = key.Scalar();
-      bool is_known = false;
-      for (std::string_view k : known) is_known = is_known || k == name;
-      if (!is_known) {
-        std::string expected;
-        for (std::string_view k : known)
-          expected += (expected.empty() ? "" : ", ") + std::string(k);
-        fail(child(name), "unknown key; expected one of " + expected, key.Mark());
-      }
-      for (const auto& entry : entries_) {
-        if (entry.first == name) fail(child(name), "key appears twice", key.Mark());
-      }
-      entries_.emplace_back(name, value);
-    }
-  }
-
-  /// The field path of a key under this map ("deployment.shadow" + "traffic").
-  std::string child(std::string_view key) const { return path_ + "." + printable(key); }
-  const YAML::Mark& mark() const noexcept { return mark_; }
-
-  /// The value under `key`; nullptr when absent or written without a value (`key:`).
-  const YAML::Node* find(std::string_view key) const {
-    for (const auto& entry : entries_) {
-      if (entry.first == key) return entry.second.IsNull() ? nullptr : &entry.second;
-    }
-    return nullptr;
-  }
-  const YAML::Node& require(std::string_view key) const {
-    const YAML::Node* node = find(key);
-    if (node == nullptr) fail(child(key), "missing", mark_);
-    return *node;
-  }
-
- private:
-  std::string path_;
-  YAML::Mark mark_;
-  std::vector<std::pair<std::string, YAML::Node>> entries_;
-};
-
-inline const std::string& scalar(const YAML::Node& node, const std::string& path) {
-  if (!node.IsScalar()) fail(path, "must be a single value, got " + kind_of(node), node.Mark());
-  return node.Scalar();
-}
+// The strict YAML reading every configuration shares (field paths, line and column in errors,
+// unknown and repeated keys refused, one document only).
+using detail::yaml::fail;
+using detail::yaml::Fields;
+using detail::yaml::in_quotes;
+using detail::yaml::kind_of;
+using detail::yaml::scalar;
 
 inline std::string non_empty(const YAML::Node& node, const std::string& path) {
   const std::string& text = scalar(node, path);
@@ -259,16 +130,7 @@ inline Duration duration(const YAML::Node& node, const std::string& path) {
   return Duration(count * unit_ns);
 }
 
-inline bool boolean(const YAML::Node& node, const std::string& path) {
-  bool value = false;
-  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-    fail(path,
-         "must be true or false, got " +
-             (node.IsScalar() ? in_quotes(node.Scalar()) : kind_of(node)),
-         node.Mark());
-  }
-  return value;
-}
+using detail::yaml::boolean;
 
 inline ShadowSampling sampling(const YAML::Node& node, const std::string& path) {
   const std::string& text = scalar(node, path);
@@ -460,48 +322,14 @@ SWITCHYARD_INLINE std::vector<ShadowVersionOptions> ShadowDeploymentConfig::shad
 }
 
 SWITCHYARD_INLINE ShadowDeploymentConfig parse_shadow_config(std::string_view yaml_text) {
-  namespace sc = detail::shadow_config;
-  try {
-    const std::string text(yaml_text);
-    const YAML::Node root = YAML::Load(text);  // the first document
-    if (!root.IsNull() && sc::count_documents(text, 2) > 1) {
-      throw InvalidArgument("shadow deployment: the text holds more than one YAML document");
-    }
-    return sc::document(root);
-  } catch (const Error&) {
-    throw;
-  } catch (const YAML::Exception& e) {
-    throw InvalidArgument("shadow deployment: malformed YAML: " + e.msg + sc::where(e.mark));
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    // Nothing of the YAML library may escape, whatever it throws.
-    throw InvalidArgument(std::string("shadow deployment: malformed YAML: ") + e.what());
-  }
+  return detail::yaml::read_document(yaml_text, "shadow deployment",
+                                     detail::shadow_config::document);
 }
 
 SWITCHYARD_INLINE ShadowDeploymentConfig load_shadow_config(const std::filesystem::path& path) {
-  namespace fs = std::filesystem;
-  const std::string shown = "shadow deployment file '" + path.string() + "'";
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (status.type() == fs::file_type::not_found) throw NotFound(shown + " does not exist");
-  if (ec) throw StorageError("cannot read " + shown + ": " + ec.message());
-  if (fs::is_directory(status)) throw StorageError("cannot read " + shown + ": it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw StorageError("cannot open " + shown + ": " + std::generic_category().message(errno));
-  }
-  std::string text;
-  char buffer[16384];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > detail::shadow_config::kMaxFileBytes) {
-      throw InvalidArgument(shown + " is larger than " +
-                            std::to_string(detail::shadow_config::kMaxFileBytes) + " bytes");
-    }
-  }
-  if (in.bad()) throw StorageError("cannot read " + shown + ": an I/O error");
+  const std::string text =
+      detail::yaml::read_config_file(path, "shadow deployment file '" + path.string() + "'",
+                                     detail::shadow_config::kMaxFileBytes);
   try {
     return parse_shadow_config(text);
   } catch (const InvalidArgument& e) {

@@ -4,8 +4,9 @@
 
 /// @file
 /// Includes the whole public API, part by part in the order of docs/architecture.md: core,
-/// models, stats, registry, monitoring, serving, rollout (shadow, drift and host as they land). Convenient for small programs; larger ones include the headers they use, which
-/// compiles faster (notably under SWITCHYARD_HEADER_ONLY, where this pulls in every -inl file).
+/// models, stats, registry, monitoring, serving, rollout, shadow, drift. Convenient for small
+/// programs; larger ones include the headers they use, which compiles faster (notably under
+/// SWITCHYARD_HEADER_ONLY, where this pulls in every -inl file).
 /// The packaging tests fail when a public header is missing here.
 
 #include <switchyard/core/attribute.hpp>
@@ -22,6 +23,7 @@
 #include <switchyard/core/stage.hpp>
 #include <switchyard/core/status.hpp>
 #include <switchyard/core/tensor.hpp>
+#include <switchyard/core/units.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/models/model_loader.hpp>
 #include <switchyard/stats/bayesian_test.hpp>
@@ -81,6 +83,7 @@
 #include <switchyard/drift/reference_profile_matrix.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
 #include <switchyard/rollout/canary_judge.hpp>
+#include <switchyard/rollout/canary_metrics.hpp>
 #include <switchyard/rollout/canary_plan.hpp>
 #include <switchyard/rollout/comparison.hpp>
 #include <switchyard/rollout/experiment.hpp>
@@ -88,4 +91,5 @@
 #include <switchyard/rollout/metric_spec.hpp>
 #include <switchyard/rollout/pending_join_table.hpp>
 #include <switchyard/rollout/performance_report.hpp>
+#include <switchyard/rollout/rollout_simulator.hpp>
 #include <switchyard/version.hpp>

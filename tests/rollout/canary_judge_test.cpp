@@ -17,7 +17,7 @@
 namespace switchyard {
 namespace {
 
-namespace dj = detail::judge;
+namespace dj = detail::canary_judge;
 
 JudgeMetric proportion_metric(std::string name, std::string group, bool critical = false) {
   JudgeMetric m;

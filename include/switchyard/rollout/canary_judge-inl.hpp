@@ -94,7 +94,7 @@ SWITCHYARD_INLINE std::string_view to_string(PassRule r) noexcept {
 
 SWITCHYARD_INLINE void JudgeConfig::validate() const {
   auto fail = [](const std::string& what) { throw InvalidArgument("JudgeConfig." + what); };
-  auto num = [](double v) { return detail::judge::number(v); };
+  auto num = [](double v) { return detail::canary_judge::number(v); };
   if (metrics.empty()) fail("metrics must not be empty");
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     const JudgeMetric& m = metrics[i];
@@ -204,7 +204,7 @@ SWITCHYARD_INLINE Judgement CanaryJudge::evaluate(const JudgeInput& input) {
 }
 
 SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement& out) {
-  namespace dj = detail::judge;
+  namespace dj = detail::canary_judge;
   const std::size_t n_metrics = config_.metrics.size();
   if (input.metrics.size() != n_metrics) {
     throw InvalidArgument("CanaryJudge::evaluate: " + std::to_string(input.metrics.size()) +

@@ -16,7 +16,7 @@
 #include <switchyard/stats/sequential_test.hpp>
 #include <vector>
 
-namespace switchyard::detail::judge {
+namespace switchyard::detail::canary_judge {
 
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -380,4 +380,4 @@ inline std::string tolerance_text(const JudgeMetric& m, bool high) {
   return effect_text(m, t);
 }
 
-}  // namespace switchyard::detail::judge
+}  // namespace switchyard::detail::canary_judge

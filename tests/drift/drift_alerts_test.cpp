@@ -13,6 +13,7 @@
 
 namespace switchyard {
 namespace {
+namespace drift_alerts_test {
 
 using testing::FakeRequest;
 using testing::monitor_options;
@@ -349,5 +350,6 @@ TEST(DriftMonitorOptionsTest, bad_options_are_named) {
             std::string::npos);
 }
 
+}  // namespace drift_alerts_test
 }  // namespace
 }  // namespace switchyard

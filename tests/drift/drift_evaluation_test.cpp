@@ -13,6 +13,7 @@
 
 namespace switchyard {
 namespace {
+namespace drift_evaluation_test {
 
 constexpr double kTol = 1e-9;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -321,5 +322,6 @@ TEST(DriftEvaluationTest, report_forms_carry_every_feature) {
   EXPECT_EQ(r.find("zz"), nullptr);
 }
 
+}  // namespace drift_evaluation_test
 }  // namespace
 }  // namespace switchyard

@@ -18,6 +18,7 @@
 
 namespace switchyard {
 namespace {
+namespace drift_monitor_test {
 
 using testing::FakeRequest;
 using testing::monitor_options;
@@ -368,5 +369,6 @@ TEST(DriftMonitorSimulation, time_from_a_shift_to_the_alert_at_1000_requests_per
   EXPECT_LE(delay, seconds(10));
 }
 
+}  // namespace drift_monitor_test
 }  // namespace
 }  // namespace switchyard

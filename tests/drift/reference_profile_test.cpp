@@ -19,6 +19,7 @@
 
 namespace switchyard {
 namespace {
+namespace reference_profile_test {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -300,5 +301,6 @@ TEST(ReferenceProfileTest, a_matrix_gives_the_profile_the_builder_gives) {
   EXPECT_THROW((void)profile_from_eigen(m, {numeric("age")}), InvalidArgument);
 }
 
+}  // namespace reference_profile_test
 }  // namespace
 }  // namespace switchyard

@@ -21,6 +21,7 @@
 
 namespace switchyard {
 namespace {
+namespace in_memory_registry_store_test {
 
 using std::chrono::milliseconds;
 
@@ -519,5 +520,6 @@ TEST(InMemoryRegistryStoreTest, loads_are_copies_unaffected_by_later_commits) {
   EXPECT_EQ(store.load().versions[0].stage, Stage::kRejected);
 }
 
+}  // namespace in_memory_registry_store_test
 }  // namespace
 }  // namespace switchyard

@@ -19,6 +19,7 @@
 
 namespace switchyard {
 namespace {
+namespace model_registry_test {
 
 using testing::RegistryFixture;
 using namespace std::chrono_literals;
@@ -702,6 +703,8 @@ TEST(ModelRegistryTest, events_fire_after_commit_and_a_throwing_slot_breaks_noth
   EXPECT_EQ(errors, 1);
 }
 
+}  // namespace model_registry_test
+using namespace model_registry_test;  // the tests after this anonymous namespace use its helpers
 }  // namespace
 }  // namespace switchyard
 

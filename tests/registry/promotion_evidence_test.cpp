@@ -21,6 +21,7 @@
 
 namespace switchyard {
 namespace {
+namespace promotion_evidence_test {
 
 namespace fs = std::filesystem;
 using testing::RawDb;
@@ -601,5 +602,6 @@ TEST(PromotionEvidenceJsonTest, mistyped_evidence_is_refused_naming_the_field) {
   }
 }
 
+}  // namespace promotion_evidence_test
 }  // namespace
 }  // namespace switchyard

@@ -22,6 +22,7 @@
 
 namespace switchyard {
 namespace {
+namespace rollout_state_store_test {
 
 using namespace std::chrono_literals;
 using testing::RawDb;
@@ -368,5 +369,6 @@ TEST(RolloutStateSqlite, rollout_rows_written_behind_the_stores_back_are_corrupt
   expect_corrupt("UPDATE rollout_leases SET token = 0", "rollout_leases row");
 }
 
+}  // namespace rollout_state_store_test
 }  // namespace
 }  // namespace switchyard

@@ -16,6 +16,7 @@
 
 namespace switchyard {
 namespace {
+namespace serialization_test {
 
 constexpr std::int64_t kTwoTo53Plus1 = (std::int64_t{1} << 53) + 1;
 
@@ -376,5 +377,6 @@ TEST(SerializationTest, cereal_reader_refuses_wrong_types_and_missing_fields) {
   }
 }
 
+}  // namespace serialization_test
 }  // namespace
 }  // namespace switchyard

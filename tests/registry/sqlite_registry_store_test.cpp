@@ -25,6 +25,7 @@
 
 namespace switchyard {
 namespace {
+namespace sqlite_registry_store_test {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -700,5 +701,6 @@ TEST_F(SqliteRegistryStoreTest, options_are_checked) {
   EXPECT_EQ(by_path.describe(), "sqlite:" + path("by-path.db").string());
 }
 
+}  // namespace sqlite_registry_store_test
 }  // namespace
 }  // namespace switchyard

@@ -35,6 +35,7 @@
 
 namespace switchyard {
 namespace {
+namespace bad_input_test {
 
 using testing::RegistryFixture;
 constexpr const char* kModel = "fraud-detection";
@@ -506,5 +507,6 @@ TEST(BadInputTest, a_hostile_highest_version_is_a_corrupt_store_and_writes_nothi
   }
 }
 
+}  // namespace bad_input_test
 }  // namespace
 }  // namespace switchyard

@@ -40,6 +40,7 @@
 
 namespace switchyard {
 namespace {
+namespace crash_consistency_test {
 
 namespace fs = std::filesystem;
 using testing::env_count;
@@ -409,5 +410,6 @@ TEST(CrashConsistencyTest, killed_at_any_point_while_migrating_a_version_2_store
   EXPECT_GE(crash_points, 2);
 }
 
+}  // namespace crash_consistency_test
 }  // namespace
 }  // namespace switchyard

@@ -25,6 +25,7 @@
 
 namespace switchyard {
 namespace {
+namespace fault_injection_test {
 
 namespace fs = std::filesystem;
 using testing::FaultyVfs;
@@ -412,5 +413,6 @@ TEST(FaultInjectionTest, failed_artifact_writes_record_nothing_and_name_the_file
   }
 }
 
+}  // namespace fault_injection_test
 }  // namespace
 }  // namespace switchyard

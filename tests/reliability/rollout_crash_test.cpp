@@ -30,6 +30,7 @@
 
 namespace switchyard {
 namespace {
+namespace rollout_crash_test {
 
 namespace fs = std::filesystem;
 using testing::env_count;
@@ -159,5 +160,6 @@ TEST(RolloutCrashTest, sigkill_never_separates_rollout_state_from_the_stage_it_c
             << " with the in-flight write committed" << std::endl;
 }
 
+}  // namespace rollout_crash_test
 }  // namespace
 }  // namespace switchyard

@@ -41,6 +41,7 @@
 
 namespace switchyard {
 namespace {
+namespace soak_test {
 
 constexpr const char* kModel = "fraud-detection";
 constexpr const char* kFormat = "soak.counted";
@@ -406,5 +407,6 @@ TEST(SoakTest, shadow_versions_come_and_go_while_requests_are_mirrored) {
   EXPECT_EQ(ledger.total(), static_cast<std::size_t>(added + 1));
 }
 
+}  // namespace soak_test
 }  // namespace
 }  // namespace switchyard

@@ -32,6 +32,7 @@
 
 namespace switchyard {
 namespace {
+namespace two_process_test {
 
 namespace fs = std::filesystem;
 using testing::WorkerMessage;
@@ -236,5 +237,6 @@ TEST(TwoProcessTest,
   }
 }
 
+}  // namespace two_process_test
 }  // namespace
 }  // namespace switchyard

@@ -24,6 +24,7 @@
 
 namespace switchyard {
 namespace {
+namespace canary_controller_test {
 
 using namespace std::chrono_literals;
 using testing::ConstantModel;
@@ -609,5 +610,6 @@ TEST(CanaryControllerTest, bad_plans_and_missing_hooks_change_nothing) {
   EXPECT_THROW(CanaryController({.deployment = nullptr}), InvalidArgument);
 }
 
+}  // namespace canary_controller_test
 }  // namespace
 }  // namespace switchyard

@@ -16,6 +16,7 @@
 
 namespace switchyard {
 namespace {
+namespace canary_judge_test {
 
 namespace dj = detail::canary_judge;
 
@@ -621,5 +622,6 @@ TEST(CanaryJudgeSimulationTest, aa_latency_false_failures_stay_below_alpha) {
   EXPECT_GT(naive_rate, 2.0 * kAlpha) << "sequential " << seq_rate;
 }
 
+}  // namespace canary_judge_test
 }  // namespace
 }  // namespace switchyard

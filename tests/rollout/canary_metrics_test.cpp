@@ -22,6 +22,7 @@
 
 namespace switchyard {
 namespace {
+namespace canary_metrics_test {
 
 CanaryMetrics::Options two_versions() {
   CanaryMetrics::Options o;
@@ -319,5 +320,6 @@ TEST(CanaryMetricsTest, two_request_threads_and_a_window_roller_lose_nothing) {
   }
 }
 
+}  // namespace canary_metrics_test
 }  // namespace
 }  // namespace switchyard

@@ -17,6 +17,7 @@
 
 namespace switchyard {
 namespace {
+namespace canary_plan_test {
 
 using namespace std::chrono_literals;
 
@@ -722,5 +723,6 @@ TEST(CanaryPlanTest, validate_refuses_plans_built_in_code_naming_the_field) {
   EXPECT_EQ(message(good), "");
 }
 
+}  // namespace canary_plan_test
 }  // namespace
 }  // namespace switchyard

@@ -22,6 +22,7 @@
 
 namespace switchyard {
 namespace {
+namespace canary_simulation_test {
 
 using namespace std::chrono_literals;
 
@@ -182,5 +183,6 @@ TEST(CanarySimulationTest, an_a_a_candidate_is_rarely_rolled_back_by_the_judged_
   EXPECT_GE(reached, kSeeds - 2);
 }
 
+}  // namespace canary_simulation_test
 }  // namespace
 }  // namespace switchyard

@@ -9,6 +9,7 @@
 
 namespace switchyard {
 namespace {
+namespace comparison_test {
 
 ComparisonResult tested(double p, double effect) {
   ComparisonResult c;
@@ -90,5 +91,6 @@ TEST(ComparisonTest, json_fields_use_the_one_number_formatter) {
   EXPECT_NE(f.find("\"absolute_effect\": null"), std::string::npos) << f;
 }
 
+}  // namespace comparison_test
 }  // namespace
 }  // namespace switchyard

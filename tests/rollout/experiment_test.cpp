@@ -29,6 +29,7 @@
 
 namespace switchyard {
 namespace {
+namespace experiment_test {
 
 using namespace std::chrono_literals;
 using stats::ProportionCounter;
@@ -689,5 +690,6 @@ TEST(ExperimentTest, invalid_options_throw_naming_the_field) {
   expect_throw(o, "at most 31 metrics");
 }
 
+}  // namespace experiment_test
 }  // namespace
 }  // namespace switchyard

@@ -24,6 +24,7 @@
 
 namespace switchyard {
 namespace {
+namespace performance_report_test {
 
 using stats::ProportionCounter;
 
@@ -308,5 +309,6 @@ TEST(PerformanceReportTest, built_from_a_deployments_statistics) {
   EXPECT_EQ(r.best_version, std::optional<std::int64_t>(2));
 }
 
+}  // namespace performance_report_test
 }  // namespace
 }  // namespace switchyard

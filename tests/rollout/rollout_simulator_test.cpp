@@ -15,6 +15,7 @@
 
 namespace switchyard {
 namespace {
+namespace rollout_simulator_test {
 
 using namespace std::chrono_literals;
 
@@ -254,5 +255,6 @@ TEST(RolloutSimulatorTest, options_are_checked_by_name) {
   fails_with({.versions = {{.version = 1}, {.version = 1}}}, "repeated");
 }
 
+}  // namespace rollout_simulator_test
 }  // namespace
 }  // namespace switchyard

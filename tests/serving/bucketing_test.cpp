@@ -40,6 +40,7 @@
 #endif
 
 namespace {
+namespace bucketing_test {
 
 namespace rj = SWITCHYARD_TEST_RAPIDJSON;
 using namespace switchyard::bucketing;
@@ -1146,4 +1147,5 @@ TEST(HashSchemeRoutingTest, unleash_schemes_assign_as_their_sdks) {
 
 }  // namespace schemes
 
+}  // namespace bucketing_test
 }  // namespace

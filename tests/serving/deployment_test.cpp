@@ -13,6 +13,7 @@
 
 namespace switchyard {
 namespace {
+namespace deployment_test {
 
 using testing::ConstantModel;
 
@@ -298,5 +299,6 @@ TEST(DeploymentTest, after_a_rollback_returns_every_later_request_is_served_by_s
   EXPECT_EQ(d.router().table()->find_variant("canary")->share, 0.0);
 }
 
+}  // namespace deployment_test
 }  // namespace
 }  // namespace switchyard

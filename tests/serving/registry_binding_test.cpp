@@ -18,6 +18,7 @@
 
 namespace switchyard {
 namespace {
+namespace registry_binding_test {
 
 using testing::logistic_artifact;
 using testing::TempDir;
@@ -284,5 +285,6 @@ TEST(RegistryBindingTest, a_destroyed_binding_no_longer_follows) {
   EXPECT_EQ(b.served(), v1);
 }
 
+}  // namespace registry_binding_test
 }  // namespace
 }  // namespace switchyard

@@ -14,6 +14,7 @@
 
 namespace switchyard {
 namespace {
+namespace request_observer_test {
 
 using testing::ConstantModel;
 
@@ -138,5 +139,6 @@ TEST(RequestObserverTest, prediction_served_reports_failed_requests_with_ok_fals
   EXPECT_EQ(events[1].second, ErrorCode::kModelFailed);
 }
 
+}  // namespace request_observer_test
 }  // namespace
 }  // namespace switchyard

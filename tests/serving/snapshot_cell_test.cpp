@@ -11,6 +11,7 @@
 
 namespace switchyard {
 namespace {
+namespace snapshot_cell_test {
 
 // Records which thread destroyed it.
 struct Tracked {
@@ -118,5 +119,6 @@ TEST(SnapshotCellTest, republishing_the_current_snapshot_keeps_no_extra_copies) 
   EXPECT_EQ(destroyed.load(), 0);
 }
 
+}  // namespace snapshot_cell_test
 }  // namespace
 }  // namespace switchyard

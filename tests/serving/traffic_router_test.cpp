@@ -13,6 +13,7 @@
 
 namespace switchyard {
 namespace {
+namespace traffic_router_test {
 
 class CountingSource final : public ModelSource {
  public:
@@ -275,6 +276,8 @@ TEST(TrafficRouterTest, a_bad_variant_name_names_the_model) {
   }
 }
 
+}  // namespace traffic_router_test
+using namespace traffic_router_test;  // the tests after this anonymous namespace use its helpers
 }  // namespace
 }  // namespace switchyard
 

@@ -453,7 +453,18 @@ class FeatureEvaluation {
     return binned_.distinct;
   }
 
+  /// One statistic; a NaN (which a hostile or damaged profile can produce, e.g. from
+  /// non-finite moments) becomes kInvalidInput with value 0, never a NaN passed on.
   DriftStatistic compute(DriftTest t) const {
+    DriftStatistic s = compute_raw(t);
+    if (std::isnan(s.value) || std::isnan(s.statistic)) {
+      return not_computed(t, stats::StatStatus::kInvalidInput,
+                          "the reference profile's figures give no number (NaN)", s.procedure);
+    }
+    return s;
+  }
+
+  DriftStatistic compute_raw(DriftTest t) const {
     const DriftProcedure exact_or_binned = exact_ ? DriftProcedure::kExact : DriftProcedure::kBinned;
     if (!numeric_) {
       switch (t) {

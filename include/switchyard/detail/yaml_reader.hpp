@@ -56,6 +56,7 @@ inline std::string kind_of(const YAML::Node& node) {
 }
 
 /// Whether a document's root is empty, from yaml-cpp's events (see count_documents).
+/// Not thread-safe: one parser's handler, used by one thread.
 class RootProbe final : public YAML::EventHandler {
  public:
   bool empty_root() const noexcept { return empty_root_; }
@@ -151,7 +152,8 @@ inline std::string read_config_file(const std::filesystem::path& path, const std
 }
 
 /// One YAML map, read once: refuses a non-map, non-scalar and repeated keys and keys outside
-/// `known`, then hands out values by key.
+/// `known`, then hands out values by key. Not thread-safe: yaml-cpp nodes are not; one reader
+/// per document and thread.
 class Fields {
  public:
   Fields(const YAML::Node& node, std::string path, std::vector<std::string_view> known)

@@ -45,7 +45,7 @@ enum class MetricDirection : std::uint8_t {
   kLowerIsBetter,
 };
 
-/// One metric of an experiment.
+/// One metric of an experiment. Thread-safe: a value type.
 struct MetricSpec {
   std::string name;  ///< unique within the experiment; used by record_outcome()
   MetricKind kind = MetricKind::kBinary;
@@ -69,6 +69,7 @@ enum class AnalysisMode : std::uint8_t {
 };
 
 /// One arm of the experiment: a deployment variant and its configured share of traffic.
+/// Thread-safe: a value type.
 struct ExperimentArm {
   std::string variant;  ///< the variant name PredictionEvent and PredictResponse carry
   double weight = 1.0;  ///< relative; the sample-ratio check compares exposures against it

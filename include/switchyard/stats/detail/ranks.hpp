@@ -9,7 +9,7 @@
 
 namespace switchyard::stats::detail {
 
-/// What rank-based two-sample statistics need from the pooled sample.
+/// What rank-based two-sample statistics need from the pooled sample. Thread-safe: a value type.
 struct PooledRanks {
   double rank_sum_first = 0.0;  ///< sum of the first sample's mid-ranks (1-based, ties averaged)
   double tie_term = 0.0;        ///< sum over groups of tied values of t^3 - t

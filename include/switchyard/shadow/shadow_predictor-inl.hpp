@@ -708,7 +708,7 @@ SWITCHYARD_INLINE void ShadowPredictor::compare(Arm& arm, const Job& job,
       ++arm.primary_errors;
       return;
     }
-    auto disagree = [&](std::size_t row, double p, double s) {
+    auto disagree = [&](std::size_t row, double p, double s) SWITCHYARD_REQUIRES(arm.mu) {
       ShadowDisagreement d{std::string(job.key()), std::string(job.request_id()),
                            static_cast<std::int64_t>(row), p, s};
       if (!first_disagreement) first_disagreement = d;

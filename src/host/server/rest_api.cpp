@@ -1,0 +1,1058 @@
+// SPDX-License-Identifier: Apache-2.0
+// RestApi: parsing, validation, routing to the registry and the deployments, JSON answers.
+#include "rest_api.hpp"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <switchyard/core/clock.hpp>
+#include <switchyard/core/error.hpp>
+#include <switchyard/core/stage.hpp>
+#include <switchyard/detail/snapshot_cell.hpp>
+#include <switchyard/monitoring/exposition.hpp>
+#include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/sqlite_registry_store.hpp>
+#include <switchyard/rollout/performance_report.hpp>
+#include <switchyard/serving/deployment.hpp>
+#include <system_error>
+#include <unordered_map>
+
+#include "text_classifier.hpp"
+
+namespace switchyard::server {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---- errors and responses ----------------------------------------------------------------------
+
+// An answer other than success, thrown inside a route and turned into its JSON body by handle().
+struct ApiError {
+  int status;
+  std::string message;
+  std::string field;  // empty: null
+};
+
+[[noreturn]] void fail(int status, std::string message, std::string field = {}) {
+  throw ApiError{status, std::move(message), std::move(field)};
+}
+
+HttpResponse json_response(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+HttpResponse error_response(int status, const std::string& message, const std::string& field) {
+  HttpResponse r = json_response(
+      status, {{"error", message}, {"field", field.empty() ? json(nullptr) : json(field)}});
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+// The HTTP status of a library error.
+int status_for(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kInvalidTransition:
+    case ErrorCode::kValidationFailed:
+    case ErrorCode::kLeaseHeld:
+      return 409;
+    case ErrorCode::kNoActiveModel:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// ---- request parsing
+// -----------------------------------------------------------------------------
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding of one path segment or query component ('+' is a space in a query).
+std::string url_decode(std::string_view s, bool query) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      const int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) fail(400, "malformed percent-encoding in the URL");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (query && s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+struct Target {
+  std::vector<std::string> segments;  // "/models/x/activate" -> {"models", "x", "activate"}
+  std::map<std::string, std::string> query;
+};
+
+Target parse_target(std::string_view target) {
+  Target t;
+  const std::size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (path.empty() || path.front() != '/') fail(400, "the request target must start with '/'");
+  while (!path.empty()) {
+    path.remove_prefix(1);
+    const std::size_t slash = path.find('/');
+    const std::string_view seg = path.substr(0, slash);
+    if (!seg.empty()) t.segments.push_back(url_decode(seg, false));
+    if (slash == std::string_view::npos) break;
+    path = path.substr(slash);
+  }
+  if (q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      const std::size_t amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      const std::size_t eq = pair.find('=');
+      if (!pair.empty()) {
+        t.query[url_decode(pair.substr(0, eq), true)] =
+            eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1), true);
+      }
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+  }
+  return t;
+}
+
+// The body as a JSON object. Any Content-Type is accepted (seed 002's activate calls send none).
+json parse_object(std::string_view body) {
+  json doc;
+  try {
+    doc = json::parse(body);
+  } catch (const json::parse_error& e) {
+    fail(400, std::string("malformed JSON body: ") + e.what());
+  }
+  if (!doc.is_object()) fail(400, "the body must be a JSON object");
+  return doc;
+}
+
+std::optional<std::string> optional_string(const json& doc, const char* field,
+                                           std::size_t max_length = 4096) {
+  const auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) fail(400, std::string(field) + " must be a string", field);
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.size() > max_length) {
+    fail(400, std::string(field) + " is longer than " + std::to_string(max_length) + " bytes",
+         field);
+  }
+  return s;
+}
+
+std::string required_string(const json& doc, const char* field, std::size_t max_length = 4096) {
+  auto s = optional_string(doc, field, max_length);
+  if (!s) fail(400, std::string(field) + " is required", field);
+  if (s->empty()) fail(400, std::string(field) + " must not be empty", field);
+  return *s;
+}
+
+std::optional<double> optional_number(const json& doc, const char* field) {
+  const auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) fail(400, std::string(field) + " must be a number", field);
+  const double v = it->get<double>();
+  if (!std::isfinite(v)) fail(400, std::string(field) + " must be finite", field);
+  return v;
+}
+
+// "Bearer <token>" against the configured token, in constant time for equal lengths.
+bool token_matches(std::string_view authorization, const std::string& token) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    const char a = authorization[i];
+    const char b = kScheme[i];
+    if ((a | 0x20) != (b | 0x20)) return false;
+  }
+  const std::string_view given = authorization.substr(kScheme.size());
+  if (given.size() != token.size()) {
+    // Same work as a match, so the time taken says nothing about how close the guess was.
+    (void)CRYPTO_memcmp(token.data(), token.data(), token.size());
+    return false;
+  }
+  return CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
+}
+
+std::string format_time(TimePoint t) {
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  const std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() < 19 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A fresh, unguessable-enough id for a request or a registered version (not a secret).
+std::string random_hex(std::size_t bytes) {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < bytes * 2; ++i) {
+    if (i % 16 == 0) bits = gen();
+    out += kHex[bits & 15];
+    bits >>= 4;
+  }
+  return out;
+}
+
+// ---- the serving view: what a prediction reads, republished after each control-plane change ----
+
+struct ModelView {
+  Deployment* deployment = nullptr;
+  bool active = false;  // some version has traffic
+  std::map<std::string, std::int64_t, std::less<>> by_semver;
+  std::map<std::int64_t, std::string> ids;      // version -> model_id
+  std::map<std::int64_t, std::string> semvers;  // version -> semver
+};
+
+struct ServingView {
+  std::map<std::string, ModelView, std::less<>> models;
+  std::vector<std::string> active_names;
+};
+
+constexpr const char* kModelIdTag = "model_id";
+
+std::string model_id_of(const ModelVersion& v) {
+  const auto it = v.tags.find(kModelIdTag);
+  if (it != v.tags.end() && !it->second.empty()) return it->second;
+  return v.name + "-v" + std::to_string(v.version);  // registered by another tool (the CLI)
+}
+
+// Predictions remembered for POST /feedback: request id -> (model, version, predicted label).
+class FeedbackLog {
+ public:
+  struct Entry {
+    std::string model;
+    std::int64_t version = 0;
+    std::int32_t label = -1;
+    bool labelled = false;
+  };
+  explicit FeedbackLog(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+  void remember(const std::string& id, Entry e) {
+    std::lock_guard lock(mu_);
+    if (order_.size() >= capacity_) {
+      entries_.erase(order_.front());
+      order_.pop_front();
+    }
+    entries_.emplace(id, std::move(e));
+    order_.push_back(id);
+  }
+  // The entry of `id`, marked labelled; nullopt when unknown, throws 409 when labelled before.
+  std::optional<Entry> claim(const std::string& id) {
+    std::lock_guard lock(mu_);
+    const auto it = entries_.find(id);
+    if (it == entries_.end()) return std::nullopt;
+    if (it->second.labelled) fail(409, "request " + id + " already has feedback", "request_id");
+    it->second.labelled = true;
+    return it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::deque<std::string> order_;  // oldest first
+};
+
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view name) const noexcept {
+  for (const auto& [k, v] : headers) {
+    if (k.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < k.size() && same; ++i) {
+      same = (k[i] | 0x20) == (name[i] | 0x20);
+    }
+    if (same) return v;
+  }
+  return {};
+}
+
+// ---- the state ---------------------------------------------------------------------------------
+
+struct RestApi::State {
+  explicit State(Options o) : options(std::move(o)), feedback(options.feedback_capacity) {
+    if (options.data_dir.empty()) throw InvalidArgument("RestApi: data_dir is required");
+    const auto examples =
+        parse_training_set(options.training_set.empty() ? embedded_training_set()
+                                                        : std::string_view(options.training_set));
+    models = train_sentiment_models(featurizer, examples);
+    std::error_code ec;
+    fs::create_directories(options.data_dir, ec);
+    if (ec) {
+      throw StorageError("data directory '" + options.data_dir.string() + "': " + ec.message());
+    }
+    store = std::make_unique<SqliteRegistryStore>(options.data_dir / "registry.db");
+    artifacts = std::make_unique<ArtifactStore>(options.data_dir / "artifacts");
+    registry = std::make_unique<ModelRegistry>(
+        ModelRegistry::Options{.store = store.get(),
+                               .artifacts = artifacts.get(),
+                               .names = NameRules{.require_domain_task = false}});
+    std::lock_guard lock(control_mu);
+    load_traffic_locked();
+    for (const auto& name : registry->models()) apply_traffic_locked(name);
+    publish_view_locked();
+  }
+
+  // ---- persistence of the traffic split ----
+
+  fs::path traffic_path() const { return options.data_dir / "traffic.json"; }
+
+  void load_traffic_locked() {
+    std::ifstream in(traffic_path(), std::ios::binary);
+    if (!in) return;  // a fresh data directory
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("models") ||
+        !doc["models"].is_object()) {
+      throw CorruptStore("'" + traffic_path().string() + "' is not a traffic file");
+    }
+    for (const auto& [name, versions] : doc["models"].items()) {
+      if (!versions.is_object()) throw CorruptStore("traffic file: model '" + name + "'");
+      for (const auto& [version, percent] : versions.items()) {
+        if (!all_digits(version) || !percent.is_number_integer()) {
+          throw CorruptStore("traffic file: model '" + name + "' version '" + version + "'");
+        }
+        const int p = percent.get<int>();
+        if (p > 0 && p <= 100) traffic[name][std::stoll(version)] = p;
+      }
+    }
+  }
+
+  // Written to a temporary file and renamed over the old one: a crash leaves one or the other.
+  void save_traffic_locked() {
+    json doc = {{"models", json::object()}};
+    for (const auto& [name, versions] : traffic) {
+      json v = json::object();
+      for (const auto& [version, percent] : versions) v[std::to_string(version)] = percent;
+      doc["models"][name] = v;
+    }
+    const fs::path tmp = traffic_path().string() + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << doc.dump(2) << '\n';
+      out.flush();
+      if (!out) throw StorageError("cannot write '" + tmp.string() + "'");
+    }
+    std::error_code ec;
+    fs::rename(tmp, traffic_path(), ec);
+    if (ec) throw StorageError("cannot replace '" + traffic_path().string() + "': " + ec.message());
+  }
+
+  // ---- deployments ----
+
+  Deployment& deployment_locked(const std::string& name) {
+    auto& d = deployments[name];
+    if (!d)
+      d = std::make_unique<Deployment>(
+          Deployment::Options{.model = name, .source = registry.get()});
+    return *d;
+  }
+
+  static bool can_serve(Stage s) { return s != Stage::kRejected && s != Stage::kArchived; }
+
+  // Publishes `name`'s routing table from its traffic split: one arm per version with traffic,
+  // weighted by its percent (used in proportion, so 80 alone takes every request), every other
+  // version that is not Rejected loaded for pinning. With no traffic, the highest such version
+  // stands by for pinned requests only (unpinned ones get 503 before they reach the table).
+  void apply_traffic_locked(const std::string& name) {
+    auto& split = traffic[name];
+    RoutingPolicy policy;
+    policy.mode = RoutingMode::kSticky;  // a request without a key gets a random one
+    policy.weight_style = WeightStyle::kRelative;
+    std::int64_t standby = 0;
+    for (const auto& v : registry->versions(name)) {
+      if (v->stage == Stage::kRejected) continue;
+      const auto it = split.find(v->version);
+      if (it != split.end() && it->second > 0 && can_serve(v->stage)) {
+        policy.variants.push_back(
+            {"v" + std::to_string(v->version), v->version, static_cast<double>(it->second)});
+      } else {
+        policy.pinnable_versions.push_back(v->version);
+        standby = v->version;
+      }
+    }
+    // Versions that left the registry or may no longer serve drop out of the split.
+    for (auto it = split.begin(); it != split.end();) {
+      const bool kept = std::any_of(policy.variants.begin(), policy.variants.end(),
+                                    [&](const VariantSpec& s) { return s.version == it->first; });
+      it = kept ? std::next(it) : split.erase(it);
+    }
+    Deployment& d = deployment_locked(name);
+    if (policy.variants.empty()) {
+      if (standby == 0) {
+        d.router().clear();
+        return;
+      }
+      policy.variants.push_back({"standby", standby, 1.0});
+    }
+    d.router().set_policy(std::move(policy));
+  }
+
+  void publish_view_locked() {
+    auto v = std::make_shared<ServingView>();
+    for (const auto& name : registry->models()) {
+      ModelView mv;
+      mv.deployment = &deployment_locked(name);
+      const auto it = traffic.find(name);
+      mv.active = it != traffic.end() && !it->second.empty();
+      for (const auto& ver : registry->versions(name)) {
+        if (!ver->semver.empty()) mv.by_semver[ver->semver] = ver->version;
+        mv.ids[ver->version] = model_id_of(*ver);
+        mv.semvers[ver->version] = ver->semver;
+      }
+      if (mv.active) v->active_names.push_back(name);
+      v->models.emplace(name, std::move(mv));
+    }
+    view.publish(std::move(v));
+  }
+
+  // (name, version) of a model_id; 404 naming `field` when unknown.
+  std::pair<std::string, std::int64_t> find_model_id(const std::string& id, const char* field) {
+    for (const auto& name : registry->models()) {
+      for (const auto& v : registry->versions(name)) {
+        if (model_id_of(*v) == id) return {name, v->version};
+      }
+    }
+    fail(404, "model '" + id + "' is not registered", field);
+  }
+
+  int percent_of(const std::string& name, std::int64_t version) const {
+    const auto it = traffic.find(name);
+    if (it == traffic.end()) return 0;
+    const auto v = it->second.find(version);
+    return v == it->second.end() ? 0 : v->second;
+  }
+
+  // Seed 002's status: active (has traffic), testing (in Staging, being validated), inactive.
+  std::string status_of(const ModelVersion& v) const {
+    if (percent_of(v.name, v.version) > 0) return "active";
+    if (v.stage == Stage::kStaging) return "testing";
+    return "inactive";
+  }
+
+  // ---- audit ----
+
+  // Who makes a control-plane change: the X-Switchyard-Actor header (printable, at most 64
+  // bytes), else "api"; "token:" in front when the bearer token was checked.
+  std::string actor_of(const HttpRequest& r) const {
+    std::string actor(r.header("X-Switchyard-Actor"));
+    const bool printable = std::all_of(actor.begin(), actor.end(), [](char c) {
+      return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+    });
+    if (actor.empty() || actor.size() > 64 || !printable) actor = "api";
+    return options.token.empty() ? actor : "token:" + actor;
+  }
+
+  // One JSON line per control-plane call, accepted or refused, in <data>/audit.log.
+  void audit(const HttpRequest& r, const std::string& actor, int status) {
+    const json line = {{"at", format_time(SystemClock().now())},
+                       {"actor", actor},
+                       {"method", r.method},
+                       {"target", r.target},
+                       {"status", status}};
+    std::lock_guard lock(audit_mu);
+    std::ofstream out(options.data_dir / "audit.log", std::ios::app | std::ios::binary);
+    out << line.dump() << '\n';
+  }
+
+  // ---- the routes (defined below) ----
+  HttpResponse dispatch(const HttpRequest& r);
+  HttpResponse control(const HttpRequest& r,
+                       HttpResponse (State::*route)(const HttpRequest&, const Target&,
+                                                    const std::string&),
+                       const Target& t);
+  HttpResponse register_model(const HttpRequest& r, const Target& t, const std::string& actor);
+  HttpResponse activate(const HttpRequest& r, const Target& t, const std::string& actor);
+  HttpResponse transition(const HttpRequest& r, const Target& t, const std::string& actor);
+  HttpResponse rollback(const HttpRequest& r, const Target& t, const std::string& actor);
+  HttpResponse list_models(const Target& t);
+  HttpResponse performance();
+  HttpResponse predict(const HttpRequest& r);
+  HttpResponse feedback_route(const HttpRequest& r);
+  HttpResponse health();
+  HttpResponse ready();
+  HttpResponse metrics();
+  json version_json(const ModelVersion& v);
+
+  Options options;
+  TextFeaturizer featurizer;
+  SentimentModels models;
+  std::unique_ptr<SqliteRegistryStore> store;
+  std::unique_ptr<ArtifactStore> artifacts;
+  std::unique_ptr<ModelRegistry> registry;
+  std::mutex control_mu;                                           // serialises control-plane calls
+  std::map<std::string, std::unique_ptr<Deployment>> deployments;  // never erased
+  std::map<std::string, std::map<std::int64_t, int>> traffic;      // name -> version -> percent
+  detail::SnapshotCell<ServingView> view{std::make_shared<ServingView>()};
+  FeedbackLog feedback;
+  std::mutex audit_mu;
+};
+
+RestApi::RestApi(Options options) : state_(std::make_unique<State>(std::move(options))) {}
+RestApi::~RestApi() = default;
+
+std::pair<double, double> RestApi::training_accuracy() const noexcept {
+  return {state_->models.small_training_accuracy, state_->models.full_training_accuracy};
+}
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+HttpResponse RestApi::handle(const HttpRequest& request) noexcept {
+  try {
+    try {
+      if (request.body.size() > state_->options.max_body_bytes) {
+        fail(413,
+             "the body is larger than " + std::to_string(state_->options.max_body_bytes) + " bytes",
+             "body");
+      }
+      return state_->dispatch(request);
+    } catch (const ApiError& e) {
+      return error_response(e.status, e.message, e.field);
+    } catch (const Error& e) {
+      return error_response(status_for(e.code()), e.what(), "");
+    } catch (const std::exception& e) {
+      return error_response(500, std::string("internal error: ") + e.what(), "");
+    }
+  } catch (...) {
+    HttpResponse r;
+    r.status = 500;
+    r.body = R"({"error":"internal error","field":null})";
+    return r;
+  }
+}
+
+HttpResponse RestApi::State::dispatch(const HttpRequest& r) {
+  const Target t = parse_target(r.target);
+  const auto& seg = t.segments;
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  const bool post = r.method == "POST";
+  auto method_not_allowed = [&](const char* allowed) -> HttpResponse {
+    HttpResponse resp = error_response(405,
+                                       "method " + std::string(r.method) + " is not allowed on " +
+                                           std::string(r.target.substr(0, r.target.find('?'))) +
+                                           " (allowed: " + allowed + ")",
+                                       "");
+    resp.headers.emplace_back("Allow", allowed);
+    return resp;
+  };
+  if (seg.size() == 1 && seg[0] == "predict") return post ? predict(r) : method_not_allowed("POST");
+  if (seg.size() == 1 && seg[0] == "health") return get ? health() : method_not_allowed("GET");
+  if (seg.size() == 1 && seg[0] == "ready") return get ? ready() : method_not_allowed("GET");
+  if (seg.size() == 1 && seg[0] == "metrics") return get ? metrics() : method_not_allowed("GET");
+  if (seg.size() == 1 && seg[0] == "feedback") {
+    return post ? feedback_route(r) : method_not_allowed("POST");
+  }
+  if (!seg.empty() && seg[0] == "models") {
+    if (seg.size() == 1) {
+      if (get) return list_models(t);
+      if (post) return control(r, &State::register_model, t);
+      return method_not_allowed("GET, POST");
+    }
+    if (seg.size() == 2 && seg[1] == "performance") {
+      return get ? performance() : method_not_allowed("GET");
+    }
+    if (seg.size() == 3 && seg[2] == "activate") {
+      return post ? control(r, &State::activate, t) : method_not_allowed("POST");
+    }
+    if (seg.size() == 3 && seg[2] == "transition") {
+      return post ? control(r, &State::transition, t) : method_not_allowed("POST");
+    }
+    if (seg.size() == 3 && seg[2] == "rollback") {
+      return post ? control(r, &State::rollback, t) : method_not_allowed("POST");
+    }
+  }
+  fail(404, "no route " + std::string(r.method) + " " +
+                std::string(r.target.substr(0, r.target.find('?'))));
+}
+
+// A control-plane call: the token check, one call at a time, and an audit line either way.
+HttpResponse RestApi::State::control(const HttpRequest& r,
+                                     HttpResponse (State::*route)(const HttpRequest&, const Target&,
+                                                                  const std::string&),
+                                     const Target& t) {
+  const std::string actor = actor_of(r);
+  if (!options.token.empty() && !token_matches(r.header("Authorization"), options.token)) {
+    audit(r, actor, 401);
+    fail(401,
+         r.header("Authorization").empty() ? "this route needs 'Authorization: Bearer <token>'"
+                                           : "the bearer token is not valid",
+         "Authorization");
+  }
+  std::lock_guard lock(control_mu);
+  try {
+    HttpResponse resp = (this->*route)(r, t, actor);
+    audit(r, actor, resp.status);
+    return resp;
+  } catch (const ApiError& e) {
+    audit(r, actor, e.status);
+    throw;
+  } catch (const Error& e) {
+    audit(r, actor, status_for(e.code()));
+    throw;
+  }
+}
+
+// ---- the registry routes ---------------------------------------------------------------------
+
+json RestApi::State::version_json(const ModelVersion& v) {
+  json j = {{"model_id", model_id_of(v)},
+            {"name", v.name},
+            {"version", v.semver.empty() ? std::to_string(v.version) : v.semver},
+            {"registry_version", v.version},
+            {"stage", to_string(v.stage)},
+            {"status", status_of(v)},
+            {"traffic_percent", percent_of(v.name, v.version)},
+            {"description", v.description},
+            {"created_at", format_time(v.created_at)}};
+  const auto acc = v.metrics.find("accuracy");
+  j["accuracy"] = acc == v.metrics.end() ? json(nullptr) : json(acc->second);
+  return j;
+}
+
+HttpResponse RestApi::State::register_model(const HttpRequest& r, const Target&,
+                                            const std::string& actor) {
+  const json doc = parse_object(r.body);
+  const std::string name = required_string(doc, "name", 128);
+  const std::string version = required_string(doc, "version", 64);
+  const auto accuracy = optional_number(doc, "accuracy");
+  const auto description = optional_string(doc, "description");
+  try {
+    validate_model_name(name, NameRules{.require_domain_task = false});
+  } catch (const InvalidArgument& e) {
+    fail(400, e.what(), "name");
+  }
+  try {
+    validate_semver(version);
+  } catch (const InvalidArgument& e) {
+    fail(400, e.what(), "version");
+  }
+  if (accuracy && (*accuracy < 0.0 || *accuracy > 1.0)) {
+    fail(400, "accuracy must be between 0 and 1", "accuracy");
+  }
+  std::int64_t next = 1;
+  for (const auto& n : registry->models()) {
+    if (n != name) continue;
+    const auto latest = registry->latest(name);
+    next = latest->version + 1;
+    try {
+      registry->by_semver(name, version);
+      fail(409, "model '" + name + "' already has version " + version, "version");
+    } catch (const NotFound&) {
+    }
+  }
+  VersionMetadata metadata;
+  metadata.semver = version;
+  if (accuracy) metadata.metrics["accuracy"] = *accuracy;
+  if (description) metadata.description = *description;
+  metadata.owner = actor;
+  metadata.tags[kModelIdTag] = "model-" + random_hex(6);
+  // The first version of a name gets the model trained on half the sentences, later ones the
+  // model trained on all of them (docs/server.md).
+  const Artifact artifact{std::string(kLinearFormat),
+                          next == 1 ? models.small_artifact : models.full_artifact};
+  VersionRef v;
+  try {
+    v = registry->register_version(name, artifact, std::move(metadata),
+                                   {.actor = actor, .reason = "POST /models"});
+  } catch (const AlreadyExists& e) {
+    fail(409, e.what(), "version");
+  }
+  apply_traffic_locked(name);
+  publish_view_locked();
+  return json_response(201, version_json(*v));
+}
+
+HttpResponse RestApi::State::activate(const HttpRequest& r, const Target& t, const std::string&) {
+  const json doc = parse_object(r.body);
+  const auto it = doc.find("traffic_percent");
+  if (it == doc.end() || it->is_null()) fail(400, "traffic_percent is required", "traffic_percent");
+  if (!it->is_number()) fail(400, "traffic_percent must be a number", "traffic_percent");
+  const double pct = it->get<double>();
+  if (!std::isfinite(pct) || pct < 0 || pct > 100 || pct != std::floor(pct)) {
+    fail(400, "traffic_percent must be a whole number from 0 to 100", "traffic_percent");
+  }
+  const auto [name, version] = find_model_id(t.segments[1], "model_id");
+  const VersionRef v = registry->get(name, version);
+  if (pct > 0 && !can_serve(v->stage)) {
+    fail(409,
+         "model '" + t.segments[1] + "' is " + std::string(to_string(v->stage)) +
+             " and cannot take traffic",
+         "model_id");
+  }
+  auto before = traffic[name];
+  auto after = before;
+  if (pct > 0) {
+    after[version] = static_cast<int>(pct);
+  } else {
+    after.erase(version);
+  }
+  int sum = 0;
+  for (const auto& [ver, p] : after) sum += p;
+  if (sum > 100) {
+    fail(400,
+         "traffic_percent " + std::to_string(static_cast<int>(pct)) +
+             " would bring the traffic of model '" + name + "' to " + std::to_string(sum) +
+             "%; lower another version first",
+         "traffic_percent");
+  }
+  traffic[name] = after;
+  try {
+    apply_traffic_locked(name);
+    save_traffic_locked();
+  } catch (...) {
+    traffic[name] = before;
+    apply_traffic_locked(name);
+    throw;
+  }
+  publish_view_locked();
+  return json_response(200, version_json(*registry->get(name, version)));
+}
+
+json report_json(const ValidationReport& report) {
+  json checks = json::array();
+  for (const auto& c : report.checks) {
+    checks.push_back(
+        {{"gate", c.gate}, {"subject", c.subject}, {"passed", c.passed}, {"detail", c.detail}});
+  }
+  return {{"passed", report.passed()}, {"checks", checks}};
+}
+
+HttpResponse RestApi::State::transition(const HttpRequest& r, const Target& t,
+                                        const std::string& actor) {
+  const json doc = parse_object(r.body);
+  const std::string stage_text = required_string(doc, "stage", 32);
+  const auto reason = optional_string(doc, "reason");
+  const auto stage = stage_from_string(stage_text);
+  if (!stage) {
+    fail(400,
+         "stage '" + stage_text +
+             "': expected Development, Staging, Production, Archived or Rejected",
+         "stage");
+  }
+  const auto [name, version] = find_model_id(t.segments[1], "model_id");
+  json gate_report = nullptr;
+  if (*stage == Stage::kStaging && registry->get(name, version)->stage == Stage::kDevelopment) {
+    gate_report = report_json(registry->validate(name, version));
+  }
+  try {
+    registry->transition(
+        name, version, *stage,
+        {.actor = actor, .reason = reason.value_or("POST /models/{id}/transition")});
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kInvalidTransition && e.code() != ErrorCode::kValidationFailed)
+      throw;
+    apply_traffic_locked(name);  // a failed gate leaves the version Rejected
+    publish_view_locked();
+    HttpResponse resp =
+        json_response(409, {{"error", e.what()}, {"field", "stage"}, {"gate_report", gate_report}});
+    return resp;
+  }
+  apply_traffic_locked(name);
+  save_traffic_locked();
+  publish_view_locked();
+  json out = version_json(*registry->get(name, version));
+  out["gate_report"] = gate_report;
+  return json_response(200, out);
+}
+
+HttpResponse RestApi::State::rollback(const HttpRequest& r, const Target& t,
+                                      const std::string& actor) {
+  const json doc = r.body.empty() ? json::object() : parse_object(r.body);
+  const std::string& name = t.segments[1];
+  std::optional<std::int64_t> target;
+  if (const auto it = doc.find("version"); it != doc.end() && !it->is_null()) {
+    if (it->is_number_integer()) {
+      target = it->get<std::int64_t>();
+    } else if (it->is_string()) {
+      try {
+        target = registry->by_semver(name, it->get<std::string>())->version;
+      } catch (const NotFound& e) {
+        fail(404, e.what(), "version");
+      }
+    } else {
+      fail(400, "version must be a registry version number or a semantic version", "version");
+    }
+  }
+  const auto models_list = registry->models();
+  if (std::find(models_list.begin(), models_list.end(), name) == models_list.end()) {
+    fail(404, "model '" + name + "' is not registered", "name");
+  }
+  const auto reason = optional_string(doc, "reason");
+  const VersionRef v = registry->rollback(
+      name, {.actor = actor, .reason = reason.value_or("POST /models/{name}/rollback")}, target);
+  // The restored version takes the traffic of the versions it replaces.
+  auto& split = traffic[name];
+  int moved = 0;
+  for (const auto& [ver, p] : split) moved += ver == v->version ? 0 : p;
+  if (moved > 0 || split.empty()) {
+    split.clear();
+    split[v->version] = 100;
+  }
+  apply_traffic_locked(name);
+  save_traffic_locked();
+  publish_view_locked();
+  return json_response(200, version_json(*registry->get(name, v->version)));
+}
+
+HttpResponse RestApi::State::list_models(const Target& t) {
+  std::optional<std::string> status;
+  if (const auto it = t.query.find("status"); it != t.query.end()) {
+    if (it->second != "active" && it->second != "inactive" && it->second != "testing") {
+      fail(400, "status '" + it->second + "': expected active, inactive or testing", "status");
+    }
+    status = it->second;
+  }
+  std::lock_guard lock(control_mu);  // a consistent read of the registry and the split
+  json list = json::array();
+  for (const auto& name : registry->models()) {
+    const Deployment* d = deployments.count(name) ? deployments.at(name).get() : nullptr;
+    const auto stats = d ? d->stats() : std::vector<VariantStats>{};
+    for (const auto& v : registry->versions(name)) {
+      json j = version_json(*v);
+      if (status && j["status"] != *status) continue;
+      std::uint64_t requests = 0;
+      json latency = nullptr, confidence = nullptr;
+      for (const auto& s : stats) {
+        if (s.version != v->version) continue;
+        requests = s.stats.requests;
+        if (s.stats.latency.count() > 0) latency = s.stats.latency.mean() / 1e6;
+        if (s.stats.confidence_count > 0) confidence = s.stats.mean_confidence();
+      }
+      j["request_count"] = requests;
+      j["avg_latency_ms"] = latency;
+      j["avg_confidence"] = confidence;
+      list.push_back(std::move(j));
+    }
+  }
+  return json_response(200, {{"models", list}});
+}
+
+HttpResponse RestApi::State::performance() {
+  std::lock_guard lock(control_mu);
+  json list = json::array();
+  std::vector<std::string> recommendations;
+  for (const auto& [name, d] : deployments) {
+    const PerformanceReport report = performance_report(*d);
+    if (report.versions.empty()) continue;
+    std::map<std::int64_t, std::string> ids;
+    for (const auto& vp : report.versions) {
+      json j;
+      VersionRef v;
+      try {
+        v = registry->get(name, vp.version);
+      } catch (const NotFound&) {
+        continue;
+      }
+      ids[vp.version] = model_id_of(*v) + " (" +
+                        (v->semver.empty() ? std::to_string(v->version) : v->semver) + ")";
+      j = {{"model_id", model_id_of(*v)},
+           {"name", name},
+           {"version", v->semver.empty() ? std::to_string(v->version) : v->semver},
+           {"registry_version", vp.version},
+           {"traffic_percent", percent_of(name, vp.version)},
+           {"request_count", vp.request_count},
+           {"errors", vp.errors},
+           {"avg_latency_ms", vp.avg_latency_ms ? json(*vp.avg_latency_ms) : json(nullptr)},
+           {"p99_latency_ms", vp.p99_latency_ms ? json(*vp.p99_latency_ms) : json(nullptr)},
+           {"avg_confidence", vp.avg_confidence ? json(*vp.avg_confidence) : json(nullptr)},
+           {"labeled", vp.labeled},
+           {"accuracy", vp.accuracy ? json(*vp.accuracy) : json(nullptr)}};
+      list.push_back(std::move(j));
+    }
+    // The library's sentence names registry versions; the seed's readers know model ids.
+    static const std::regex kVersion("version ([0-9]+)");
+    std::string text;
+    std::string rec = report.recommendation;
+    std::smatch m;
+    while (std::regex_search(rec, m, kVersion)) {
+      const auto id = ids.find(std::stoll(m[1].str()));
+      text += m.prefix().str() + (id != ids.end() ? id->second : m[0].str());
+      rec = m.suffix().str();
+    }
+    recommendations.push_back(name + ": " + text + rec);
+  }
+  std::string recommendation;
+  for (const auto& s : recommendations) recommendation += (recommendation.empty() ? "" : "; ") + s;
+  if (recommendation.empty()) recommendation = "no model has served a request yet";
+  return json_response(200, {{"models", list}, {"recommendation", recommendation}});
+}
+
+// ---- the request path
+// ----------------------------------------------------------------------------
+
+HttpResponse RestApi::State::predict(const HttpRequest& r) {
+  const json doc = parse_object(r.body);
+  const std::string text = required_string(doc, "text", options.max_body_bytes);
+  const auto pinned = optional_string(doc, "model_version", 64);
+  const auto model_name = optional_string(doc, "model", 128);
+  auto key = optional_string(doc, "key", 256);
+  if (!key) key = optional_string(doc, "user_id", 256);
+
+  const auto ref = view.read();
+  const ServingView& v = *ref;
+  const ModelView* mv = nullptr;
+  std::string name;
+  if (model_name) {
+    const auto it = v.models.find(*model_name);
+    if (it == v.models.end()) fail(404, "model '" + *model_name + "' is not registered", "model");
+    name = it->first;
+    mv = &it->second;
+  } else if (pinned) {
+    for (const auto& [n, m] : v.models) {
+      if (!m.by_semver.count(*pinned) &&
+          !(all_digits(*pinned) && m.ids.count(std::stoll(*pinned)))) {
+        continue;
+      }
+      if (mv)
+        fail(400, "several models have version " + *pinned + "; name one in 'model'", "model");
+      name = n;
+      mv = &m;
+    }
+    if (!mv) fail(404, "no model has version " + *pinned, "model_version");
+  } else {
+    if (v.active_names.empty()) fail(503, "no active model: activate a version first");
+    if (v.active_names.size() > 1) {
+      fail(400, "several models are active; name one in 'model'", "model");
+    }
+    name = v.active_names.front();
+    mv = &v.models.find(name)->second;
+  }
+  std::optional<std::int64_t> version;
+  if (pinned) {
+    if (const auto it = mv->by_semver.find(*pinned); it != mv->by_semver.end()) {
+      version = it->second;
+    } else if (all_digits(*pinned) && mv->ids.count(std::stoll(*pinned))) {
+      version = std::stoll(*pinned);
+    } else {
+      fail(404, "model '" + name + "' has no version " + *pinned, "model_version");
+    }
+  } else if (!mv->active) {
+    fail(503, "no active model: model '" + name + "' has no version with traffic");
+  }
+
+  thread_local std::vector<double> features;
+  features.resize(featurizer.buckets());
+  featurizer.featurize(text, features);
+  const std::string request_id = random_hex(8);
+  auto result = mv->deployment->predict(
+      {.key = key ? std::string_view(*key) : std::string_view(request_id),
+       .input = TensorView(features.data(), {1, static_cast<std::int64_t>(features.size())}),
+       .version = version,
+       .request_id = request_id});
+  if (!result.ok()) {
+    switch (result.code()) {
+      case ErrorCode::kNotFound:
+        fail(404, result.status().message(), "model_version");
+      case ErrorCode::kNoActiveModel:
+        fail(503, result.status().message());
+      default:
+        fail(500, result.status().message());
+    }
+  }
+  const Prediction& p = result->prediction;
+  const std::int32_t label = p.labels.empty() ? -1 : p.labels.front();
+  const double confidence = p.confidence.empty() ? std::nan("") : p.confidence.front();
+  feedback.remember(request_id, {name, result->version, label, false});
+  const auto id = mv->ids.find(result->version);
+  const auto semver = mv->semvers.find(result->version);
+  json out = {{"prediction", label == 1   ? "positive"
+                             : label == 0 ? "negative"
+                                          : std::to_string(label)},
+              {"confidence", std::isfinite(confidence) ? json(confidence) : json(nullptr)},
+              {"model_version", semver != mv->semvers.end() && !semver->second.empty()
+                                    ? semver->second
+                                    : std::to_string(result->version)},
+              {"model_id",
+               id != mv->ids.end() ? id->second : name + "-v" + std::to_string(result->version)},
+              {"model", name},
+              {"request_id", request_id}};
+  return json_response(200, out);
+}
+
+HttpResponse RestApi::State::feedback_route(const HttpRequest& r) {
+  const json doc = parse_object(r.body);
+  const std::string request_id = required_string(doc, "request_id", 64);
+  const std::string label = required_string(doc, "label", 32);
+  if (label != "positive" && label != "negative") {
+    fail(400, "label must be 'positive' or 'negative'", "label");
+  }
+  const auto entry = feedback.claim(request_id);
+  if (!entry) fail(404, "request " + request_id + " is unknown or too old", "request_id");
+  const bool correct = (entry->label == 1) == (label == "positive");
+  const auto ref = view.read();
+  const auto it = ref->models.find(entry->model);
+  if (it != ref->models.end()) it->second.deployment->record_outcome(entry->version, correct);
+  return json_response(200, {{"request_id", request_id}, {"correct", correct}});
+}
+
+// ---- operations
+// ----------------------------------------------------------------------------------
+
+HttpResponse RestApi::State::health() { return json_response(200, {{"status", "healthy"}}); }
+
+HttpResponse RestApi::State::ready() {
+  const auto ref = view.read();
+  const bool ready = !ref->active_names.empty();
+  json body = {{"ready", ready}, {"active_models", ref->active_names}};
+  if (!ready) body["reason"] = "no model has a version with traffic";
+  return json_response(ready ? 200 : 503, body);
+}
+
+HttpResponse RestApi::State::metrics() {
+  std::vector<ModelStats> rows;
+  {
+    std::lock_guard lock(control_mu);
+    for (const auto& [name, d] : deployments) rows.push_back(d->model_stats());
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = prometheus_text(rows);
+  return r;
+}
+
+}  // namespace switchyard::server

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end test of switchyard-server: starts it on a free loopback port with a fresh data
+# directory, runs seed 002's curl walkthrough and testing loop unchanged (only the address and
+# the model ids filled in), checks the 70/30 split, every error case, garbage input (malformed
+# JSON, a 2 MB body, a half-sent request, a silent client), a restart on the same data, and the
+# bearer-token checks, then stops the server. Needs curl and jq.
+# usage: server_e2e.sh path/to/switchyard-server
+set -euo pipefail
+
+server=${1:?usage: server_e2e.sh path/to/switchyard-server}
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+check() {  # check DESCRIPTION EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then echo "ok: $1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+# start_server DATA_DIR [options...]: starts it, reads the port it prints, polls /health.
+start_server() {
+  local data=$1
+  shift
+  : > "$work/port"
+  "$server" --port 0 --data "$data" --read-timeout 2 "$@" > "$work/port" 2> "$work/server.log" &
+  pid=$!
+  local tries=0
+  until [[ -s "$work/port" ]]; do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "server exited" >&2; exit 1; }
+    tries=$((tries + 1)); ((tries < 600)) || { echo "no port after 30 s" >&2; exit 1; }
+    sleep 0.05
+  done
+  port=$(head -n1 "$work/port")
+  base="http://127.0.0.1:$port"
+  tries=0
+  until curl -sf "$base/health" > /dev/null; do
+    tries=$((tries + 1)); ((tries < 600)) || { echo "no /health after 30 s" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+
+stop_server() {
+  kill -TERM "$pid"
+  local rc=0
+  wait "$pid" || rc=$?
+  pid=""
+  check "server stops cleanly on SIGTERM" 0 "$rc"
+}
+
+# call METHOD PATH [BODY [curl options...]]: sets status and body.
+call() {
+  local method=$1 path=$2 data=${3-}
+  shift 3 2>/dev/null || shift $#
+  local args=(-s -o "$work/body" -w '%{http_code}' -X "$method" "$@")
+  [[ -n "$data" ]] && args+=(-H 'Content-Type: application/json' -d "$data")
+  status=$(curl "${args[@]}" "$base$path")
+  body=$(cat "$work/body")
+}
+expect_error() {  # expect_error DESCRIPTION STATUS FIELD
+  check "$1: status" "$2" "$status"
+  check "$1: field" "$3" "$(jq -r '.field' <<< "$body")"
+  [[ "$(jq -r '.error | type' <<< "$body")" == string ]] || fail "$1: no error message in $body"
+}
+
+start_server "$work/data"
+
+# ---- seed 002's testing commands (only the address and the model ids filled in) -------------
+BASE=$base
+model1_id=$(curl -s -X POST $BASE/models \
+  -H "Content-Type: application/json" \
+  -d '{"name": "sentiment", "version": "1.0.0", "accuracy": 0.85}' | jq -r .model_id)
+
+model2_id=$(curl -s -X POST $BASE/models \
+  -H "Content-Type: application/json" \
+  -d '{"name": "sentiment", "version": "2.0.0", "accuracy": 0.92}' | jq -r .model_id)
+[[ "$model1_id" == model-* && "$model2_id" == model-* ]] || fail "register: ids $model1_id $model2_id"
+
+# Activate with A/B split (no Content-Type header, as in the seed)
+curl -s -X POST $BASE/models/${model1_id}/activate \
+  -d '{"traffic_percent": 70}' > "$work/act1"
+
+curl -s -X POST $BASE/models/${model2_id}/activate \
+  -d '{"traffic_percent": 30}' > "$work/act2"
+check "activate v1" "active 70" "$(jq -r '"\(.status) \(.traffic_percent)"' "$work/act1")"
+check "activate v2" "active 30" "$(jq -r '"\(.status) \(.traffic_percent)"' "$work/act2")"
+
+# Send 100 predictions, check distribution
+for i in {1..100}; do
+  curl -s -X POST $BASE/predict \
+    -H "Content-Type: application/json" \
+    -d '{"text": "Great product!"}' | jq -r '.model_version'
+done | sort | uniq -c | tee "$work/split"
+
+# Check performance
+curl $BASE/models/performance > "$work/performance"
+echo
+# -----------------------------------------------------------------------------------------------
+
+v1=$(awk '$2 == "1.0.0" {print $1}' "$work/split")
+v2=$(awk '$2 == "2.0.0" {print $1}' "$work/split")
+v1=${v1:-0}
+v2=${v2:-0}
+check "100 predictions answered by the two versions" 100 $((v1 + v2))
+# Binomial(100, 0.7): sd 4.6, so 70 +- 15 is more than 3 sd (fails about once in 1,000 runs).
+if ((v1 < 55 || v1 > 85)); then fail "split: $v1 of 100 on 1.0.0, expected 70 +- 15"; else echo "ok: split $v1/$v2"; fi
+check "performance counts every prediction" 100 \
+  "$(jq '[.models[].request_count] | add' "$work/performance")"
+check "performance has a recommendation" string "$(jq -r '.recommendation | type' "$work/performance")"
+
+call POST /predict '{"text": "Great product!", "model_version": "1.0.0"}'
+check "pinned prediction" "200 1.0.0 $model1_id positive" \
+  "$status $(jq -r '"\(.model_version) \(.model_id) \(.prediction)"' <<< "$body")"
+call POST /predict '{"text": "Terrible, it broke after two days"}'
+check "negative text" "200 negative" "$status $(jq -r .prediction <<< "$body")"
+
+call GET '/models?status=active'
+check "two active models" "200 2" "$status $(jq '.models | length' <<< "$body")"
+call GET '/models?status=inactive'
+check "no inactive model" "200 0" "$status $(jq '.models | length' <<< "$body")"
+
+# ---- error cases --------------------------------------------------------------------------------
+call POST /models '{"name": "sentiment"'
+expect_error "register, malformed JSON" 400 null
+call POST /models '{"name": "sentiment"}'
+expect_error "register, no version" 400 version
+call POST /models '{"name": "sentiment", "version": "1.0.0"}'
+expect_error "register, duplicate version" 409 version
+call POST /models/model-000000000000/activate '{"traffic_percent": 10}'
+expect_error "activate, unknown model" 404 model_id
+call POST "/models/$model1_id/activate" '{"traffic_percent": 101}'
+expect_error "activate, 101 percent" 400 traffic_percent
+call POST "/models/$model1_id/activate" '{"traffic_percent": 80}'
+expect_error "activate, 110 percent in total" 400 traffic_percent
+call POST /predict '{"text": "hi", "model_version": "9.9.9"}'
+expect_error "predict, unknown version" 404 model_version
+call POST /predict '{"txt": "hi"}'
+expect_error "predict, no text" 400 text
+call POST /predict '{"text": ["hi"]}'
+expect_error "predict, text not a string" 400 text
+call GET '/models?status=paused'
+expect_error "list, unknown status" 400 status
+call POST "/models/$model1_id/transition" '{"stage": "Production"}'
+expect_error "transition Development -> Production" 409 stage
+call GET /nowhere
+expect_error "unknown route" 404 null
+
+# ---- garbage ------------------------------------------------------------------------------------
+head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'x' > "$work/big"
+status=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data-binary @"$work/big" "$base/predict")
+body=$(cat "$work/body")
+expect_error "2 MB body" 413 body
+status=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -H 'Expect:' --data-binary @"$work/big" "$base/predict" || true)
+check "2 MB body without Expect: 413 or a closed connection" yes \
+  "$([[ "$status" == 413 || "$status" == 000 ]] && echo yes || echo "no ($status)")"
+# A half-sent request, then the client hangs up.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"te' >&3
+exec 3>&-
+# Not HTTP at all.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GARBAGE\x01\x02\r\n\r\n' >&3
+reply=$(timeout 10 head -c 12 <&3 || true)
+exec 3>&-
+check "non-HTTP bytes get 400" "HTTP/1.1 400" "$reply"
+# A silent client is disconnected after --read-timeout (2 s here), not held forever.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+start=$SECONDS
+timeout 20 cat <&3 > /dev/null || true
+exec 3>&-
+elapsed=$((SECONDS - start))
+check "a silent client is cut off by the read timeout" yes "$( ((elapsed <= 10)) && echo yes || echo "no (${elapsed} s)")"
+call POST /predict '{"text": "still here?"}'
+check "a clean request still answers after the garbage" 200 "$status"
+
+# ---- restart: the registry and the split persist -----------------------------------------------
+stop_server
+start_server "$work/data"
+call GET '/models?status=active'
+check "after a restart: two active models" "200 2" "$status $(jq '.models | length' <<< "$body")"
+call POST /predict '{"text": "Great product!", "model_version": "2.0.0"}'
+check "after a restart: pinned to 2.0.0" "200 $model2_id" "$status $(jq -r .model_id <<< "$body")"
+stop_server
+
+# ---- the bearer token ---------------------------------------------------------------------------
+start_server "$work/secured" --token 's3cret-token'
+call POST /models '{"name": "sentiment", "version": "1.0.0"}'
+expect_error "register without a token" 401 Authorization
+call POST /models '{"name": "sentiment", "version": "1.0.0"}' -H 'Authorization: Bearer nope'
+expect_error "register with a wrong token" 401 Authorization
+call POST /models '{"name": "sentiment", "version": "1.0.0"}' \
+  -H 'Authorization: Bearer s3cret-token' -H 'X-Switchyard-Actor: e2e'
+check "register with the token" 201 "$status"
+id=$(jq -r .model_id <<< "$body")
+call POST "/models/$id/activate" '{"traffic_percent": 100}'
+expect_error "activate without a token" 401 Authorization
+call POST "/models/$id/activate" '{"traffic_percent": 100}' -H 'Authorization: Bearer s3cret-token'
+check "activate with the token" 200 "$status"
+call POST /predict '{"text": "open to all"}'
+check "predict needs no token" 200 "$status"
+call GET /models
+check "reads need no token" 200 "$status"
+check "control-plane calls audited with their actor" "token:e2e" \
+  "$(jq -r 'select(.status == 201) | .actor' "$work/secured/audit.log")"
+stop_server
+
+if ((failures > 0)); then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "all checks passed"

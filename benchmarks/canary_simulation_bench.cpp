@@ -3,13 +3,17 @@
 // RolloutSimulator at 1,000 requests per second (aggregate mode) with a CanaryController
 // evaluating every minute. Not a timing benchmark: it reports distributions of simulated time.
 //
-// Two forms of the plan:
-//   * "as written": seed 003's YAML (stages with rollback_if). The controller checks a pause
-//     step's rules on each one-minute window: roll back when the candidate's windowed metric is
-//     worse than stable's by the threshold. This is the naive rule the seeds sketch.
+// Three forms of the plan:
+//   * "as written": seed 003's YAML (stages with rollback_if). By default the controller judges a
+//     pause step's comparative rules sequentially on the data since the stage began (always-valid
+//     tests, family-wise alpha 1 % per stage split among its rules); the stage runs its whole
+//     duration unless a rule is shown violated.
+//   * "as written, per_window": the same YAML with `judgement: per_window`: roll back when the
+//     candidate's windowed metric is worse than stable's by the threshold in any one-minute
+//     window. This is the naive rule the seeds sketch.
 //   * "judged": the same weights and rules written as Argo-style analysis steps, so the
-//     CanaryJudge's sequential (always-valid) tests decide on the data since the step began,
-//     looking every minute (pass rule: within tolerance; min_samples 1,000 per side).
+//     CanaryJudge decides on the data since the step began and a pass ends the step
+//     (pass rule: within tolerance; min_samples 1,000 per side; alpha 5 % per metric).
 // Scenarios: a candidate with error rate 0.1 % -> 1 %, p99 +50 % (median and p99 x 1.5), accuracy
 // -3 points (90 % -> 87 %, labels after 5 minutes), from the start; and an A/A candidate identical
 // to stable. Detection: median and p95 of simulated time to rollback. A/A: the share of seeds
@@ -182,6 +186,8 @@ int main(int argc, char** argv) {
       ("switchyard-canary-sim-" + std::to_string(std::random_device{}()));
 
   const CanaryPlan as_written = parse_canary_plan(kAsWritten);
+  CanaryPlan per_window = as_written;
+  per_window.judgement = RuleJudgement::kPerWindow;
   const CanaryPlan judged = parse_canary_plan(kJudged);
   JudgeConfig judge;
   judge.pass_rule = PassRule::kWithinTolerance;
@@ -195,8 +201,9 @@ int main(int argc, char** argv) {
     const char* name;
     const CanaryPlan* plan;
   };
-  const Form forms[] = {{"as written (naive per-window rule)", &as_written},
-                        {"judged (sequential analysis steps)", &judged}};
+  const Form forms[] = {{"as written (sequential, default)", &as_written},
+                        {"as written, per_window (naive rule)", &per_window},
+                        {"judged (analysis steps)", &judged}};
 
   std::printf("seed 003's canary plan, 1,000 requests/s, evaluation every minute, %llu seeds\n\n",
               static_cast<unsigned long long>(seeds));

@@ -82,6 +82,9 @@ struct Harness {
     p.interval = 1min;
     p.min_samples = 100;
     p.guardrails = {error_rate_increase(0.01)};
+    // These tests drive single windows by hand, so they use the per-window rule; the sequential
+    // default has tests of its own below.
+    p.judgement = RuleJudgement::kPerWindow;
     return p;
   }
   // Seed 003's shape, short: 10 % for 10 minutes, 50 % for 10 minutes, then promotion.
@@ -348,6 +351,90 @@ TEST(CanaryControllerTest, an_analysis_step_is_judged_sequentially_on_the_steps_
   bad.traffic(3000, 30, 3000, 300);  // 10 % against 1 %
   EXPECT_EQ(b.evaluate(), RolloutAction::kRolledBack);
   EXPECT_EQ(bad.f.registry->get(kModel, bad.candidate)->stage, Stage::kRejected);
+}
+
+TEST(CanaryControllerTest, a_pause_steps_rules_are_judged_sequentially_by_default) {
+  Harness h;
+  CanaryController c(h.options());
+  CanaryPlan p = h.two_stages();
+  p.judgement = RuleJudgement::kSequential;  // the default of a parsed plan
+  std::vector<RolloutAnalysisEvent> analyses;
+  c.analysis.connect([&](const RolloutAnalysisEvent& e) { analyses.push_back(e); });
+  c.start(p);
+  // 2 % against 0.5 % in one window of 1,000 each: the per-window rule (limit 1.5 %) would roll
+  // back; on this little data the difference is not shown beyond the 1-point rule.
+  h.f.clock.advance(1min);
+  h.traffic(1000, 5, 1000, 20);
+  EXPECT_EQ(c.evaluate(), RolloutAction::kHeld);
+  ASSERT_EQ(analyses.size(), 1u);
+  EXPECT_EQ(analyses[0].verdict, AnalysisVerdict::kPass);
+  ASSERT_EQ(analyses[0].checks.size(), 1u) << "the judged rule is reported as a check";
+  const GuardrailCheck& check = analyses[0].checks[0];
+  EXPECT_EQ(check.key, "error_rate_increase");
+  EXPECT_EQ(check.state, GuardrailState::kPassed);
+  EXPECT_DOUBLE_EQ(check.stable, 0.005);
+  EXPECT_DOUBLE_EQ(check.candidate, 0.02);
+  EXPECT_DOUBLE_EQ(check.limit, 0.015);
+  EXPECT_EQ(check.candidate_samples, 1000u);
+  EXPECT_EQ(*analyses[0].judge_verdict, JudgeVerdict::kPass);
+  // The pause ends with its duration while nothing is shown.
+  for (int i = 0; i < 9; ++i) {
+    h.f.clock.advance(1min);
+    h.traffic(1000, 5, 1000, 6);
+    const RolloutAction a = c.evaluate();
+    EXPECT_EQ(a, i < 8 ? RolloutAction::kHeld : RolloutAction::kAdvanced) << "minute " << i + 2;
+  }
+  EXPECT_EQ(h.weight("canary"), 50);
+  // In the next stage (the data start again) a candidate clearly beyond the rule is rolled back.
+  h.f.clock.advance(1min);
+  h.traffic(20000, 100, 20000, 1000);  // 5 % against 0.5 %
+  EXPECT_EQ(c.evaluate(), RolloutAction::kRolledBack);
+  EXPECT_EQ(analyses.back().checks[0].state, GuardrailState::kFailed);
+  EXPECT_NE(analyses.back().summary.find("error_rate_increase"), std::string::npos)
+      << analyses.back().summary;
+  EXPECT_EQ(h.f.registry->get(kModel, h.candidate)->stage, Stage::kRejected);
+}
+
+TEST(CanaryControllerTest, a_p99_rule_is_judged_as_the_share_of_answers_beyond_the_limit) {
+  // latency_p99_increase: 20 ms. Stable: p99 at 50 ms. The rule fails when more than 1 % of the
+  // candidate's answers are slower than 50 + 20 = 70 ms (the share stable has above its p99).
+  auto histogram = [](std::uint64_t fast, std::uint64_t slow, std::uint64_t fast_ms = 50) {
+    LatencyHistogram hist;
+    for (std::uint64_t i = 0; i < fast; ++i) hist.record(fast_ms * 1'000'000);
+    for (std::uint64_t i = 0; i < slow; ++i) hist.record(100'000'000);  // 100 ms
+    return hist;
+  };
+  const LatencyHistogram stable = histogram(9900, 100);
+  const Guardrail p99 = {.metric = GuardrailMetric::kLatencyP99,
+                         .bound = GuardrailBound::kIncreaseOverStable,
+                         .threshold = 20.0};
+  auto run = [&](const LatencyHistogram& canary) {
+    Harness h;
+    CanaryController c(h.options());
+    CanaryPlan p = h.two_stages();
+    p.judgement = RuleJudgement::kSequential;
+    p.guardrails = {p99};
+    std::vector<RolloutAnalysisEvent> analyses;
+    c.analysis.connect([&](const RolloutAnalysisEvent& e) { analyses.push_back(e); });
+    c.start(p);
+    h.f.clock.advance(1min);
+    EXPECT_TRUE(h.metrics->record_batch(h.stable, {.requests = 10000, .latency = &stable}));
+    EXPECT_TRUE(h.metrics->record_batch(h.candidate, {.requests = 10000, .latency = &canary}));
+    const RolloutAction a = c.evaluate();
+    EXPECT_EQ(analyses.size(), 1u);
+    if (!analyses.empty() && !analyses[0].checks.empty()) {
+      const GuardrailCheck& check = analyses[0].checks[0];
+      EXPECT_NEAR(check.stable, 50.0, 50.0 * 0.008) << "bucket midpoint, within 0.8 %";
+      EXPECT_NEAR(check.limit, check.stable + 20.0, 1e-9);
+    }
+    return a;
+  };
+  // 0.5 % of the candidate's answers at 100 ms: its p99 is 50 ms, within the rule.
+  EXPECT_EQ(run(histogram(9950, 50)), RolloutAction::kHeld);
+  // 5 % at 100 ms: its p99 is 100 ms; 500 of 10,000 beyond 70 ms against stable's 100.
+  EXPECT_EQ(run(histogram(9500, 500)), RolloutAction::kRolledBack);
+  // Slower in the middle (65 ms against 50 ms) but with the same 1 % tail: not a p99 failure.
+  EXPECT_EQ(run(histogram(9900, 100, 65)), RolloutAction::kHeld);
 }
 
 TEST(CanaryControllerTest, manual_pause_resume_skip_abort_retry_and_promote_now) {

@@ -257,6 +257,30 @@ deployment:
   EXPECT_EQ(plan.steps, want);
 }
 
+TEST(CanaryPlanTest, rules_are_judged_sequentially_unless_the_plan_asks_per_window) {
+  const CanaryPlan seed = parse_canary_plan(kSeedCanary);
+  EXPECT_EQ(seed.judgement, RuleJudgement::kSequential);
+  EXPECT_DOUBLE_EQ(seed.judgement_alpha, 0.01);
+  const CanaryPlan naive = parse_canary_plan(
+      replaced(kSeedCanary, "    stages:", "    judgement: per_window\n    stages:"));
+  EXPECT_EQ(naive.judgement, RuleJudgement::kPerWindow);
+  EXPECT_EQ(parse_canary_plan(plan_to_json(naive)), naive);
+  const CanaryPlan strict = parse_canary_plan(
+      replaced(kSeedCanary, "    stages:", "    judgement_alpha: 0.2%\n    stages:"));
+  EXPECT_DOUBLE_EQ(strict.judgement_alpha, 0.002);
+  EXPECT_EQ(parse_canary_plan(plan_to_json(strict)), strict);
+  EXPECT_STREQ(to_string(RuleJudgement::kPerWindow), "per_window");
+  EXPECT_ERROR(replaced(kSeedCanary, "    stages:", "    judgement: naive\n    stages:"),
+               "deployment.canary.judgement: must be sequential or per_window, got 'naive'");
+  EXPECT_ERROR(replaced(kSeedCanary, "    stages:", "    judgement_alpha: 0%\n    stages:"),
+               "deployment.canary.judgement_alpha: must be above 0% and at most 50%, got '0%'");
+  EXPECT_ERROR(replaced(kSeedCanary, "    stages:", "    judgement_alpha: 60%\n    stages:"),
+               "deployment.canary.judgement_alpha: must be above 0% and at most 50%");
+  CanaryPlan bad = seed;
+  bad.judgement_alpha = 0.0;
+  EXPECT_THROW(bad.validate(), InvalidArgument);
+}
+
 TEST(CanaryPlanTest, guardrail_keys_map_onto_metric_and_bound_in_the_metrics_unit) {
   struct Case {
     const char* entry;
@@ -434,7 +458,8 @@ TEST(CanaryPlanTest, canonical_json_round_trips_exactly_and_json_input_parses) {
             R"({"set_weight":25},{"pause":{"duration":"4h","rollback_if":{"accuracy_drop":0.01}}},)"
             R"({"set_weight":50},{"pause":{"duration":"12h"}},{"set_weight":100},)"
             R"({"pause":{"duration":"1d"}}],"interval":"1m","failure_limit":0,"min_samples":0,)"
-            R"("rollback_if":{},"hooks":{"pre_rollout":[],"confirm_promotion":[],)"
+            R"("rollback_if":{},"judgement":"sequential","judgement_alpha":0.01,)"
+            R"("hooks":{"pre_rollout":[],"confirm_promotion":[],)"
             R"("post_rollout":[],"on_rollback":[]},"auto_promote":true}})");
 
   // Seed 003's canary written by hand as JSON, in the seed's own shape.

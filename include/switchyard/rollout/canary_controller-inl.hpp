@@ -20,8 +20,6 @@ namespace detail::canary_controller {
 inline constexpr const char* kStableArm = "stable";
 inline constexpr const char* kCanaryArm = "canary";
 inline constexpr const char* kPreviousArm = "previous";
-/// Latency samples kept per side for an analysis step's judge (the rest are counted, not kept).
-inline constexpr std::size_t kMaxJudgeSamples = 50'000;
 
 /// Builds one JSON object member by member.
 class JsonObject {
@@ -138,10 +136,13 @@ struct CanaryController::StepData {
   std::unique_ptr<CanaryJudge> judge;
   std::vector<Guardrail> judged;  // in judge metric order
   std::vector<Guardrail> checked;  // plain threshold checks this step (plan's + step's others)
+  // A pause step judging its comparative rules sequentially (RuleJudgement::kSequential): the
+  // judge only ever fails the step, every rule is critical, and each rule is reported as a check.
+  bool sequential_pause = false;
   struct Side {
     JudgeCounts errors;    // successes = errors, trials = requests
     JudgeCounts accuracy;  // successes = correct, trials = labelled
-    std::vector<double> latency_ms;
+    LatencyHistogram latency;            // every answered request since the step began
     std::vector<MetricMoments> moments;  // per judged custom metric, by judge metric index
   };
   Side stable, candidate;
@@ -449,6 +450,52 @@ inline SideValue side_value(const Guardrail& g, const CanaryVersionFigures* f, s
   return out;
 }
 
+/// Values of `h` at most `ns`, the bucket holding `ns` split linearly (a bucket is at most 1/64
+/// of its lower bound wide).
+inline double histogram_at_most(const LatencyHistogram& h, double ns) {
+  if (!(ns >= 0.0)) return 0.0;
+  const auto v = static_cast<std::uint64_t>(std::min(ns, 1.8e19));
+  const std::size_t b = LatencyBuckets::index(v);
+  double below = 0.0;
+  for (std::size_t i = 0; i < b; ++i) below += static_cast<double>(h.bucket_count(i));
+  const double lo = static_cast<double>(LatencyBuckets::lower(b));
+  const double hi = static_cast<double>(LatencyBuckets::upper(b));
+  const double frac = hi > lo ? std::clamp((ns - lo) / (hi - lo), 0.0, 1.0) : 1.0;
+  return below + frac * static_cast<double>(h.bucket_count(b));
+}
+
+/// A latency_p99 rule as a proportion: the share of candidate answers slower than the limit
+/// (stable's p99 since the step began, plus the rule's threshold) against the share of stable
+/// answers above stable's p99 (1 % by definition; its binomial variance is the uncertainty of
+/// stable's p99). A candidate whose p99 is within the limit has at most 1 % of its answers above
+/// it, so "candidate share - stable share <= 0" is the rule's null hypothesis.
+struct TailCounts {
+  JudgeCounts stable, candidate;
+  double stable_p99_ms = 0.0, candidate_p99_ms = 0.0, limit_ms = 0.0;
+};
+
+inline TailCounts tail_counts(const Guardrail& g, const LatencyHistogram& stable,
+                              const LatencyHistogram& candidate) {
+  TailCounts t;
+  const std::uint64_t ns = stable.count(), nc = candidate.count();
+  t.stable.trials = ns;
+  t.candidate.trials = nc;
+  if (ns == 0 || nc == 0) return t;
+  const double p99 = stable.quantile(0.99);
+  const auto at_or_below = static_cast<std::uint64_t>(std::ceil(0.99 * static_cast<double>(ns)));
+  t.stable.successes = ns - std::min(ns, at_or_below);
+  const double limit = g.bound == GuardrailBound::kDropBelowStable
+                           ? p99  // not a latency bound the parser writes; judged at stable's p99
+                           : (g.relative ? p99 * (1.0 + g.threshold) : p99 + g.threshold * 1e6);
+  const double within = histogram_at_most(candidate, limit);
+  const auto within_count = static_cast<std::uint64_t>(std::llround(std::max(0.0, within)));
+  t.candidate.successes = nc - std::min(nc, within_count);
+  t.stable_p99_ms = p99 / 1e6;
+  t.candidate_p99_ms = candidate.quantile(0.99) / 1e6;
+  t.limit_ms = limit / 1e6;
+  return t;
+}
+
 }  // namespace detail::canary_controller
 
 SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWindow& w) {
@@ -548,10 +595,7 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
       side.errors.trials += f->requests;
       side.accuracy.successes += f->correct;
       side.accuracy.trials += f->labelled;
-      for (double ns : f->latency_sample_ns) {
-        if (side.latency_ms.size() >= cc::kMaxJudgeSamples) break;
-        side.latency_ms.push_back(ns / 1e6);
-      }
+      side.latency.merge(f->latency);
       for (std::size_t i = 0; i < sd.judged.size(); ++i) {
         if (sd.judged[i].metric != GuardrailMetric::kCustom) continue;
         if (const MetricMoments* m = f->metric(sd.judged[i].custom_metric)) {
@@ -565,6 +609,7 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
     add_side(step_->candidate, c);
     auto& obs = step_->observations;
     obs.clear();
+    std::vector<cc::TailCounts> tails(step_->judged.size());
     for (std::size_t i = 0; i < step_->judged.size(); ++i) {
       const Guardrail& g = step_->judged[i];
       switch (g.metric) {
@@ -577,8 +622,8 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
                                                       step_->candidate.accuracy));
           break;
         case GuardrailMetric::kLatencyP99:
-          obs.push_back(MetricObservation::samples(step_->stable.latency_ms,
-                                                   step_->candidate.latency_ms));
+          tails[i] = cc::tail_counts(g, step_->stable.latency, step_->candidate.latency);
+          obs.push_back(MetricObservation::proportion(tails[i].stable, tails[i].candidate));
           break;
         default: {
           auto summary = [](const MetricMoments& m) {
@@ -593,7 +638,62 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
     const Judgement& j = step_->judgement;
     ev.judge_verdict = j.verdict;
     ev.judge_score = j.score;
-    if (j.verdict == JudgeVerdict::kFail) {
+    if (step_->sequential_pause) {
+      // Each rule reported as a check; a rule not yet shown worse lets the pause run its course.
+      for (std::size_t i = 0; i < step_->judged.size(); ++i) {
+        const Guardrail& g = step_->judged[i];
+        const MetricResult& r = j.metrics[i];
+        const JudgeMetric& m = step_->judge->config().metrics[i];
+        GuardrailCheck check;
+        check.key = g.key();
+        check.stable_samples = r.stable_count;
+        check.candidate_samples = r.candidate_count;
+        const MetricObservation& o = obs[i];
+        if (g.metric == GuardrailMetric::kLatencyP99) {
+          check.stable = tails[i].stable_p99_ms;
+          check.candidate = tails[i].candidate_p99_ms;
+          check.limit = tails[i].limit_ms;
+        } else if (m.kind == JudgeMetricKind::kProportion) {
+          auto rate = [](JudgeCounts counts) {
+            return counts.trials ? static_cast<double>(counts.successes) /
+                                       static_cast<double>(counts.trials)
+                                 : 0.0;
+          };
+          check.stable = rate(o.stable_counts);
+          check.candidate = rate(o.candidate_counts);
+        } else {
+          check.stable = o.stable_moments.mean;
+          check.candidate = o.candidate_moments.mean;
+        }
+        if (g.metric != GuardrailMetric::kLatencyP99) {
+          const double t = g.relative ? check.stable * g.threshold : g.threshold;
+          check.limit =
+              g.bound == GuardrailBound::kDropBelowStable ? check.stable - t : check.stable + t;
+        }
+        switch (r.classification) {
+          case MetricClassification::kHigh:
+          case MetricClassification::kLow:
+            check.state = GuardrailState::kFailed;
+            check.reason = check.key + ": " + r.reason;
+            failed = true;
+            failures_text += (failures_text.empty() ? "" : "; ") + check.reason;
+            break;
+          case MetricClassification::kPass:
+            check.state = GuardrailState::kPassed;
+            break;
+          case MetricClassification::kNoData:
+          case MetricClassification::kInconclusive:
+            check.state = GuardrailState::kNotJudged;
+            check.reason = r.reason;
+            if (r.classification == MetricClassification::kInconclusive || m.must_have_data) {
+              holding = true;
+              pending_text += (pending_text.empty() ? "" : ", ") + check.key;
+            }
+            break;
+        }
+        ev.checks.push_back(std::move(check));
+      }
+    } else if (j.verdict == JudgeVerdict::kFail) {
       failed = true;
       failures_text += (failures_text.empty() ? "" : "; ") + ("judge: " + j.summary);
     } else if (j.verdict != JudgeVerdict::kPass) {
@@ -620,24 +720,42 @@ SWITCHYARD_INLINE void CanaryController::reset_step_data() {
   if (record_->step >= static_cast<std::int64_t>(plan_->steps.size())) return;
   const CanaryStep& step = plan_->steps[static_cast<std::size_t>(record_->step)];
   if (step.kind == StepKind::kSetWeight) return;
+  // In a sequentially judged pause step the plan's comparative rules are judged with the step's.
+  const bool sequential_pause =
+      step.kind == StepKind::kPause && plan_->judgement == RuleJudgement::kSequential;
+  step_->sequential_pause = sequential_pause;
+  std::vector<Guardrail> rules = step.guardrails;
+  if (sequential_pause) {
+    step_->checked.clear();
+    rules.insert(rules.end(), plan_->guardrails.begin(), plan_->guardrails.end());
+  }
   std::vector<JudgeMetric> metrics;
-  for (const Guardrail& g : step.guardrails) {
+  for (std::size_t k = 0; k < rules.size(); ++k) {
+    const Guardrail& g = rules[k];
     const bool comparative = g.bound == GuardrailBound::kIncreaseOverStable ||
                              g.bound == GuardrailBound::kDropBelowStable;
-    if (step.kind != StepKind::kAnalysis || !comparative ||
+    if ((step.kind != StepKind::kAnalysis && !sequential_pause) || !comparative ||
         g.metric == GuardrailMetric::kPredictionDrift) {
       step_->checked.push_back(g);
       continue;
     }
     JudgeMetric m;
     m.name = g.key();
-    m.kind = g.metric == GuardrailMetric::kLatencyP99 ? JudgeMetricKind::kSamples
-             : g.metric == GuardrailMetric::kCustom   ? JudgeMetricKind::kMean
-                                                      : JudgeMetricKind::kProportion;
+    if (k >= step.guardrails.size()) m.name += " (plan)";  // may repeat a step rule's key
+    // A p99 rule is a tail proportion (see detail::canary_controller::tail_counts): a rank test
+    // of the whole distribution barely moves when only the tail does.
+    m.kind = g.metric == GuardrailMetric::kCustom ? JudgeMetricKind::kMean
+                                                  : JudgeMetricKind::kProportion;
     m.bad_direction = g.bound == GuardrailBound::kIncreaseOverStable ? BadDirection::kIncrease
                                                                      : BadDirection::kDecrease;
     m.tolerance = g.threshold;
     m.tolerance_scale = g.relative ? ToleranceScale::kRelative : ToleranceScale::kAbsolute;
+    if (g.metric == GuardrailMetric::kLatencyP99) {
+      m.bad_direction = BadDirection::kIncrease;
+      m.tolerance = 0.0;  // the threshold is in the limit the tail is counted against
+      m.tolerance_scale = ToleranceScale::kAbsolute;
+    }
+    m.critical = sequential_pause;  // any rule shown worse rolls back, as a per-window rule does
     m.min_samples = std::max<std::uint64_t>(
         1, g.min_samples ? g.min_samples
                          : (step.min_samples ? step.min_samples : plan_->min_samples));
@@ -649,6 +767,12 @@ SWITCHYARD_INLINE void CanaryController::reset_step_data() {
   }
   if (!metrics.empty()) {
     JudgeConfig config = options_.judge;
+    if (sequential_pause) {
+      // A pause ends with its duration: the judge only decides failures, at the plan's
+      // family-wise alpha split equally among the step's rules.
+      config.pass_rule = PassRule::kNotRejected;
+      config.alpha = plan_->judgement_alpha / static_cast<double>(metrics.size());
+    }
     config.metrics = std::move(metrics);
     config.group_weights.clear();
     step_->judge = std::make_unique<CanaryJudge>(std::move(config));

@@ -143,15 +143,22 @@ using RolloutHook = std::function<bool(const RolloutHookContext&)>;
 /// answered by stable. Every weight change is one atomic publish; a rollback sets the canary to 0
 /// before anything else.
 ///
-/// Evaluation: guardrails (the plan's and the current step's) compare candidate with stable over
-/// the window since the previous evaluate() (CanaryMetrics::roll_window()): error rate, latency
-/// p99 (ms), accuracy once labels arrive, prediction drift from Options::drift, and host metrics
-/// (CanaryMetrics' record() moments, else Options::host_metric). A guardrail is judged only once
-/// each side has its min_samples; until then the step holds. Analysis steps also run a
-/// CanaryJudge on the data since the step began (sequential, so looking every interval is safe):
-/// error rate and accuracy as proportions, latency as samples, host metrics as moments, each with
-/// the guardrail's threshold as the tolerance. A failed evaluation counts against the plan's
-/// failure_limit and consecutive_failure_limit; one beyond either rolls back.
+/// Evaluation: in a pause step with the plan's default RuleJudgement::kSequential, the
+/// comparative rules (`_increase`, `_drop`; the plan's and the step's) are judged by a CanaryJudge
+/// on the data since the step began, with always-valid tests at the plan's judgement_alpha split
+/// among them: a rule fails only once the evidence shows the candidate worse than stable by more
+/// than its threshold; the pause ends with its duration. Error rate and accuracy are judged as
+/// proportions, host metrics as moments, and latency_p99 as the share of candidate answers slower
+/// than stable's p99 plus the threshold, against stable's 1 % above its own p99. With
+/// RuleJudgement::kPerWindow, and always for absolute rules and prediction drift, a rule compares
+/// candidate with stable over the window since the previous evaluate()
+/// (CanaryMetrics::roll_window()): error rate, latency p99 (ms), accuracy once labels arrive,
+/// prediction drift from Options::drift, and host metrics (CanaryMetrics' record() moments, else
+/// Options::host_metric). A rule is judged only once each side has its min_samples; until then
+/// the step holds. Analysis steps judge their comparative rules with a CanaryJudge the same way
+/// (Options::judge's alpha and pass rule; a pass ends the step). A sequential failure stands for
+/// the rest of the step. A failed evaluation counts against the plan's failure_limit and
+/// consecutive_failure_limit; one beyond either rolls back.
 ///
 /// Durability: the RolloutRecord (plan JSON, step, start times, weights, counters, decisions)
 /// is written to the registry store on every change, in the same transaction as the registry
@@ -203,8 +210,10 @@ class CanaryController {
     std::vector<PromotionEvidence> promotion_evidence{};
     /// Custom metric names the plan may use (passed to parse_canary_plan on resume()).
     std::vector<std::string> custom_metrics{};
-    /// Judge settings for analysis steps (alpha, scores, pass rule); its metrics are ignored:
-    /// they come from the step's guardrails.
+    /// Judge settings for analysis steps (alpha, scores, pass rule) and for sequentially judged
+    /// pause steps (tuning parameter, scores; their alpha is the plan's judgement_alpha split
+    /// among the rules and their pass rule kNotRejected); its metrics are ignored: they come from
+    /// the step's guardrails.
     JudgeConfig judge{};
     /// Where a throwing signal slot is reported. Null: ignored.
     EventHub* events = nullptr;

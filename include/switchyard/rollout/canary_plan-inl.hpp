@@ -235,6 +235,16 @@ inline void check_step(const std::string& path, const CanaryStep& s) {
 
 }  // namespace detail::canary_plan
 
+SWITCHYARD_INLINE const char* to_string(RuleJudgement judgement) noexcept {
+  switch (judgement) {
+    case RuleJudgement::kSequential:
+      return "sequential";
+    case RuleJudgement::kPerWindow:
+      return "per_window";
+  }
+  return "unknown";
+}
+
 SWITCHYARD_INLINE const char* to_string(RolloutStrategy strategy) noexcept {
   switch (strategy) {
     case RolloutStrategy::kCanary:
@@ -333,6 +343,13 @@ SWITCHYARD_INLINE void CanaryPlan::validate() const {
   }
   cp::check_duration("interval", interval);
   cp::check_guardrails("rollback_if", guardrails);
+  if (static_cast<unsigned>(judgement) > static_cast<unsigned>(RuleJudgement::kPerWindow)) {
+    cp::refuse("judgement", "outside its enumeration");
+  }
+  if (!(judgement_alpha > 0.0 && judgement_alpha <= 0.5)) {
+    cp::refuse("judgement_alpha",
+               "must lie in (0, 0.5], got " + detail::json_number(judgement_alpha));
+  }
   cp::check_hooks("hooks", "pre_rollout", hooks.pre_rollout);
   cp::check_hooks("hooks", "confirm_promotion", hooks.confirm_promotion);
   cp::check_hooks("hooks", "post_rollout", hooks.post_rollout);
@@ -772,9 +789,10 @@ class Reader {
   }
 
   /// The keys every form shares.
-  static constexpr std::array<std::string_view, 8> kSettings{
-      "interval", "failure_limit", "consecutive_failure_limit", "min_samples",
-      "rollback_if", "hooks", "auto_promote", "keep_previous_for"};
+  static constexpr std::array<std::string_view, 10> kSettings{
+      "interval",    "failure_limit", "consecutive_failure_limit", "min_samples",
+      "rollback_if", "judgement",     "judgement_alpha",           "hooks",
+      "auto_promote", "keep_previous_for"};
 
   static std::vector<std::string_view> keys(std::initializer_list<std::string_view> own) {
     std::vector<std::string_view> out(own);
@@ -796,6 +814,25 @@ class Reader {
     if (const YAML::Node* n = f.find("min_samples")) plan.min_samples = count(*n, f.child("min_samples"));
     if (const YAML::Node* n = f.find("rollback_if")) {
       plan.guardrails = guardrails(*n, f.child("rollback_if"));
+    }
+    if (const YAML::Node* n = f.find("judgement")) {
+      const std::string& text = y::scalar(*n, f.child("judgement"));
+      if (text == "sequential") {
+        plan.judgement = RuleJudgement::kSequential;
+      } else if (text == "per_window") {
+        plan.judgement = RuleJudgement::kPerWindow;
+      } else {
+        y::fail(f.child("judgement"), "must be sequential or per_window, got " + y::in_quotes(text),
+                n->Mark());
+      }
+    }
+    if (const YAML::Node* n = f.find("judgement_alpha")) {
+      const double a = share(*n, f.child("judgement_alpha"));
+      if (!(a > 0.0 && a <= 0.5)) {
+        y::fail(f.child("judgement_alpha"),
+                "must be above 0% and at most 50%, got " + y::in_quotes(n->Scalar()), n->Mark());
+      }
+      plan.judgement_alpha = a;
     }
     if (const YAML::Node* n = f.find("hooks")) plan.hooks = hooks(*n, f.child("hooks"));
     if (const YAML::Node* n = f.find("auto_promote")) {
@@ -1246,6 +1283,8 @@ SWITCHYARD_INLINE std::string plan_to_json(const CanaryPlan& plan) {
   }
   out += ",\"min_samples\":" + std::to_string(plan.min_samples);
   out += ",\"rollback_if\":" + cp::guardrails_json(plan.guardrails);
+  out += ",\"judgement\":" + json_quote(to_string(plan.judgement));
+  out += ",\"judgement_alpha\":" + detail::json_number(plan.judgement_alpha);
   out += ",\"hooks\":{\"pre_rollout\":" + cp::names_json(plan.hooks.pre_rollout) +
          ",\"confirm_promotion\":" + cp::names_json(plan.hooks.confirm_promotion) +
          ",\"post_rollout\":" + cp::names_json(plan.hooks.post_rollout) +

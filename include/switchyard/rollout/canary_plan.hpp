@@ -78,6 +78,22 @@ struct Guardrail {
   bool operator==(const Guardrail&) const = default;
 };
 
+/// How a pause step's comparative rules (`_increase`, `_drop`) are judged.
+enum class RuleJudgement : std::uint8_t {
+  /// "sequential" (the default): each rule is judged on the data since the step began with the
+  /// CanaryJudge's always-valid test, and fails only when the evidence shows the candidate worse
+  /// than stable by more than the rule's threshold, at CanaryPlan::judgement_alpha for the step's
+  /// rules together. Looking every interval for hours does not inflate false rollbacks.
+  kSequential = 0,
+  /// "per_window": each rule compares the candidate's figure with stable's over one evaluation
+  /// window (the naive rule seed 003 sketches). Quick, but a good candidate checked every minute
+  /// for hours is rolled back often; kept for comparison and for hosts that want it.
+  kPerWindow = 1,
+};
+
+/// "sequential" / "per_window".
+SWITCHYARD_API const char* to_string(RuleJudgement judgement) noexcept;
+
 /// What a step does.
 enum class StepKind : std::uint8_t {
   kSetWeight = 0,  ///< send `weight` percent of traffic to the candidate, then go on at once
@@ -228,6 +244,14 @@ struct CanaryPlan {
   std::uint64_t min_samples = 0;
   /// Rules checked on every evaluation of every step (beside a step's own).
   std::vector<Guardrail> guardrails{};
+  /// How pause steps judge their comparative rules and the plan's (`judgement:`). Absolute rules
+  /// (`_max`, `_min`, bare names) and prediction_drift are per-window checks either way; analysis
+  /// steps always use the CanaryJudge. Default: sequential.
+  RuleJudgement judgement = RuleJudgement::kSequential;
+  /// Sequential judgement: the chance that a candidate within every threshold is ever rolled back
+  /// by a pause step's comparative rules, over all its looks (`judgement_alpha: 1%`), split
+  /// equally among those rules (Bonferroni). In (0, 0.5]. Default 0.01.
+  double judgement_alpha = 0.01;
   RolloutHooks hooks{};
   /// Promote after the last step without a manual promote (confirm_promotion hooks still run).
   /// Default: true for canary and blue/green (as Argo and Flagger), false for experiments.
@@ -242,7 +266,7 @@ struct CanaryPlan {
   /// a name and model that are valid identifiers, a positive candidate version (canary and
   /// blue/green), 1 to kMaxCanarySteps steps, set_weight weights in [0, 100] and strictly rising,
   /// durations positive and at most 3650 days, guardrail thresholds finite and in their unit's
-  /// range, no guardrail key twice in one list, analysis steps with at least one metric,
+  /// range, judgement_alpha in (0, 0.5], no guardrail key twice in one list, analysis steps with at least one metric,
   /// blue/green with exactly one set_weight and that to 100, an experiment section exactly when
   /// the strategy is kExperiment (shares in (0, 1] summing to 1, distinct arms), valid hook names.
   SWITCHYARD_API void validate() const;
@@ -283,6 +307,8 @@ struct CanaryPlanParseOptions {
 ///       consecutive_failure_limit: 2
 ///       min_samples: 100
 ///       rollback_if: {error_rate: 1%, latency_p99: 250ms}     # checked on every evaluation
+///       judgement: sequential         # or per_window (pause steps' comparative rules)
+///       judgement_alpha: 1%           # sequential: family-wise per step, split among its rules
 ///       hooks: {pre_rollout: smoke, confirm_promotion: [sign-off], post_rollout: x, on_rollback: y}
 ///       auto_promote: true
 ///       keep_previous_for: 30m

@@ -416,6 +416,18 @@ TEST(TextFeaturizerTest, features_have_unit_length_and_ignore_case_and_punctuati
   for (double x : empty) EXPECT_EQ(x, 0.0);
 }
 
+TEST(TextFeaturizerTest, the_reused_row_equals_the_dense_features) {
+  switchyard::server::TextFeaturizer f;
+  switchyard::server::FeatureRow row;
+  std::vector<double> dense(f.buckets());
+  for (const char* text : {"Great product!", "not good, not good at all", "", "Terrible"}) {
+    f.featurize(text, row);
+    f.featurize(text, dense);
+    ASSERT_EQ(row.values.size(), dense.size());
+    for (std::size_t i = 0; i < dense.size(); ++i) ASSERT_NEAR(row.values[i], dense[i], 1e-15);
+  }
+}
+
 TEST(TextFeaturizerTest, training_sets_are_checked_line_by_line) {
   using switchyard::server::parse_training_set;
   EXPECT_EQ(parse_training_set("# c\npositive\tgood\n\nnegative\tbad\n").size(), 2u);

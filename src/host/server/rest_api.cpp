@@ -224,18 +224,29 @@ bool all_digits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// A fresh, unguessable-enough id for a request or a registered version (not a secret).
-std::string random_hex(std::size_t bytes) {
+std::uint64_t random_u64() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen();
+}
+
+// `bits` as 16 lower-case hex digits.
+std::string hex16(std::uint64_t bits) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < bytes * 2; ++i) {
-    if (i % 16 == 0) bits = gen();
-    out += kHex[bits & 15];
-    bits >>= 4;
-  }
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, bits >>= 4) out[static_cast<std::size_t>(i)] = kHex[bits & 15];
   return out;
+}
+
+// 16 hex digits back to their number; nullopt for anything else.
+std::optional<std::uint64_t> parse_hex16(std::string_view s) {
+  if (s.size() != 16) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    const int d = hex_value(c);
+    if (d < 0) return std::nullopt;
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  return v;
 }
 
 // ---- the serving view: what a prediction reads, republished after each control-plane change ----
@@ -261,31 +272,31 @@ std::string model_id_of(const ModelVersion& v) {
   return v.name + "-v" + std::to_string(v.version);  // registered by another tool (the CLI)
 }
 
-// Predictions remembered for POST /feedback: request id -> (model, version, predicted label).
+// Predictions remembered for POST /feedback: request id -> (deployment, version, label).
+// Thread-safe: a short lock per prediction (a hash-map insert, no allocation of strings).
 class FeedbackLog {
  public:
   struct Entry {
-    std::string model;
+    Deployment* deployment = nullptr;
     std::int64_t version = 0;
     std::int32_t label = -1;
     bool labelled = false;
   };
   explicit FeedbackLog(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
-  void remember(const std::string& id, Entry e) {
+  void remember(std::uint64_t id, Entry e) {
     std::lock_guard lock(mu_);
     if (order_.size() >= capacity_) {
       entries_.erase(order_.front());
       order_.pop_front();
     }
-    entries_.emplace(id, std::move(e));
-    order_.push_back(id);
+    if (entries_.emplace(id, e).second) order_.push_back(id);
   }
   // The entry of `id`, marked labelled; nullopt when unknown, throws 409 when labelled before.
-  std::optional<Entry> claim(const std::string& id) {
+  std::optional<Entry> claim(std::uint64_t id, const std::string& text) {
     std::lock_guard lock(mu_);
     const auto it = entries_.find(id);
     if (it == entries_.end()) return std::nullopt;
-    if (it->second.labelled) fail(409, "request " + id + " already has feedback", "request_id");
+    if (it->second.labelled) fail(409, "request " + text + " already has feedback", "request_id");
     it->second.labelled = true;
     return it->second;
   }
@@ -293,8 +304,8 @@ class FeedbackLog {
  private:
   std::mutex mu_;
   std::size_t capacity_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::deque<std::string> order_;  // oldest first
+  std::unordered_map<std::uint64_t, Entry> entries_;
+  std::deque<std::uint64_t> order_;  // oldest first
 };
 
 }  // namespace
@@ -689,7 +700,7 @@ HttpResponse RestApi::State::register_model(const HttpRequest& r, const Target&,
   if (accuracy) metadata.metrics["accuracy"] = *accuracy;
   if (description) metadata.description = *description;
   metadata.owner = actor;
-  metadata.tags[kModelIdTag] = "model-" + random_hex(6);
+  metadata.tags[kModelIdTag] = "model-" + hex16(random_u64()).substr(0, 12);
   // The first version of a name gets the model trained on half the sentences, later ones the
   // model trained on all of them (docs/server.md).
   const Artifact artifact{std::string(kLinearFormat),
@@ -974,10 +985,11 @@ HttpResponse RestApi::State::predict(const HttpRequest& r) {
     fail(503, "no active model: model '" + name + "' has no version with traffic");
   }
 
-  thread_local std::vector<double> features;
-  features.resize(featurizer.buckets());
-  featurizer.featurize(text, features);
-  const std::string request_id = random_hex(8);
+  thread_local FeatureRow row;
+  featurizer.featurize(text, row);
+  const std::vector<double>& features = row.values;
+  const std::uint64_t request_bits = random_u64();
+  const std::string request_id = hex16(request_bits);
   auto result = mv->deployment->predict(
       {.key = key ? std::string_view(*key) : std::string_view(request_id),
        .input = TensorView(features.data(), {1, static_cast<std::int64_t>(features.size())}),
@@ -996,7 +1008,7 @@ HttpResponse RestApi::State::predict(const HttpRequest& r) {
   const Prediction& p = result->prediction;
   const std::int32_t label = p.labels.empty() ? -1 : p.labels.front();
   const double confidence = p.confidence.empty() ? std::nan("") : p.confidence.front();
-  feedback.remember(request_id, {name, result->version, label, false});
+  feedback.remember(request_bits, {mv->deployment, result->version, label, false});
   const auto id = mv->ids.find(result->version);
   const auto semver = mv->semvers.find(result->version);
   json out = {{"prediction", label == 1   ? "positive"
@@ -1020,12 +1032,11 @@ HttpResponse RestApi::State::feedback_route(const HttpRequest& r) {
   if (label != "positive" && label != "negative") {
     fail(400, "label must be 'positive' or 'negative'", "label");
   }
-  const auto entry = feedback.claim(request_id);
+  const auto bits = parse_hex16(request_id);
+  const auto entry = bits ? feedback.claim(*bits, request_id) : std::nullopt;
   if (!entry) fail(404, "request " + request_id + " is unknown or too old", "request_id");
   const bool correct = (entry->label == 1) == (label == "positive");
-  const auto ref = view.read();
-  const auto it = ref->models.find(entry->model);
-  if (it != ref->models.end()) it->second.deployment->record_outcome(entry->version, correct);
+  entry->deployment->record_outcome(entry->version, correct);
   return json_response(200, {{"request_id", request_id}, {"correct", correct}});
 }
 

@@ -68,16 +68,14 @@ TextFeaturizer::TextFeaturizer(std::size_t buckets) : buckets_(buckets) {
   if (buckets == 0) throw InvalidArgument("TextFeaturizer: buckets must be at least 1");
 }
 
-void TextFeaturizer::featurize(std::string_view text, std::span<double> out) const noexcept {
-  std::fill(out.begin(), out.end(), 0.0);
-  const std::size_t n = std::min(out.size(), buckets_);
-  if (n == 0) return;
+template <class Add>
+void TextFeaturizer::hash_words(std::string_view text, Add&& add) const noexcept {
   std::array<char, kMaxWordBytes> word{};
   std::uint64_t previous = 0;
   bool has_previous = false;
-  auto add = [&](std::uint64_t h) {
-    // The top bit picks the sign, so colliding features cancel on average instead of adding up.
-    out[h % n] += (h >> 63) != 0 ? -1.0 : 1.0;
+  // The top bit picks the sign, so colliding features cancel on average instead of adding up.
+  auto emit = [&](std::uint64_t h) {
+    add(static_cast<std::uint32_t>(h % buckets_), (h >> 63) != 0 ? -1.0 : 1.0);
   };
   std::size_t i = 0;
   while (i < text.size()) {
@@ -88,18 +86,45 @@ void TextFeaturizer::featurize(std::string_view text, std::span<double> out) con
       ++i;
     }
     if (len == 0) break;
-    const std::uint64_t h = bucketing::xxh64(std::string_view(word.data(), len), kWordSeed);
-    add(h);
-    if (has_previous)
-      add(bucketing::xxh64(std::string_view(word.data(), len), previous ^ kPairSalt));
+    const std::string_view w(word.data(), len);
+    const std::uint64_t h = bucketing::xxh64(w, kWordSeed);
+    emit(h);
+    if (has_previous) emit(bucketing::xxh64(w, previous ^ kPairSalt));
     previous = h;
     has_previous = true;
   }
+}
+
+void TextFeaturizer::featurize(std::string_view text, std::span<double> out) const noexcept {
+  std::fill(out.begin(), out.end(), 0.0);
+  if (out.size() < buckets_) return;
+  hash_words(text, [&](std::uint32_t bucket, double sign) { out[bucket] += sign; });
   double norm = 0.0;
-  for (std::size_t k = 0; k < n; ++k) norm += out[k] * out[k];
+  for (std::size_t k = 0; k < buckets_; ++k) norm += out[k] * out[k];
   if (norm > 0.0) {
     const double scale = 1.0 / std::sqrt(norm);
-    for (std::size_t k = 0; k < n; ++k) out[k] *= scale;
+    for (std::size_t k = 0; k < buckets_; ++k) out[k] *= scale;
+  }
+}
+
+void TextFeaturizer::featurize(std::string_view text, FeatureRow& row) const {
+  if (row.values.size() != buckets_) {
+    row.values.assign(buckets_, 0.0);
+    row.touched.clear();
+  }
+  for (std::uint32_t k : row.touched) row.values[k] = 0.0;
+  row.touched.clear();
+  hash_words(text, [&](std::uint32_t bucket, double sign) {
+    row.values[bucket] += sign;
+    row.touched.push_back(bucket);
+  });
+  std::sort(row.touched.begin(), row.touched.end());
+  row.touched.erase(std::unique(row.touched.begin(), row.touched.end()), row.touched.end());
+  double norm = 0.0;
+  for (std::uint32_t k : row.touched) norm += row.values[k] * row.values[k];
+  if (norm > 0.0) {
+    const double scale = 1.0 / std::sqrt(norm);
+    for (std::uint32_t k : row.touched) row.values[k] *= scale;
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -11,6 +12,14 @@
 #include <vector>
 
 namespace switchyard::server {
+
+/// A dense feature row that TextFeaturizer::featurize() refills by touching only the buckets the
+/// previous text set, so a request costs its words, not the row's width. Not thread-safe: one per
+/// thread (the server keeps one thread_local).
+struct FeatureRow {
+  std::vector<double> values;          ///< buckets() values, zero but for `touched`
+  std::vector<std::uint32_t> touched;  ///< non-zero buckets, ascending and unique
+};
 
 /// Turns a text into a fixed-width feature vector: lower-cased ASCII words and adjacent word
 /// pairs ("not good"), each hashed (XXH64) into one of `buckets()` signed buckets, then scaled
@@ -27,8 +36,15 @@ class TextFeaturizer {
   /// Overwrites `out` (which must hold buckets() values) with the features of `text`. Bytes
   /// outside [A-Za-z0-9'] separate words; no allocation for words up to 64 bytes.
   void featurize(std::string_view text, std::span<double> out) const noexcept;
+  /// The same features into `row` (sized on first use); the result equals featurize()'s to the
+  /// last bit or two of rounding.
+  void featurize(std::string_view text, FeatureRow& row) const;
 
  private:
+  // Calls add(bucket, +1 or -1) for each word and word pair of `text`.
+  template <class Add>
+  void hash_words(std::string_view text, Add&& add) const noexcept;
+
   std::size_t buckets_;
 };
 

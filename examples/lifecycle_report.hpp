@@ -32,6 +32,8 @@ struct Series {
   std::vector<std::pair<double, double>> points;
   bool dashed = false;
   bool stepped = false;
+  std::string group{};      ///< lines of one group share a colour (e.g. one version's); empty: own
+  bool right_axis = false;  ///< drawn against the chart's second (right) axis
 };
 
 /// One chart: a canvas id, a title, axis titles, its lines and optional horizontal rules.
@@ -39,7 +41,8 @@ struct Chart {
   std::string id;  ///< the canvas id, e.g. "traffic-split-chart"
   std::string title;
   std::string y_title;
-  std::string caption;  ///< one paragraph under the chart
+  std::string y2_title;  ///< the right axis, for series with right_axis
+  std::string caption;   ///< one paragraph under the chart
   std::vector<Series> series;
   std::optional<double> threshold{};  ///< a dashed horizontal rule (e.g. PSI 0.2)
   std::string threshold_label{};
@@ -123,13 +126,16 @@ inline std::string charts_json(const std::vector<Chart>& charts) {
     const Chart& chart = charts[c];
     out += c ? "," : "";
     out += "{\"id\":" + json_quote(chart.id) + ",\"title\":" + json_quote(chart.title) +
-           ",\"y_title\":" + json_quote(chart.y_title) + ",\"threshold\":" +
+           ",\"y_title\":" + json_quote(chart.y_title) +
+           ",\"y2_title\":" + json_quote(chart.y2_title) + ",\"threshold\":" +
            (chart.threshold ? json_number(*chart.threshold) : std::string("null")) +
            ",\"threshold_label\":" + json_quote(chart.threshold_label) + ",\"series\":[";
     for (std::size_t s = 0; s < chart.series.size(); ++s) {
       const Series& series = chart.series[s];
       out += s ? "," : "";
       out += "{\"label\":" + json_quote(series.label) +
+             ",\"group\":" + json_quote(series.group.empty() ? series.label : series.group) +
+             ",\"right\":" + (series.right_axis ? "true" : "false") +
              ",\"dashed\":" + (series.dashed ? "true" : "false") +
              ",\"stepped\":" + (series.stepped ? "true" : "false") + ",\"points\":[";
       for (std::size_t p = 0; p < series.points.size(); ++p) {
@@ -184,16 +190,20 @@ inline constexpr std::string_view kDrawScript = R"JS(
   charts.forEach(function (c) {
     var canvas = document.getElementById(c.id);
     if (!canvas || typeof Chart === 'undefined') return;
-    var datasets = c.series.map(function (s, i) {
+    var groups = [];
+    var datasets = c.series.map(function (s) {
+      if (groups.indexOf(s.group) < 0) groups.push(s.group);
+      var colour = palette[groups.indexOf(s.group) % palette.length];
       return {
         label: s.label,
         data: s.points.map(function (p) { return {x: p[0], y: p[1]}; }),
-        borderColor: palette[i % palette.length],
-        backgroundColor: palette[i % palette.length],
+        yAxisID: s.right ? 'y2' : 'y',
+        borderColor: colour,
+        backgroundColor: colour,
         borderDash: s.dashed ? [6, 4] : [],
         stepped: s.stepped,
         pointRadius: 0,
-        borderWidth: 2,
+        borderWidth: s.right ? 1 : 2,
         showLine: true
       };
     });
@@ -205,6 +215,14 @@ inline constexpr std::string_view kDrawScript = R"JS(
                      borderColor: '#555', borderDash: [2, 3], pointRadius: 0, borderWidth: 1,
                      showLine: true});
     }
+    var scales = {
+      x: {type: 'linear', title: {display: true, text: 'simulated hours since the story began'}},
+      y: {beginAtZero: true, title: {display: true, text: c.y_title}}
+    };
+    if (c.y2_title) {
+      scales.y2 = {beginAtZero: true, position: 'right', grid: {drawOnChartArea: false},
+                   title: {display: true, text: c.y2_title}};
+    }
     var chart = new Chart(canvas.getContext('2d'), {
       type: 'scatter',
       data: {datasets: datasets},
@@ -212,10 +230,7 @@ inline constexpr std::string_view kDrawScript = R"JS(
         animation: false,
         responsive: false,
         plugins: {title: {display: true, text: c.title}, legend: {position: 'bottom'}},
-        scales: {
-          x: {type: 'linear', title: {display: true, text: 'simulated hours since the story began'}},
-          y: {beginAtZero: true, title: {display: true, text: c.y_title}}
-        }
+        scales: scales
       }
     });
     chart.draw();

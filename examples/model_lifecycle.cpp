@@ -87,7 +87,7 @@ deployment:
         # Full rollout after 24h observation
 )";
 
-// ---- the data and the models ---------------------------------------------------------------
+// ---- the data and the models
 
 // Synthetic card transactions: six standardised features; fraud drawn from a known logistic
 // model. `shift` moves the features' means (drift in live traffic).
@@ -148,7 +148,7 @@ Scores score(const sy::Model& m, const Data& d) {
           static_cast<double>(right) / static_cast<double>(d.x.rows())};
 }
 
-// ---- one clock for the whole story ------------------------------------------------------------
+// ---- one clock for the whole story
 
 // The story's time: its own ManualClock, or, while a canary runs, the simulator's clock (the
 // simulator owns one), so that the registry's audit rows, the shadow and the drift monitor all
@@ -207,27 +207,42 @@ std::string percent(double fraction, int digits = 1) {
 }
 std::string vname(std::int64_t v) { return "v" + std::to_string(v); }
 
-// ---- the charts' figures ---------------------------------------------------------------------
+// ---- the charts' figures
+
+// How one line is drawn.
+struct Style {
+  bool dashed = false;
+  bool stepped = false;
+  std::string group{};  // lines of a group share a colour
+  bool right_axis = false;
+};
 
 // Lines keyed by name, in the order first seen.
 class Lines {
  public:
-  Series& line(const std::string& label, bool dashed = false, bool stepped = false) {
+  void add(const std::string& label, double x, double y, const Style& style = {}) {
     for (auto& s : series_) {
-      if (s.label == label) return s;
+      if (s.label == label) {
+        s.points.emplace_back(x, y);
+        return;
+      }
     }
-    series_.push_back({.label = label, .points = {}, .dashed = dashed, .stepped = stepped});
-    return series_.back();
-  }
-  void add(const std::string& label, double x, double y, bool dashed = false,
-           bool stepped = false) {
-    line(label, dashed, stepped).points.emplace_back(x, y);
+    series_.push_back({.label = label,
+                       .points = {{x, y}},
+                       .dashed = style.dashed,
+                       .stepped = style.stepped,
+                       .group = style.group,
+                       .right_axis = style.right_axis});
   }
   std::vector<Series> take() { return std::move(series_); }
 
  private:
   std::vector<Series> series_;
 };
+
+Style traffic_style(std::int64_t v) { return {.stepped = true, .group = vname(v)}; }
+Style failed_style(std::int64_t v) { return {.group = vname(v), .right_axis = true}; }
+Style wrong_style(std::int64_t v) { return {.dashed = true, .group = vname(v)}; }
 
 struct Figures {
   Lines traffic;  // percent of answered traffic per version
@@ -246,7 +261,7 @@ class CanarySampler {
     for (std::int64_t v : versions) {
       double share = 0.0;
       for (const auto& a : shares) share += a.version == v ? a.share : 0.0;
-      figures_.traffic.add(vname(v), x, 100.0 * share, false, true);
+      figures_.traffic.add(vname(v), x, 100.0 * share, traffic_style(v));
     }
   }
   void errors(const sy::CanaryWindow& w, bool force = false) {
@@ -257,15 +272,16 @@ class CanarySampler {
       const auto requests = now.requests - before.requests;
       const auto labelled = now.labelled - before.labelled;
       if (requests > 0) {
-        figures_.errors.add(vname(now.version) + " failed requests", x,
-                            100.0 * static_cast<double>(now.errors - before.errors) /
-                                static_cast<double>(requests));
+        figures_.errors.add(
+            vname(now.version) + " failed requests", x,
+            100.0 * static_cast<double>(now.errors - before.errors) / static_cast<double>(requests),
+            failed_style(now.version));
       }
       if (labelled > 0) {
         figures_.errors.add(vname(now.version) + " wrong answers", x,
                             100.0 * (1.0 - static_cast<double>(now.correct - before.correct) /
                                                static_cast<double>(labelled)),
-                            true);
+                            wrong_style(now.version));
       }
       before.requests = now.requests;
       before.errors = now.errors;
@@ -285,7 +301,7 @@ class CanarySampler {
   double last_x_ = -1.0;
 };
 
-// ---- the story -------------------------------------------------------------------------------
+// ---- the story
 
 struct Options {
   std::filesystem::path dir;
@@ -434,7 +450,7 @@ int main(int argc, char** argv) {
                                      std::string(sy::to_string(*e.to_stage)));
   });
 
-  // ---- 1. train two models; v1 through the gates to Production --------------------------------
+  // ---- 1. train two models; v1 through the gates to Production
   narrator.phase = "train";
   std::mt19937_64 rng(2026);
   const Data train = make_data(8000, rng), holdout = make_data(4000, rng);
@@ -486,10 +502,9 @@ int main(int argc, char** argv) {
                  "serving: live traffic now answered by " + vname(e.status.stable_version));
   });
   narrator.say("release v1", "serving: live traffic answered by " + vname(v1));
-  figures.traffic.add(vname(v1), 0.0, 100.0, false, true);
+  figures.traffic.add(vname(v1), 0.0, 100.0, traffic_style(v1));
 
   // ---- 2. shadow v2 on the same requests
-  // ---------------------------------------------------------
   narrator.phase = "shadow v2";
   const std::int64_t v2 =
       register_model(m2, s2, "2.0.0", "adds distance, device risk, account age");
@@ -533,9 +548,10 @@ int main(int argc, char** argv) {
   criteria.min_compared_rows = 10000;
   criteria.min_agreement = 0.8;  // v2 is meant to differ where v1 is wrong; not by much more
   criteria.min_labeled_rows = 3000;
-  // Both models do the same arithmetic in about a microsecond, where scheduling noise decides the
-  // p99: the bound catches a candidate several times slower, not jitter.
-  criteria.max_latency_p99_ratio = 3.0;
+  // Latency is shown, not judged here: both models answer in about a microsecond, where the
+  // scheduling of a busy machine decides the p99 ratio (0.7 to 1.7 in eight runs on two cores). The
+  // latency gate (p99 under 1 ms) judged v2 before Staging, and the canary watches p99 again.
+  criteria.max_latency_p99_ratio = 0.0;
   const sy::ShadowVerdict verdict = sy::evaluate(sv, criteria);
   const double shadow_p99_ratio =
       sv.primary_latency.quantile(0.99) > 0
@@ -547,24 +563,28 @@ int main(int argc, char** argv) {
   const double v2_labeled_acc = sv.labeled.rows ? static_cast<double>(sv.labeled.shadow_correct) /
                                                       static_cast<double>(sv.labeled.rows)
                                                 : 0.0;
-  narrator.say("shadow v2",
-               std::to_string(sv.compared_rows) + " requests compared: agreement " +
-                   percent(sv.agreement_rate) + ", on " + std::to_string(sv.labeled.rows) +
-                   " labelled ones v1 " + percent(v1_labeled_acc) + " right and v2 " +
-                   percent(v2_labeled_acc) + ", p99 ratio v2/v1 " + fixed(shadow_p99_ratio, 2));
+  narrator.say("shadow v2", std::to_string(sv.compared_rows) + " requests compared: agreement " +
+                                percent(sv.agreement_rate) + ", on " +
+                                std::to_string(sv.labeled.rows) + " labelled ones v1 " +
+                                percent(v1_labeled_acc) + " right and v2 " +
+                                percent(v2_labeled_acc));
+  narrator.say("shadow v2", "latency on the same requests: p99 v2 " +
+                                fixed(sv.shadow_latency.quantile(0.99) / 1000.0, 1) + " us, v1 " +
+                                fixed(sv.primary_latency.quantile(0.99) / 1000.0, 1) +
+                                " us (ratio " + fixed(shadow_p99_ratio, 2) +
+                                "; shown, not judged: the 1 ms latency gate judged v2)");
   narrator.say("shadow v2", std::string("shadow verdict: ") +
                                 (verdict.passed ? "PASSED" : "FAILED") + " (" + verdict.summary +
                                 ")");
   const sy::PromotionEvidence shadow_evidence = sy::to_evidence(shadow_report, sv, criteria);
 
   // ---- 3. canary v2 through seed 003's plan, on the simulator
-  // -------------------------------------
   narrator.phase = "canary v2";
   narrator.say("canary v2", "seed 003's plan (" + std::to_string(plan.steps.size()) +
                                 " steps, evaluated every " + sy::format_sim_time(plan.interval) +
                                 ") at 1,000 simulated requests per second; each version answers "
                                 "as correctly as on the holdout");
-  figures.traffic.add(vname(v2), narrator.hours_now(), 0.0, false, true);
+  figures.traffic.add(vname(v2), narrator.hours_now(), 0.0, traffic_style(v2));
   const Outcome canary2 =
       run_canary(registry, clock, narrator, figures, plan,
                  {.version = v1, .accuracy = s1.accuracy, .label_delay = 5min},
@@ -576,9 +596,8 @@ int main(int argc, char** argv) {
   }
 
   // ---- 4. a broken v3
-  // ------------------------------------------------------------------------------- Retrained on
-  // fresh data; the training run measures a fine AUC, then the export writes the weights in reverse
-  // feature order. The gates read the run's metrics and pass.
+  // Retrained on fresh data; the training run measures a fine AUC, then the export writes the
+  // weights in reverse feature order. The gates read the run's metrics and pass.
   narrator.phase = "canary v3";
   const Data fresh = make_data(8000, rng);
   const sy::LogisticModel m3_trained = fit(fresh, kFeatures);
@@ -601,7 +620,7 @@ int main(int argc, char** argv) {
                    " and accuracy " + percent(s3_real.accuracy) +
                    " on the holdout (its metadata says AUC " + fixed(s3_claimed.auc, 3) + ")");
 
-  // ---- 5. drift on live features ----------------------------------------------------------------
+  // ---- 5. drift on live features
   narrator.phase = "drift";
   const std::int64_t serving =
       registry.resolve(std::string("models:/") + kModel + "/Production")->version;
@@ -646,11 +665,12 @@ int main(int argc, char** argv) {
     const double x = narrator.hours_now();
     for (const auto& f : w.drift.features) figures.drift.add(f.name, x, f.score);
     if (w.quality.requests > 0) {
-      figures.errors.add(vname(serving) + " failed requests", x, 100.0 * w.quality.error_rate);
+      figures.errors.add(vname(serving) + " failed requests", x, 100.0 * w.quality.error_rate,
+                         failed_style(serving));
     }
     if (w.quality.accuracy) {
       figures.errors.add(vname(serving) + " wrong answers", x, 100.0 * (1.0 - *w.quality.accuracy),
-                         true);
+                         wrong_style(serving));
     }
   });
   narrator.say("drift", "a DriftMonitor watches " + vname(serving) +
@@ -682,10 +702,9 @@ int main(int argc, char** argv) {
     monitor->poll();  // a host runs this on a timer
   }
   live.remove_observer(monitor.get());
-  figures.traffic.add(vname(serving), narrator.hours_now(), 100.0, false, true);
+  figures.traffic.add(vname(serving), narrator.hours_now(), 100.0, traffic_style(serving));
 
   // ---- the report
-  // ----------------------------------------------------------------------------------
   narrator.phase = "report";
   lifecycle_report::Report report;
   report.title = "Switchyard demo: the life of a fraud model";
@@ -730,14 +749,18 @@ int main(int argc, char** argv) {
                                       "steps move v2 through 5, 25, 50 and 100 %; v3 gets 5 % and "
                                       "25 % before it is rolled back.",
                            .series = figures.traffic.take()});
-  report.charts.push_back({.id = "error-rate-chart",
-                           .title = "Error rate per version: failed requests and wrong answers",
-                           .y_title = "% of requests (solid) or labelled answers (dashed)",
-                           .caption = "Failed requests per 10 simulated minutes (solid) and the "
-                                      "share of labelled answers that were wrong (dashed). v3's "
-                                      "wrong answers are high from its first minutes, but seed "
-                                      "003's plan watches accuracy only from its 25 % stage.",
-                           .series = figures.errors.take()});
+  report.charts.push_back(
+      {.id = "error-rate-chart",
+       .title = "Error rate per version: failed requests and wrong answers",
+       .y_title = "wrong answers, % of labelled (dashed)",
+       .y2_title = "failed requests, % (solid)",
+       .caption =
+           "Per 10 simulated minutes: the share of labelled answers that were wrong (dashed, "
+           "left axis) and of requests that failed (solid, right axis). On the simulator every "
+           "version fails 0.1 % of requests; the live models of the drift phase never fail. "
+           "v3's wrong answers are high from its first minutes, but seed 003's plan watches "
+           "accuracy only from its 25 % stage.",
+       .series = figures.errors.take()});
   report.charts.push_back(
       {.id = "drift-chart",
        .title = "Drift per feature: PSI of each 10-minute window against training",

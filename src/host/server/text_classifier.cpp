@@ -159,18 +159,36 @@ LogisticModel train_sentiment_model(const TextFeaturizer& featurizer,
                                     std::span<const LabelledText> examples,
                                     const TrainingOptions& options) {
   if (examples.empty()) throw InvalidArgument("train_sentiment_model: no examples");
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> x;
-  Eigen::VectorXd y;
-  featurize_all(featurizer, examples, x, y);
+  // A sentence sets a dozen of the 4,096 buckets: train on its non-zero features only.
+  struct SparseRow {
+    std::vector<std::pair<std::uint32_t, double>> features;
+    double label = 0.0;
+  };
+  std::vector<SparseRow> rows;
+  FeatureRow row;
+  for (const auto& e : examples) {
+    featurizer.featurize(e.text, row);
+    SparseRow r;
+    r.label = e.positive ? 1.0 : 0.0;
+    for (std::uint32_t k : row.touched) r.features.emplace_back(k, row.values[k]);
+    rows.push_back(std::move(r));
+  }
   const double n = static_cast<double>(examples.size());
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(x.cols());
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(featurizer.buckets()));
+  Eigen::VectorXd grad(w.size());
   double b = 0.0;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
-    const Eigen::VectorXd z = (x * w).array() + b;
-    const Eigen::VectorXd residual = (1.0 / (1.0 + (-z.array()).exp())).matrix() - y;
-    const Eigen::VectorXd grad_w = x.transpose() * residual / n + options.l2 * w;
-    w -= options.learning_rate * grad_w;
-    b -= options.learning_rate * residual.mean();
+    grad = options.l2 * w;
+    double grad_b = 0.0;
+    for (const auto& r : rows) {
+      double z = b;
+      for (const auto& [k, v] : r.features) z += w(k) * v;
+      const double residual = 1.0 / (1.0 + std::exp(-z)) - r.label;
+      for (const auto& [k, v] : r.features) grad(k) += residual * v / n;
+      grad_b += residual / n;
+    }
+    w -= options.learning_rate * grad;
+    b -= options.learning_rate * grad_b;
   }
   return LogisticModel(w, b, {"negative", "positive"});
 }

@@ -35,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <switchyard/drift/drift_monitor.hpp>
@@ -789,7 +790,7 @@ int main(int argc, char** argv) {
   }
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  std::cout << "\nreport: " << opt->report
+  std::cout << "\nreport: " << std::filesystem::absolute(opt->report).string()
             << (chartjs ? " (charts drawn with the inlined Chart.js)"
                         : " (tables only: Chart.js not found at " + opt->chartjs + ")")
             << "\n"

@@ -137,10 +137,13 @@ def check_report(args):
 
 
 def check_tables(args):
-    missing = os.path.join(args.workdir, "no-such-chart.js")
+    # The missing file's name, which the page shows, carries markup: it must arrive escaped.
+    missing = os.path.join(args.workdir, "no-such-<b>chart</b>&.js")
     text, page = run_demo(args.demo, args.workdir, ["--chartjs", missing])
     if page.body.get("data-charts") != "unavailable" or "charts-unavailable" not in text:
         fail("the report does not say that the charts are unavailable")
+    if "<b>" in text or "no-such-&lt;b&gt;chart&lt;/b&gt;&amp;.js" not in text:
+        fail("the Chart.js path is not escaped in the report")
     if page.canvases or page.scripts:
         fail("a tables-only report has canvases or scripts")
     if page.tables < 7:  # timeline, versions, shadow, audit, one per chart

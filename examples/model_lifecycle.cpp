@@ -4,8 +4,9 @@
 //
 //   1. Two logistic models are trained on Eigen; v1 goes through the registry's gates to
 //      Production and serves live traffic (a Deployment that follows the registry).
-//   2. v2 is shadowed on the same requests (ShadowPredictor); its agreement, accuracy and latency
-//      verdict becomes the "shadow" evidence that seed 003 asks of Staging -> Production.
+//   2. v2 is shadowed on the same requests (ShadowPredictor); its verdict (agreement, accuracy on
+//      the labelled requests; latency shown) becomes the "shadow" evidence that seed 003 asks of
+//      Staging -> Production.
 //   3. v2 is canaried through seed 003's canary plan by a CanaryController on the
 //      RolloutSimulator (1,000 requests per second, on a manual clock) and promoted.
 //   4. v3, whose export scrambled its weights, passes the gates on its training metrics, and the
@@ -337,7 +338,6 @@ std::optional<Options> parse_args(int argc, char** argv) {
 
 struct Outcome {
   sy::RolloutAction action = sy::RolloutAction::kNone;
-  std::string reason;
 };
 
 // One canary of `candidate` against the Production version `stable` through `plan`, on a
@@ -412,15 +412,7 @@ Outcome run_canary(sy::ModelRegistry& registry, StoryClock& clock, Narrator& nar
   return outcome;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::optional<Options> opt = parse_args(argc, argv);
-  if (!opt) {
-    std::cerr << "usage: model_lifecycle [--report FILE] [--chartjs FILE] [--plan FILE] "
-                 "[DIRECTORY]\n";
-    return 2;
-  }
+int run_story(const Options* opt) {
   std::filesystem::create_directories(opt->dir);
   if (std::filesystem::exists(opt->dir / "registry.db")) {
     std::cerr << "model_lifecycle: " << (opt->dir / "registry.db").string()
@@ -429,6 +421,7 @@ int main(int argc, char** argv) {
   }
   const sy::CanaryPlan plan =
       opt->plan_file ? sy::load_canary_plan(*opt->plan_file) : sy::parse_canary_plan(kSeed003Plan);
+  const std::string plan_name = opt->plan_file ? "the plan " + *opt->plan_file : "seed 003's plan";
   const auto wall_start = std::chrono::steady_clock::now();
 
   const sy::TimePoint start =
@@ -581,7 +574,7 @@ int main(int argc, char** argv) {
 
   // ---- 3. canary v2 through seed 003's plan, on the simulator
   narrator.phase = "canary v2";
-  narrator.say("canary v2", "seed 003's plan (" + std::to_string(plan.steps.size()) +
+  narrator.say("canary v2", plan_name + " (" + std::to_string(plan.steps.size()) +
                                 " steps, evaluated every " + sy::format_sim_time(plan.interval) +
                                 ") at 1,000 simulated requests per second; each version answers "
                                 "as correctly as on the holdout");
@@ -797,4 +790,21 @@ int main(int argc, char** argv) {
             << fixed(narrator.hours_now(), 1) << " simulated hours in " << fixed(wall, 1)
             << " s of wall time\n";
   return story_ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::optional<Options> opt = parse_args(argc, argv);
+  if (!opt) {
+    std::cerr << "usage: model_lifecycle [--report FILE] [--chartjs FILE] [--plan FILE] "
+                 "[DIRECTORY]\n";
+    return 2;
+  }
+  try {
+    return run_story(&*opt);
+  } catch (const std::exception& e) {  // a bad plan file, an unwritable directory, ...
+    std::cerr << "model_lifecycle: " << e.what() << "\n";
+    return 1;
+  }
 }

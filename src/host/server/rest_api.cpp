@@ -19,6 +19,7 @@
 #include <switchyard/core/clock.hpp>
 #include <switchyard/core/error.hpp>
 #include <switchyard/core/stage.hpp>
+#include <switchyard/detail/json_text.hpp>
 #include <switchyard/detail/snapshot_cell.hpp>
 #include <switchyard/monitoring/exposition.hpp>
 #include <switchyard/registry/artifact_store.hpp>
@@ -800,18 +801,25 @@ HttpResponse RestApi::State::predict(const HttpRequest& r) {
   feedback.remember(request_bits, {mv->deployment, result->version, label, false});
   const auto id = mv->ids.find(result->version);
   const auto semver = mv->semvers.find(result->version);
-  json out = {{"prediction", label == 1   ? "positive"
-                             : label == 0 ? "negative"
-                                          : std::to_string(label)},
-              {"confidence", std::isfinite(confidence) ? json(confidence) : json(nullptr)},
-              {"model_version", semver != mv->semvers.end() && !semver->second.empty()
-                                    ? semver->second
-                                    : std::to_string(result->version)},
-              {"model_id",
-               id != mv->ids.end() ? id->second : name + "-v" + std::to_string(result->version)},
-              {"model", name},
-              {"request_id", request_id}};
-  return json_response(200, out);
+  // The hot path's answer, written directly (the same text nlohmann would produce, keys sorted).
+  const std::string prediction = label == 1   ? "positive"
+                                 : label == 0 ? "negative"
+                                              : std::to_string(label);
+  HttpResponse out;
+  out.body.reserve(192);
+  out.body += "{\"confidence\":";
+  out.body += std::isfinite(confidence) ? detail::json_number(confidence) : std::string("null");
+  out.body += ",\"model\":" + detail::json_quote(name);
+  out.body += ",\"model_id\":" +
+              detail::json_quote(
+                  id != mv->ids.end() ? id->second : name + "-v" + std::to_string(result->version));
+  out.body += ",\"model_version\":" +
+              detail::json_quote(semver != mv->semvers.end() && !semver->second.empty()
+                                     ? semver->second
+                                     : std::to_string(result->version));
+  out.body += ",\"prediction\":" + detail::json_quote(prediction);
+  out.body += ",\"request_id\":\"" + request_id + "\"}";
+  return out;
 }
 
 HttpResponse RestApi::State::feedback_route(const HttpRequest& r) {

@@ -340,6 +340,32 @@ TEST(CanaryJudgeStatsTest, proportion_metric_reports_the_reference_numbers) {
   EXPECT_EQ(r.candidate_count, 2000u);
 }
 
+// Boundary variance (JudgeConfig::proportion_boundary_variance): stable 114 errors of 114,000
+// (0.1 %), candidate 60 of 6,000 (1 %), absolute tolerance 0.5 points, alpha 1 %, N = 120,000.
+// Wald: z = 0.004 / sqrt(0.01 * 0.99 / 6000 + 0.001 * 0.999 / 114000) = 3.1058 < 3.6561 (the
+// one-sided boundary), p = 0.064229; at the boundary's rate 0.6 %: z = 0.004 / sqrt(0.006 * 0.994
+// / 6000 + 0.001 * 0.999 / 114000) = 3.9945 > 3.6561, p = 0.0027527 (GrowthBook's one-sided
+// closed form, as in always_valid_boundaries_match_the_closed_form; computed by hand in Python).
+TEST(CanaryJudgeStatsTest, proportion_boundary_variance_is_the_score_statistic) {
+  JudgeConfig c;
+  JudgeMetric m = proportion_metric("errors", "g", true);
+  m.tolerance = 0.005;
+  c.metrics = {m};
+  c.alpha = 0.01;
+  const MetricObservation obs[] = {MetricObservation::proportion({114, 114000}, {60, 6000})};
+  CanaryJudge wald(c);
+  const MetricResult w = wald.evaluate({obs}).metrics[0];
+  EXPECT_EQ(w.classification, MetricClassification::kPass);
+  EXPECT_NEAR(w.p_value, 0.06422939446989435, 1e-9);
+  c.proportion_boundary_variance = true;
+  CanaryJudge score(c);
+  const MetricResult b = score.evaluate({obs}).metrics[0];
+  EXPECT_EQ(b.classification, MetricClassification::kHigh);
+  EXPECT_NEAR(b.p_value, 0.0027526937602495916, 1e-9);
+  EXPECT_DOUBLE_EQ(b.effect, w.effect) << "effects and intervals stay Wald";
+  EXPECT_DOUBLE_EQ(b.interval.lower, w.interval.lower);
+}
+
 // A mean metric from moments: 5 % higher with a 10 % tolerance passes; 25 % higher fails.
 TEST(CanaryJudgeStatsTest, mean_metric_judges_the_relative_tolerance) {
   JudgeConfig c;
@@ -579,6 +605,42 @@ TEST(CanaryJudgeSimulationTest, aa_error_rate_false_failures_stay_below_alpha) {
   RecordProperty("naive_false_fail_rate", std::to_string(naive_rate));
   EXPECT_LE(seq_rate, kAlpha) << "naive " << naive_rate;
   EXPECT_GT(naive_rate, 2.0 * kAlpha) << "sequential " << seq_rate;
+}
+
+// A candidate exactly on the tolerance boundary (1.5 % against 1 %, tolerance 0.5 points) with
+// the boundary variance: 2,500 requests per side per look, 40 looks, 400 runs, seed 22. The
+// false-failure rate stays below alpha over all looks.
+TEST(CanaryJudgeSimulationTest, boundary_variance_false_failures_stay_below_alpha) {
+  constexpr int kRuns = 400, kLooks = 40, kPerLook = 2500;
+  constexpr double kAlpha = 0.05;
+  JudgeConfig c;
+  JudgeMetric m = proportion_metric("errors", "g");
+  m.tolerance = 0.005;
+  c.metrics = {m};
+  c.alpha = kAlpha;
+  c.proportion_boundary_variance = true;
+  c.tuning_parameter = 2.0 * kLooks * kPerLook;
+  std::mt19937_64 rng(22);
+  std::binomial_distribution<std::uint64_t> stable_errors(kPerLook, 0.01);
+  std::binomial_distribution<std::uint64_t> candidate_errors(kPerLook, 0.015);
+  int fails = 0;
+  for (int run = 0; run < kRuns; ++run) {
+    CanaryJudge judge(c);
+    JudgeCounts s, k;
+    bool failed = false;
+    for (int look = 0; look < kLooks && !failed; ++look) {
+      s.successes += stable_errors(rng);
+      k.successes += candidate_errors(rng);
+      s.trials += kPerLook;
+      k.trials += kPerLook;
+      const MetricObservation obs[] = {MetricObservation::proportion(s, k)};
+      failed = judge.evaluate({obs}).failed();
+    }
+    fails += failed;
+  }
+  const double rate = static_cast<double>(fails) / kRuns;
+  RecordProperty("boundary_false_fail_rate", std::to_string(rate));
+  EXPECT_LE(rate, kAlpha);
 }
 
 // Latency samples (lognormal, median 20 ms), 50 per side per look, 20 looks, 150 runs, seed 21.

@@ -772,6 +772,7 @@ SWITCHYARD_INLINE void CanaryController::reset_step_data() {
       // family-wise alpha split equally among the step's rules.
       config.pass_rule = PassRule::kNotRejected;
       config.alpha = plan_->judgement_alpha / static_cast<double>(metrics.size());
+      config.proportion_boundary_variance = true;
     }
     config.metrics = std::move(metrics);
     config.group_weights.clear();

@@ -325,6 +325,7 @@ SWITCHYARD_INLINE void CanaryJudge::evaluate(const JudgeInput& input, Judgement&
           c.mean_c = static_cast<double>(o.candidate_counts.successes) / nc;
           c.var_mean_s = c.mean_s * (1.0 - c.mean_s) / ns;
           c.var_mean_c = c.mean_c * (1.0 - c.mean_c) / nc;
+          if (config_.proportion_boundary_variance) c.boundary_trials_c = nc;
           e = dj::contrast_evidence(m, c, z_interval);
           break;
         }

@@ -145,6 +145,15 @@ struct JudgeConfig {
   /// five metrics with 1,000 sorted latencies per side, about 15 us per evaluate() without the
   /// interval and about 150 us with it. Default true.
   bool sample_intervals = true;
+  /// kProportion metrics: in the test at each tolerance boundary, the candidate's variance is the
+  /// one of a rate on that boundary (stable's rate moved by the tolerance), a score-type statistic
+  /// as in Farrington and Manning's non-inferiority test, instead of the candidate's observed rate
+  /// (Wald). It is the variance the hypothesis implies, so the bound's false-failure rate holds at
+  /// the boundary, and it is smaller when the candidate's rate is well above the boundary: an
+  /// error rate of 1 % against stable's 0.1 % and a 0.5-point tolerance is shown beyond it with
+  /// about half the data. Intervals and effects stay Wald. Default false (the CanaryController
+  /// sets it for sequentially judged pause steps).
+  bool proportion_boundary_variance = false;
 
   /// Throws InvalidArgument naming the field and metric (e.g. "JudgeConfig.metrics[2] 'latency':
   /// tolerance must be finite and >= 0, got -1") for: no metrics, an empty or repeated name, a

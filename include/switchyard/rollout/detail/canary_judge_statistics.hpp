@@ -189,11 +189,19 @@ inline bool rank_z(std::span<const double> x, std::span<const double> y, double 
 struct Contrast {
   double mean_c = 0.0, var_mean_c = 0.0;  // mean and variance of the mean
   double mean_s = 0.0, var_mean_s = 0.0;
+  /// Proportions with JudgeConfig::proportion_boundary_variance: the candidate's trials; its
+  /// variance in z() is then the one of a rate sitting on the boundary (0: the observed one).
+  double boundary_trials_c = 0.0;
 
   /// +/-inf when the standard error is 0 and the contrast is not; 0 when both are.
   double z(double a, double b) const {
     const double d = mean_c - (a * mean_s + b);
-    const double se = std::sqrt(var_mean_c + a * a * var_mean_s);
+    double var_c = var_mean_c;
+    if (boundary_trials_c > 0.0) {
+      const double p0 = std::clamp(a * mean_s + b, 0.0, 1.0);
+      var_c = p0 * (1.0 - p0) / boundary_trials_c;
+    }
+    const double se = std::sqrt(var_c + a * a * var_mean_s);
     if (se > 0.0) return d / se;
     return d > 0.0 ? kInf : (d < 0.0 ? -kInf : 0.0);
   }

@@ -190,7 +190,7 @@ check "after a restart: pinned to 2.0.0" "200 $model2_id" "$status $(jq -r .mode
 stop_server
 
 # ---- the bearer token ---------------------------------------------------------------------------
-start_server "$work/secured" --token 's3cret-token'
+start_server "$work/secured" --token 's3cret-token' --max-connections 4
 call POST /models '{"name": "sentiment", "version": "1.0.0"}'
 expect_error "register without a token" 401 Authorization
 call POST /models '{"name": "sentiment", "version": "1.0.0"}' -H 'Authorization: Bearer nope'
@@ -209,6 +209,27 @@ call GET /models
 check "reads need no token" 200 "$status"
 check "control-plane calls audited with their actor" "token:e2e" \
   "$(jq -r 'select(.status == 201) | .actor' "$work/secured/audit.log")"
+
+# ---- the connection limit -----------------------------------------------------------------------
+# Four idle connections fill --max-connections 4: a fifth is closed at once, and once they go
+# (here: the clients hang up) the server answers again.
+exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port"
+exec 6<>"/dev/tcp/127.0.0.1/$port" 7<>"/dev/tcp/127.0.0.1/$port"
+tries=0
+until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/health" || true)" == 000 ]]; do
+  tries=$((tries + 1)); ((tries < 100)) || break  # the four may need a moment to be accepted
+  sleep 0.05
+done
+check "a connection over --max-connections is closed" 000 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$base/health" || true)"
+exec 4>&- 5>&- 6>&- 7>&-
+tries=0
+until curl -sf "$base/health" > /dev/null; do
+  tries=$((tries + 1)); ((tries < 200)) || break
+  sleep 0.05
+done
+call GET /health
+check "answers again once the idle connections closed" 200 "$status"
 stop_server
 
 if ((failures > 0)); then

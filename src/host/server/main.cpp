@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -36,7 +37,8 @@ using switchyard::server::RestApi;
 
 constexpr const char* kUsage =
     "usage: switchyard-server --data DIR [--port N] [--bind ADDR] [--token T] [--threads N]\n"
-    "                         [--max-body BYTES] [--read-timeout SECONDS] [--training FILE]\n"
+    "                         [--max-body BYTES] [--read-timeout SECONDS]\n"
+    "                         [--max-connections N] [--training FILE]\n"
     "  --data DIR          registry directory (registry.db, artifacts/, traffic.json, audit.log);\n"
     "                      created when missing, a fresh one starts empty\n"
     "  --port N            TCP port (default 8000; 0 picks a free one); the bound port is printed\n"
@@ -46,6 +48,7 @@ constexpr const char* kUsage =
     "  --threads N         I/O threads (default: the number of cores)\n"
     "  --max-body BYTES    largest request body; larger ones get 413 (default 1048576)\n"
     "  --read-timeout S    seconds a client has to send a request (default 10)\n"
+    "  --max-connections N open connections beyond which new ones are closed (default 4096)\n"
     "  --training FILE     labelled sentences to train on (default: the set built in)\n";
 
 struct Config {
@@ -56,6 +59,7 @@ struct Config {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_body = std::size_t{1} << 20;
   std::chrono::seconds read_timeout{10};
+  std::size_t max_connections = 4096;
   std::string training_file;
 };
 
@@ -100,6 +104,8 @@ Config parse_args(int argc, char** argv) {
       c.max_body = parse_number<std::size_t>(value, "--max-body", 1, std::size_t{1} << 30);
     else if (arg == "--read-timeout")
       c.read_timeout = std::chrono::seconds(parse_number<int>(value, "--read-timeout", 1, 3600));
+    else if (arg == "--max-connections")
+      c.max_connections = parse_number<std::size_t>(value, "--max-connections", 1, 1'000'000);
     else if (arg == "--training")
       c.training_file = value;
     else
@@ -115,8 +121,13 @@ std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 // an oversized body before it arrives), answer it, and go on while the client keeps it alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, RestApi& api, const Config& config)
-      : stream_(std::move(socket)), api_(api), config_(config) {}
+  Session(tcp::socket&& socket, RestApi& api, const Config& config, std::atomic<std::size_t>& live)
+      : stream_(std::move(socket)), api_(api), config_(config), live_(live) {
+    live_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() { live_.fetch_sub(1, std::memory_order_relaxed); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void start() {
     net::dispatch(stream_.get_executor(),
@@ -260,6 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> res_;
   RestApi& api_;
   const Config& config_;
+  std::atomic<std::size_t>& live_;  // open sessions, for --max-connections
   std::array<char, 16384> discard_{};
   std::size_t drained_ = 0;
 };
@@ -268,7 +280,11 @@ class Session : public std::enable_shared_from_this<Session> {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& ioc, tcp::endpoint endpoint, RestApi& api, const Config& config)
-      : ioc_(ioc), acceptor_(net::make_strand(ioc)), api_(api), config_(config) {
+      : ioc_(ioc),
+        acceptor_(net::make_strand(ioc)),
+        retry_(acceptor_.get_executor()),
+        api_(api),
+        config_(config) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -282,18 +298,29 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void on_accept(beast::error_code ec, tcp::socket socket) {
-    if (!ec) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), api_, config_)->start();
+    if (ec == net::error::operation_aborted) return;
+    if (ec) {
+      // Out of file descriptors, most likely: try again shortly instead of spinning.
+      retry_.expires_after(std::chrono::milliseconds(50));
+      retry_.async_wait([self = shared_from_this()](beast::error_code) { self->accept(); });
+      return;
     }
-    if (ec != net::error::operation_aborted) accept();  // out of descriptors: keep trying
+    beast::error_code ignored;
+    if (live_.load(std::memory_order_relaxed) >= config_.max_connections) {
+      socket.close(ignored);  // over the limit: the client may retry later
+    } else {
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), api_, config_, live_)->start();
+    }
+    accept();
   }
 
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer retry_;
   RestApi& api_;
   const Config& config_;
+  std::atomic<std::size_t> live_{0};
 };
 
 std::string read_training_file(const std::string& path) {

@@ -119,6 +119,21 @@ check "pinned prediction" "200 1.0.0 $model1_id positive" \
 call POST /predict '{"text": "Terrible, it broke after two days"}'
 check "negative text" "200 negative" "$status $(jq -r .prediction <<< "$body")"
 
+call GET /metrics
+check "/metrics answers" 200 "$status"
+grep -q '^switchyard_requests_total{model="sentiment",version="1",variant="v1"} ' <<< "$body" ||
+  fail "/metrics: no request counter of version 1"
+if command -v promtool > /dev/null; then
+  # Neither a parse error nor lint advice.
+  if promtool check metrics <<< "$body" > "$work/promtool" 2>&1 && [[ ! -s "$work/promtool" ]]; then
+    echo "ok: promtool accepts /metrics"
+  else
+    fail "promtool rejects /metrics: $(cat "$work/promtool")"
+  fi
+elif [[ "${CI:-}" == true ]]; then
+  fail "promtool not found with CI=true (scripts/install-deps.sh --with-tools installs it)"
+fi
+
 call GET '/models?status=active'
 check "two active models" "200 2" "$status $(jq '.models | length' <<< "$body")"
 call GET '/models?status=inactive'

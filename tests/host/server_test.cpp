@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rest_api.hpp"
@@ -222,6 +224,44 @@ TEST_F(ServerTest, a_fresh_data_directory_starts_empty) {
   expect_error(post("/predict", {{"text", "hello"}}), 503, nullptr);
   EXPECT_EQ(call("GET", "/ready").status, 503);
   EXPECT_EQ(call("GET", "/models/performance").body["models"].size(), 0u);
+}
+
+TEST_F(ServerTest, predictions_run_concurrently_with_activations) {
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  const std::string v2 = register_model("sentiment", "2.0.0");
+  ASSERT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 70}}).status, 200);
+  ASSERT_EQ(post("/models/" + v2 + "/activate", {{"traffic_percent", 30}}).status, 200);
+  RestApi& server = api();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      const std::string body = R"({"text": "Great product!"})";
+      for (int i = 0; i < kPerThread; ++i) {
+        const HttpResponse r = server.handle({"POST", "/predict", {}, body});
+        if (r.status != 200) failed.fetch_add(1);
+      }
+    });
+  }
+  // Swing the split back and forth while they run (each step keeps the total at most 100).
+  for (int i = 0; i < 10; ++i) {
+    const bool to_v2 = i % 2 == 0;
+    EXPECT_EQ(post("/models/" + (to_v2 ? v1 : v2) + "/activate", {{"traffic_percent", 30}}).status,
+              200);
+    EXPECT_EQ(post("/models/" + (to_v2 ? v2 : v1) + "/activate", {{"traffic_percent", 70}}).status,
+              200);
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  std::uint64_t total = 0;
+  const Answer perf = call("GET", "/models/performance");
+  ASSERT_EQ(perf.status, 200) << perf.raw.body;
+  for (const auto& m : perf.body["models"]) {
+    total += m["request_count"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(total, static_cast<std::uint64_t>(kThreads * kPerThread));
 }
 
 // ---- errors -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 namespace switchyard::server {
 
 /// One HTTP request as the routes read it. Views over the caller's memory, valid for the call.
+/// Thread-safety: a value type.
 struct HttpRequest {
   std::string_view method;  ///< "GET", "POST", ...
   std::string_view target;  ///< path and query, e.g. "/models?status=active"
@@ -26,6 +27,7 @@ struct HttpRequest {
 };
 
 /// The answer: a status and a body (JSON unless content_type says otherwise).
+/// Thread-safety: a value type.
 struct HttpResponse {
   int status = 200;
   std::string body;

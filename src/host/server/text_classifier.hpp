@@ -48,7 +48,7 @@ class TextFeaturizer {
   std::size_t buckets_;
 };
 
-/// One labelled sentence of a training set.
+/// One labelled sentence of a training set. Thread-safety: a value type.
 struct LabelledText {
   bool positive = false;
   std::string text;
@@ -64,6 +64,7 @@ std::string_view embedded_training_set() noexcept;
 
 /// How train_sentiment_model() fits the weights: full-batch gradient descent on the mean logistic
 /// loss plus l2 / 2 * |w|^2, from zero weights, so a given set always gives the same model.
+/// Thread-safety: a value type.
 struct TrainingOptions {
   int epochs = 300;            ///< gradient steps over the whole set
   double learning_rate = 2.0;  ///< step size (features have unit length, so this is stable)
@@ -78,6 +79,7 @@ LogisticModel train_sentiment_model(const TextFeaturizer& featurizer,
 
 /// The two models the server registers for seed 002's versions (docs/server.md): `small` is
 /// trained on the first half of the set (what a first release had), `full` on all of it.
+/// Thread-safety: a value type.
 struct SentimentModels {
   std::string small_artifact;  ///< "switchyard.linear" bytes
   std::string full_artifact;

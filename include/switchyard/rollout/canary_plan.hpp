@@ -68,8 +68,8 @@ struct Guardrail {
   GuardrailBound bound = GuardrailBound::kAtMost;
   double threshold = 0.0;  ///< in the metric's unit, see above; finite
   bool relative = false;   ///< threshold is a proportion of stable's value (increase/drop only)
-  /// Samples each version needs in the window before this rule is judged; 0: the plan's or the
-  /// step's min_samples.
+  /// Samples each version needs before this rule is judged (in the window; since the step began
+  /// for a rule judged sequentially); 0: the plan's or the step's min_samples.
   std::uint64_t min_samples = 0;
 
   /// The key this guardrail is written under: "error_rate_increase", "accuracy", "queue_depth_max".

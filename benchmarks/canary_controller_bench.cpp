@@ -2,7 +2,9 @@
 // CanaryController::evaluate() on a held step with five guardrails (error rate increase, p99
 // increase, accuracy drop, a host metric maximum, prediction drift), against its own first
 // part, CanaryMetrics::roll_window(), as the baseline: the ratio is what the controller adds to
-// reading the window (guardrails, the analysis payload, no store write).
+// reading the window (guardrails, the analysis payload, no store write). Two forms: the plan's
+// default sequential judgement (the three comparative rules judged on the step's cumulative
+// data, the latency histogram merged and its tail counted) and `judgement: per_window`.
 //
 // Run: canary_controller_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -50,7 +52,7 @@ struct Setup {
   LatencyHistogram latency;
   std::int64_t stable = 0, candidate = 0;
 
-  Setup() {
+  explicit Setup(RuleJudgement judgement = RuleJudgement::kSequential) {
     stable = registry.register_version(kModel, artifact(1), {})->version;
     registry.transition(kModel, stable, Stage::kStaging);
     registry.transition(kModel, stable, Stage::kProduction);
@@ -70,6 +72,7 @@ struct Setup {
     plan.name = plan.model = kModel;
     plan.candidate_version = candidate;
     plan.min_samples = 100;
+    plan.judgement = judgement;
     plan.steps = {CanaryStep::set_weight(10), CanaryStep::pause(24h)};
     plan.guardrails = {
         {.metric = GuardrailMetric::kErrorRate, .bound = GuardrailBound::kIncreaseOverStable,
@@ -119,6 +122,15 @@ void BM_CanaryController_EvaluateFiveGuardrails(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CanaryController_EvaluateFiveGuardrails);
+
+void BM_CanaryController_EvaluateFiveGuardrailsPerWindow(benchmark::State& state) {
+  Setup s(RuleJudgement::kPerWindow);
+  for (auto _ : state) {
+    s.feed();
+    benchmark::DoNotOptimize(s.controller->evaluate());
+  }
+}
+BENCHMARK(BM_CanaryController_EvaluateFiveGuardrailsPerWindow);
 
 }  // namespace
 

@@ -12,14 +12,15 @@
 # to <build>/corpus/<target> (the committed corpus is never written). A crash leaves its input in
 # <build>/crashes/<target>/ and makes the script fail; copy that file into
 # tests/fuzz/corpus/<target>/ as regression-<what> once fixed, so ctest replays it forever.
-# Environment: CXX (default clang++-14), BUILD_DIR (default build-fuzz), JOBS (build jobs, 1),
+# Environment: CXX (default clang++-14), BUILD_DIR (default build-asan, shared with
+# scripts/sanitize.sh asan-ubsan), JOBS (build jobs, 1),
 # CI=true (short runs), SWITCHYARD_FUZZ_TMPDIR (scratch files; default /dev/shm), WERROR (ON/OFF,
 # default OFF: warnings are gated by scripts/sanitize.sh clang, not here).
 # Prints executions, executions per second and corpus growth per target.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${BUILD_DIR:-$root/build-fuzz}"
+build="${BUILD_DIR:-$root/build-asan}"
 cxx="${CXX:-clang++-14}"
 jobs="${JOBS:-1}"
 seconds=60
@@ -46,18 +47,11 @@ if ! command -v "$cxx" > /dev/null; then
   exit 2
 fi
 
-flags="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
-flags+=" -fsanitize-ignorelist=$build/ubsan-ignorelist.txt"
-mkdir -p "$build"
-# Debian's rapidjson 1.1.0 (used through cereal) adds an offset to a null pointer in
-# internal::Stack on every first push: Tencent/rapidjson#1724, fixed upstream after the last
-# release. Only that check, only in that class, is left out.
-printf '[pointer-overflow]\nfun:_ZN9rapidjson8internal5Stack*\n' > "$build/ubsan-ignorelist.txt"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$cxx" \
-  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-  -DSWITCHYARD_BUILD_FUZZERS=ON -DSWITCHYARD_WERROR="${WERROR:-OFF}" \
-  -DSWITCHYARD_BUILD_EXAMPLES=OFF -DSWITCHYARD_BUILD_BENCHMARKS=OFF > "$build/configure.log" 2>&1 \
-  || { cat "$build/configure.log"; exit 1; }
+# The targets live in the AddressSanitizer build of scripts/sanitize.sh (which instruments the
+# whole tree for libFuzzer too): configured the same way here, so after `sanitize.sh asan-ubsan`
+# nothing is compiled twice.
+BUILD_DIR="$build" CXX="$cxx" WERROR="${WERROR:-OFF}" SWITCHYARD_CONFIGURE_ONLY=1 \
+  bash "$root/scripts/sanitize.sh" asan-ubsan
 
 if [ "$regenerate" = "true" ]; then
   cmake --build "$build" --target fuzz_seed_corpus -j "$jobs"

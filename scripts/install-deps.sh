@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs Switchyard's build and test dependencies from Debian 12 packages.
 # Usage: scripts/install-deps.sh [--with-tools]
-#   --with-tools  also install what the sanitizer, fuzz and reference-value scripts use
-#                 (clang-14, libFuzzer, prometheus's promtool, python3-scipy/sklearn).
+#   --with-tools  also install what the tests and the sanitizer, fuzz and reference-value scripts
+#                 use (clang-14, libFuzzer, prometheus's promtool, python3-scipy/sklearn, curl and
+#                 jq for the server's end-to-end test, headless chromium for the report and
+#                 dashboard checks).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -14,9 +16,11 @@ packages=(
   libsqlite3-dev libssl-dev libxxhash-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  libjs-chart.js
 )
 if [ "${1:-}" = "--with-tools" ]; then
-  packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn)
+  packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn
+             curl jq chromium)
 fi
 
 missing=()

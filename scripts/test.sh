@@ -10,7 +10,10 @@ bash scripts/install-deps.sh --with-tools
 # The parts include only what docs/architecture.md's arrows allow; fails naming file and line.
 python3 scripts/check_layering.py
 jobs=${JOBS:-2}
-cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_WERROR=ON \
+# -O2 without debug information: -g costs about a quarter more compile time and 40 % more memory
+# per translation unit, and CI reads test output, not core files.
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+  -DSWITCHYARD_WERROR=ON \
   -DSWITCHYARD_BUILD_TESTS=ON -DSWITCHYARD_BUILD_EXAMPLES=ON -DSWITCHYARD_BUILD_BENCHMARKS=ON
 cmake --build build/ci -j"$jobs"
 (cd build/ci && ctest -j"$jobs" --output-on-failure --timeout 900)

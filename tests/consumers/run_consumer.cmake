@@ -142,6 +142,13 @@ function(extract_first_cpp_block readme out)
   message(STATUS "extracted the first C++ example of ${readme} into ${out}")
 endfunction()
 
+# The umbrella header for the installed compiled package and the embedded header-only target only
+# (see program/consumer.cpp); every other consumer compiles the headers the program uses.
+if((MODE STREQUAL "find_package" AND CONSUMER_TARGET STREQUAL "switchyard") OR
+   (MODE STREQUAL "add_subdirectory" AND CONSUMER_TARGET STREQUAL "switchyard_header_only"))
+  string(APPEND CXX_FLAGS " -DSWITCHYARD_CONSUMER_UMBRELLA")
+endif()
+
 if(MODE STREQUAL "install")
   install_build("${PREFIX}")
 

@@ -9,7 +9,20 @@
 #include <random>
 #include <string>
 #include <string_view>
+// Two consumers include the umbrella header: the installed compiled package (every installed
+// header is present and compiles from the prefix) and the embedded header-only target (every -inl
+// file compiles into one program). The others include what the program uses, which is cheaper.
+#if defined(SWITCHYARD_CONSUMER_UMBRELLA)
 #include <switchyard/switchyard.hpp>
+#else
+#include <switchyard/core/tensor.hpp>
+#include <switchyard/models/linear_model.hpp>
+#include <switchyard/registry/artifact_store.hpp>
+#include <switchyard/registry/model_registry.hpp>
+#include <switchyard/registry/sqlite_registry_store.hpp>
+#include <switchyard/serving/deployment.hpp>
+#include <switchyard/version.hpp>
+#endif
 
 namespace {
 

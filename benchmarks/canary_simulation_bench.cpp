@@ -46,25 +46,8 @@ namespace {
 using namespace switchyard;
 using namespace std::chrono_literals;
 
-constexpr const char* kAsWritten = R"(deployment:
-  name: fraud-detector
-  canary:
-    model_version: 12
-    stages:
-      - traffic_percent: 5
-        duration: 1h
-        rollback_if:
-          error_rate_increase: 0.5%
-          latency_p99_increase: 20ms
-      - traffic_percent: 25
-        duration: 4h
-        rollback_if:
-          accuracy_drop: 1%
-      - traffic_percent: 50
-        duration: 12h
-      - traffic_percent: 100
-        duration: 24h
-)";
+// Seed 003's plan as written.
+constexpr std::string_view kAsWritten = kSeed003CanaryPlanYaml;
 
 constexpr const char* kJudged = R"(deployment:
   name: fraud-detector

@@ -29,29 +29,6 @@ namespace {
 using namespace switchyard;
 using namespace std::chrono_literals;
 
-// Seed 003's canary plan, as the seed writes it.
-constexpr const char* kSeed003Plan = R"(# Canary rollout stages
-deployment:
-  name: fraud-detector
-  canary:
-    model_version: 12
-    stages:
-      - traffic_percent: 5
-        duration: 1h
-        rollback_if:
-          error_rate_increase: 0.5%
-          latency_p99_increase: 20ms
-      - traffic_percent: 25
-        duration: 4h
-        rollback_if:
-          accuracy_drop: 1%
-      - traffic_percent: 50
-        duration: 12h
-      - traffic_percent: 100
-        duration: 24h
-        # Full rollout after 24h observation
-)";
-
 Artifact artifact(double seed) {
   Eigen::MatrixXd w(3, 1);
   w << 0.5 * seed, -0.25, 1.0;
@@ -161,7 +138,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const CanaryPlan plan = parse_canary_plan(kSeed003Plan);
+  const CanaryPlan plan = parse_canary_plan(kSeed003CanaryPlanYaml);
   std::cout << "Seed 003's plan: " << plan.steps.size() << " steps, evaluated every "
             << format_sim_time(plan.interval) << "\n\n";
 

@@ -66,29 +66,6 @@ constexpr int kFeatures = 6;
 const char* const kFeatureNames[kFeatures] = {"amount",   "velocity",    "merchant_risk",
                                               "distance", "device_risk", "account_age"};
 
-// Seed 003's canary plan, as the seed writes it (its model_version is set to the candidate's).
-constexpr const char* kSeed003Plan = R"(# Canary rollout stages
-deployment:
-  name: fraud-detector
-  canary:
-    model_version: 12
-    stages:
-      - traffic_percent: 5
-        duration: 1h
-        rollback_if:
-          error_rate_increase: 0.5%
-          latency_p99_increase: 20ms
-      - traffic_percent: 25
-        duration: 4h
-        rollback_if:
-          accuracy_drop: 1%
-      - traffic_percent: 50
-        duration: 12h
-      - traffic_percent: 100
-        duration: 24h
-        # Full rollout after 24h observation
-)";
-
 // ---- the data and the models
 
 // Synthetic card transactions: six standardised features; fraud drawn from a known logistic
@@ -420,7 +397,7 @@ int run_story(const Options* opt) {
     return 2;
   }
   const sy::CanaryPlan plan =
-      opt->plan_file ? sy::load_canary_plan(*opt->plan_file) : sy::parse_canary_plan(kSeed003Plan);
+      opt->plan_file ? sy::load_canary_plan(*opt->plan_file) : sy::parse_canary_plan(sy::kSeed003CanaryPlanYaml);
   const std::string plan_name = opt->plan_file ? "the plan " + *opt->plan_file : "seed 003's plan";
   const auto wall_start = std::chrono::steady_clock::now();
 

@@ -96,6 +96,10 @@ Guardrail rule(GuardrailMetric metric, GuardrailBound bound, double threshold) {
   return g;
 }
 
+TEST(CanaryPlanTest, the_shipped_seed_003_plan_is_the_seed_text) {
+  EXPECT_EQ(kSeed003CanaryPlanYaml, kSeedCanary);
+}
+
 TEST(CanaryPlanTest, seed_003_canary_yaml_loads_as_written_with_every_field) {
   const CanaryPlan plan = parse_canary_plan(kSeedCanary);
   EXPECT_EQ(plan.name, "fraud-detector");

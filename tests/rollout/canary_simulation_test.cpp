@@ -31,25 +31,7 @@ using namespace std::chrono_literals;
 // Seed 003's canary YAML as the seed writes it: each stage's rollback_if rules are judged
 // sequentially on the stage's data while it holds its weight (or, with judgement: per_window, on
 // every one-minute window).
-constexpr const char* kSeed003 = R"(deployment:
-  name: fraud-detector
-  canary:
-    model_version: 12
-    stages:
-      - traffic_percent: 5
-        duration: 1h
-        rollback_if:
-          error_rate_increase: 0.5%
-          latency_p99_increase: 20ms
-      - traffic_percent: 25
-        duration: 4h
-        rollback_if:
-          accuracy_drop: 1%
-      - traffic_percent: 50
-        duration: 12h
-      - traffic_percent: 100
-        duration: 24h
-)";
+constexpr std::string_view kSeed003 = kSeed003CanaryPlanYaml;
 
 // The same weights and rules as analysis steps: the CanaryJudge decides sequentially.
 constexpr const char* kSeed003Judged = R"(deployment:

@@ -277,6 +277,32 @@ struct CanaryPlan {
 /// Most steps a plan may have (a plan, not a data set).
 inline constexpr std::size_t kMaxCanarySteps = 256;
 
+/// Seed 003's staged canary (5 % for 1 h, 25 % for 4 h, 50 % for 12 h, 100 % for 24 h, with its
+/// `rollback_if` rules), exactly as that document writes it: a starting point to copy and tune
+/// with the `RolloutSimulator`, and the plan the examples and benchmarks run. Its
+/// `model_version` is a placeholder the host overrides (`CanaryController` options).
+inline constexpr std::string_view kSeed003CanaryPlanYaml = R"(# Canary rollout stages
+deployment:
+  name: fraud-detector
+  canary:
+    model_version: 12
+    stages:
+      - traffic_percent: 5
+        duration: 1h
+        rollback_if:
+          error_rate_increase: 0.5%
+          latency_p99_increase: 20ms
+      - traffic_percent: 25
+        duration: 4h
+        rollback_if:
+          accuracy_drop: 1%
+      - traffic_percent: 50
+        duration: 12h
+      - traffic_percent: 100
+        duration: 24h
+        # Full rollout after 24h observation
+)";
+
 /// What the parser accepts beyond the built-in names.
 struct CanaryPlanParseOptions {
   /// Metric names the host defines (custom guardrails, experiment metrics). Any other name that

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "dashboard.hpp"
 #include "rest_api.hpp"
 #include "text_classifier.hpp"
 
@@ -441,6 +442,115 @@ TEST_F(ServerTest, a_token_guards_the_control_plane_only) {
   EXPECT_EQ(lines[5]["status"], 201);
   EXPECT_EQ(lines[9]["target"], "/models/" + id + "/activate");
   EXPECT_EQ(lines[9]["status"], 200);
+}
+
+// ---- the dashboard -----------------------------------------------------------------------------
+
+static std::string header_of(const HttpResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+// The text inside every <tag>...</tag> of `page`.
+static std::vector<std::string> inline_blocks(const std::string& page, const std::string& tag) {
+  std::vector<std::string> out;
+  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  for (auto at = page.find(open); at != std::string::npos; at = page.find(open, at)) {
+    const auto end = page.find(close, at);
+    if (end == std::string::npos) break;
+    out.push_back(page.substr(at + open.size(), end - at - open.size()));
+    at = end;
+  }
+  return out;
+}
+
+// What every rendering of the page must hold: one HTML document, a policy that lets exactly its
+// inline style and scripts run (by hash, no 'unsafe-inline') and talk to this server only, and
+// nothing loaded from elsewhere.
+static void expect_strict_page(const HttpResponse& r) {
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  const std::string csp = header_of(r, "Content-Security-Policy");
+  EXPECT_EQ(csp.rfind("default-src 'none'; ", 0), 0u) << csp;
+  EXPECT_NE(csp.find("connect-src 'self'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("base-uri 'none'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("http"), std::string::npos) << csp;
+  EXPECT_EQ(header_of(r, "X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(header_of(r, "Cache-Control"), "no-store");
+  const std::string& page = r.body;
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("</html>"), std::string::npos);
+  for (const auto& script : inline_blocks(page, "script")) {
+    EXPECT_NE(csp.find("script-src"), std::string::npos);
+    EXPECT_NE(csp.find(switchyard::server::csp_hash(script)), std::string::npos)
+        << "a script the policy does not allow";
+  }
+  const auto styles = inline_blocks(page, "style");
+  ASSERT_EQ(styles.size(), 1u);
+  EXPECT_NE(csp.find("style-src " + switchyard::server::csp_hash(styles[0])), std::string::npos);
+  // No external URL: nothing outside Chart.js's licence banner names a scheme, and nothing is
+  // loaded by src or href.
+  std::string own = page;
+  const std::string_view chartjs = switchyard::server::embedded_chartjs();
+  if (const auto at = own.find(chartjs); !chartjs.empty() && at != std::string::npos) {
+    own.erase(at, chartjs.size());
+  }
+  EXPECT_EQ(own.find("http:"), std::string::npos);
+  EXPECT_EQ(own.find("https:"), std::string::npos);
+  EXPECT_EQ(own.find("//cdn"), std::string::npos);
+  EXPECT_EQ(page.find(" src="), std::string::npos);
+  EXPECT_EQ(page.find(" href="), std::string::npos);
+  for (const char* canvas : {"rate-chart", "latency-chart", "error-chart"}) {
+    EXPECT_NE(page.find(std::string("<canvas id=\"") + canvas + "\""), std::string::npos);
+  }
+}
+
+TEST_F(ServerTest, the_dashboard_is_one_page_under_a_strict_policy) {
+  api("dashboard-secret");
+  const Answer a = call("GET", "/dashboard");  // no token needed to look
+  expect_strict_page(a.raw);
+  // The token is typed into the page, never written into it.
+  EXPECT_EQ(a.raw.body.find("dashboard-secret"), std::string::npos);
+  EXPECT_NE(a.raw.body.find("<input id=\"token\" type=\"password\""), std::string::npos);
+  const std::string_view chartjs = switchyard::server::embedded_chartjs();
+  if (!chartjs.empty()) {  // Chart.js (libjs-chart.js) was there when the build was configured
+    EXPECT_NE(a.raw.body.find("<body data-charts=\"available\">"), std::string::npos);
+    EXPECT_NE(a.raw.body.find(chartjs), std::string::npos) << "Chart.js is not inlined whole";
+    EXPECT_NE(chartjs.find("Chart.js v"), std::string::npos);
+    EXPECT_EQ(inline_blocks(a.raw.body, "script").size(), 2u);
+  } else {
+    EXPECT_NE(a.raw.body.find("<body data-charts=\"unavailable\">"), std::string::npos);
+  }
+  EXPECT_EQ(call("HEAD", "/dashboard").status, 200);
+  expect_error(call("POST", "/dashboard", "{}"), 405, nullptr);
+
+  const Answer root = call("GET", "/");
+  EXPECT_EQ(root.status, 302);
+  EXPECT_EQ(header_of(root.raw, "Location"), "/dashboard");
+  expect_error(call("POST", "/", "{}"), 405, nullptr);
+}
+
+TEST(DashboardTest, without_chartjs_the_page_shows_tables_and_says_so) {
+  const HttpResponse r = switchyard::server::render_dashboard("");
+  expect_strict_page(r);
+  EXPECT_NE(r.body.find("<body data-charts=\"unavailable\">"), std::string::npos);
+  EXPECT_NE(r.body.find("Charts are unavailable"), std::string::npos);
+  EXPECT_NE(r.body.find("<table id=\"latest\">"), std::string::npos);
+  ASSERT_EQ(inline_blocks(r.body, "script").size(), 1u);  // the dashboard's own script only
+  // A Chart.js that could end its <script> element early is refused, not inlined.
+  const HttpResponse odd = switchyard::server::render_dashboard("var s = '</script><b>';");
+  EXPECT_NE(odd.body.find("<body data-charts=\"unavailable\">"), std::string::npos);
+  EXPECT_EQ(odd.body.find("<b>"), std::string::npos);
+}
+
+TEST(DashboardTest, csp_hashes_match_a_reference) {
+  // printf 'abc' | openssl dgst -sha256 -binary | base64
+  EXPECT_EQ(switchyard::server::csp_hash("abc"),
+            "'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='");
 }
 
 TEST(TextFeaturizerTest, features_have_unit_length_and_ignore_case_and_punctuation) {

@@ -31,6 +31,7 @@
 #include <unordered_map>
 
 #include "api_support.hpp"
+#include "dashboard.hpp"
 #include "text_classifier.hpp"
 
 namespace switchyard::server {
@@ -331,6 +332,8 @@ struct RestApi::State {
   detail::SnapshotCell<ServingView> view{std::make_shared<ServingView>()};
   FeedbackLog feedback;
   std::mutex audit_mu;
+  // GET /dashboard: built once (the page and the hashes of its Content-Security-Policy).
+  const HttpResponse dashboard_page = render_dashboard(embedded_chartjs());
 };
 
 RestApi::RestApi(Options options) : state_(std::make_unique<State>(std::move(options))) {}
@@ -381,6 +384,18 @@ HttpResponse RestApi::State::dispatch(const HttpRequest& r) {
     return resp;
   };
   if (seg.size() == 1 && seg[0] == "predict") return post ? predict(r) : method_not_allowed("POST");
+  if (seg.size() == 1 && seg[0] == "dashboard") {
+    return get ? dashboard_page : method_not_allowed("GET");
+  }
+  if (seg.empty()) {  // "/": the dashboard
+    if (!get) return method_not_allowed("GET");
+    HttpResponse resp;
+    resp.status = 302;
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = "see /dashboard\n";
+    resp.headers.emplace_back("Location", "/dashboard");
+    return resp;
+  }
   if (seg.size() == 1 && seg[0] == "health") return get ? health() : method_not_allowed("GET");
   if (seg.size() == 1 && seg[0] == "ready") return get ? ready() : method_not_allowed("GET");
   if (seg.size() == 1 && seg[0] == "metrics") return get ? metrics() : method_not_allowed("GET");

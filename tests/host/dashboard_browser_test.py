@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The dashboard of switchyard-server in a real browser.
+
+  dashboard_browser_test.py --server BIN [--screenshot PNG]
+
+Starts the server on a free loopback port with a fresh data directory and a token, registers two
+versions of a model and splits traffic 70/30 between them, sends predictions (and keeps sending
+while the browser looks), opens /dashboard in headless Chromium and checks the DOM it dumps: both
+versions in the deployments table with their stage and traffic, the page polled more than once,
+and the three charts drawn (data-rendered, set by the page once a chart shows points and its
+canvas holds painted pixels). Exits 77 (ctest's SKIP_RETURN_CODE) without Chromium, or when the
+server was built without Chart.js (after checking that its page says so).
+"""
+import argparse
+import html.parser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+SKIP = 77
+TOKEN = "dashboard-test-token"
+CANVASES = ["rate-chart", "latency-chart", "error-chart"]
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+class Dom(html.parser.HTMLParser):
+    """The dumped DOM: the body's attributes, canvases, the version rows and the text."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = {}
+        self.canvases = {}
+        self.rows = {}      # model id -> the row's cell texts
+        self.text = []      # outside <script> and <style>
+        self.buttons = []
+        self.status = ""
+        self._row = None
+        self._skip = 0
+        self._in = None     # "status" or "button" while inside one
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag == "button":
+            self._in = "button"
+            self.buttons.append("")
+        elif tag == "span" and a.get("id") == "status":
+            self._in = "status"
+        if tag == "body":
+            self.body = a
+        elif tag == "canvas":
+            self.canvases[a.get("id")] = a
+        elif tag == "tr" and "data-model-id" in a:
+            self._row = a["data-model-id"]
+            self.rows[self._row] = []
+        elif tag == "td" and self._row is not None:
+            self.rows[self._row].append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip -= 1
+        elif tag in ("button", "span"):
+            self._in = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.text.append(data)
+        if self._in == "status":
+            self.status += data
+        elif self._in == "button":
+            self.buttons[-1] += data
+        if self._row is not None and self.rows[self._row]:
+            self.rows[self._row][-1] += data
+
+
+def request(base, method, path, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def start_server(server, data):
+    proc = subprocess.Popen([server, "--port", "0", "--data", data, "--token", TOKEN,
+                             "--threads", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    port = proc.stdout.readline().strip()
+    if not port.isdigit():
+        proc.kill()
+        fail("the server printed no port: " + proc.stderr.read())
+    base = "http://127.0.0.1:" + port
+    for _ in range(600):
+        try:
+            if request(base, "GET", "/health")[0] == 200:
+                return proc, base
+        except OSError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    fail("no /health after 30 s")
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--server", required=True)
+    p.add_argument("--screenshot")
+    args = p.parse_args()
+    browser = find_chromium()
+    if not browser:
+        print("SKIP: no Chromium (Debian package chromium)")
+        return SKIP
+    with tempfile.TemporaryDirectory() as work:
+        proc, base = start_server(args.server, os.path.join(work, "data"))
+        try:
+            return check(browser, base, work, args.screenshot)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def check(browser, base, work, screenshot):
+    status, page, headers = request(base, "GET", "/dashboard")
+    if status != 200 or not headers.get("Content-Type", "").startswith("text/html"):
+        fail(f"GET /dashboard: {status} {headers.get('Content-Type')}")
+    if "default-src 'none'" not in headers.get("Content-Security-Policy", ""):
+        fail("GET /dashboard has no strict Content-Security-Policy")
+    charts = b'data-charts="available"' in page
+    ids = {}
+    for version in ("1.0.0", "1.1.0"):
+        status, body, _ = request(base, "POST", "/models", {"name": "sentiment", "version": version},
+                                  TOKEN)
+        if status != 201:
+            fail(f"register {version}: {status} {body!r}")
+        ids[version] = json.loads(body)["model_id"]
+    for version, percent in (("1.0.0", 70), ("1.1.0", 30)):
+        status, body, _ = request(base, "POST", f"/models/{ids[version]}/activate",
+                                  {"traffic_percent": percent}, TOKEN)
+        if status != 200:
+            fail(f"activate {version}: {status} {body!r}")
+    texts = ["a wonderful film", "dull and far too long", "great acting", "a waste of time"]
+    for i in range(40):
+        if request(base, "POST", "/predict", {"text": texts[i % len(texts)]})[0] != 200:
+            fail("a prediction failed")
+
+    # Predictions keep arriving while the page polls, so its rates are not all zero.
+    stop = threading.Event()
+
+    def traffic():
+        i = 0
+        while not stop.is_set():
+            request(base, "POST", "/predict", {"text": texts[i % len(texts)], "key": str(i)})
+            i += 1
+            time.sleep(0.01)
+
+    sender = threading.Thread(target=traffic, daemon=True)
+    sender.start()
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            common = [browser, "--headless", "--disable-gpu", "--no-sandbox",
+                      "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + profile,
+                      "--virtual-time-budget=9000", "--window-size=1300,1150"]
+            # A browser that fails to start on a busy machine gets one more try.
+            for attempt in (1, 2):
+                run = subprocess.run(common + ["--dump-dom", base + "/dashboard"],
+                                     capture_output=True, text=True, timeout=240)
+                if run.returncode == 0 and "<body" in run.stdout:
+                    break
+                print(f"chromium attempt {attempt} exited with {run.returncode}:\n"
+                      f"{run.stderr[-4000:]}")
+            else:
+                fail("chromium did not dump the page")
+            if screenshot:
+                shot = subprocess.run(common + ["--screenshot=" + os.path.abspath(screenshot),
+                                                "--hide-scrollbars", base + "/dashboard"],
+                                      capture_output=True, text=True, timeout=240)
+                if shot.returncode != 0 or not os.path.exists(screenshot):
+                    print(shot.stderr[-4000:])
+                    fail("no screenshot")
+    finally:
+        stop.set()
+        sender.join()
+
+    dom = Dom()
+    dom.feed(run.stdout)
+    text = " ".join(dom.text)
+    if "versions, updated" not in dom.status:
+        fail("the page's status line says: " + dom.status)
+    if int(dom.body.get("data-polls", "0")) < 2:
+        fail(f"the page polled {dom.body.get('data-polls', '0')} times, expected at least 2")
+    for version, percent in (("1.0.0", "70%"), ("1.1.0", "30%")):
+        row = dom.rows.get(ids[version])
+        if row is None:
+            fail(f"the deployments table lacks version {version} ({ids[version]})")
+        # version, model id, stage, status, traffic, requests, latency, errors, actions
+        if row[0] != version or row[2] != "Development" or row[3] != "active" or row[4] != percent:
+            fail(f"version {version}'s row shows {row[:5]}")
+        if int(row[5]) <= 0:
+            fail(f"version {version} shows no requests")
+    # Per version "Set traffic" and "Transition", per model "Roll back".
+    if sorted(set(dom.buttons)) != ["Roll back", "Set traffic", "Transition"] or \
+            dom.buttons.count("Set traffic") != 2 or dom.buttons.count("Roll back") != 1:
+        fail(f"the promote and rollback buttons are not as expected: {dom.buttons}")
+    if not charts:
+        if "Charts are unavailable" not in text:
+            fail("a page without Chart.js does not say the charts are unavailable")
+        print("SKIP: the server was built without Chart.js (Debian package libjs-chart.js); "
+              "its tables were checked")
+        return SKIP
+    for c in CANVASES:
+        if dom.canvases.get(c, {}).get("data-rendered") != "true":
+            fail(f"chart {c} was not drawn (no data-rendered on its canvas)")
+    if dom.body.get("data-rendered") != "true":
+        fail("the page did not mark itself rendered")
+    print(f"ok: Chromium showed both versions and drew {len(CANVASES)} charts after "
+          f"{dom.body.get('data-polls')} polls")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -265,6 +265,9 @@
       });
   }
 
+  // The token field lives in a form only so browsers treat it as a password; it is never sent
+  // anywhere but in the Authorization header of a promote or rollback call.
+  byId('auth').addEventListener('submit', function (e) { e.preventDefault(); });
   poll();
   setInterval(poll, POLL_MS);
 })();

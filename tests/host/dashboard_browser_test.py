@@ -9,7 +9,10 @@ versions of a model and splits traffic 70/30 between them, sends predictions (an
 while the browser looks), opens /dashboard in headless Chromium and checks the DOM it dumps: both
 versions in the deployments table with their stage and traffic, the page polled more than once,
 and the three charts drawn (data-rendered, set by the page once a chart shows points and its
-canvas holds painted pixels). Exits 77 (ctest's SKIP_RETURN_CODE) without Chromium, or when the
+canvas holds painted pixels). Then it drives the page through Chromium's DevTools protocol
+(--remote-debugging-pipe) and clicks: "Set traffic" without a token (the page shows the 401),
+with the token typed into the page (the split changes, the audit log names the dashboard), and
+"Roll back" (the page shows the 409 of a model with no Production version). Exits 77 (ctest's SKIP_RETURN_CODE) without Chromium, or when the
 server was built without Chart.js (after checking that its page says so).
 """
 import argparse
@@ -120,6 +123,131 @@ def start_server(server, data):
         time.sleep(0.05)
     proc.kill()
     fail("no /health after 30 s")
+
+
+class DevTools:
+    """A page in headless Chromium driven over --remote-debugging-pipe (NUL-separated JSON on
+    file descriptors 3 and 4): no WebSocket library needed."""
+
+    def __init__(self, browser, profile, url):
+        to_chrome_r, self._out = os.pipe()
+        self._in, from_chrome_w = os.pipe()
+        os.set_inheritable(to_chrome_r, True)
+        os.set_inheritable(from_chrome_w, True)
+
+        def pipes():  # in the child: Chromium reads commands on fd 3 and answers on fd 4
+            os.dup2(to_chrome_r, 3)
+            os.dup2(from_chrome_w, 4)
+
+        self.proc = subprocess.Popen(
+            [browser, "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage",
+             "--no-first-run", "--user-data-dir=" + profile, "--remote-debugging-pipe",
+             "about:blank"], preexec_fn=pipes, close_fds=False,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buffer = b""
+        self._id = 0
+        self._session = None
+        target = self.send("Target.createTarget", {"url": url})["targetId"]
+        self._session = self.send("Target.attachToTarget",
+                                  {"targetId": target, "flatten": True})["sessionId"]
+
+    def send(self, method, params=None):
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params or {}}
+        if self._session and not method.startswith(("Target.", "Browser.")):
+            message["sessionId"] = self._session
+        os.write(self._out, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._in, 1 << 16)
+                if not chunk:
+                    fail(f"Chromium closed the DevTools pipe during {method}")
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    fail(f"DevTools {method}: {answer['error']}")
+                return answer["result"]
+
+    def eval(self, expression):
+        result = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                                "returnByValue": True})
+        if "exceptionDetails" in result:
+            fail(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression, what, timeout=30):
+        """Polls `expression` in the page until it is truthy (the page answers asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.eval(expression)
+            if value:
+                return value
+            time.sleep(0.05)
+        fail(f"timed out waiting for {what}")
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+        finally:
+            os.close(self._out)
+            os.close(self._in)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def click_buttons(browser, base, work, ids):
+    """Promote and rollback through the page's buttons, as a user would."""
+    result = "document.getElementById('action-result').textContent"
+    row = "document.querySelector('tr[data-model-id=\"%s\"]')" % ids["1.1.0"]
+    set_traffic = ("(function () { var r = %s; r.querySelector('input.pct').value = '%%s';"
+                   " r.querySelectorAll('button')[0].click(); return true; })()" % row)
+    with tempfile.TemporaryDirectory() as profile:
+        page = DevTools(browser, profile, base + "/dashboard")
+        try:
+            page.wait_for(row + " !== null", "the deployments table")
+            page.eval(set_traffic % "0")
+            said = page.wait_for(f"/: (done|[0-9]{{3}})/.test({result}) && {result}",
+                                 "the answer to a call without a token")
+            if "401" not in said:
+                fail(f"without a token the page says: {said}")
+            page.eval("document.getElementById('token').value = %s" % json.dumps(TOKEN))
+            page.eval("document.getElementById('action-result').textContent = ''")
+            page.eval(set_traffic % "0")
+            said = page.wait_for(f"/: (done|[0-9]{{3}})/.test({result}) && {result}",
+                                 "the answer to a call with the token")
+            if "done" not in said or "0% of traffic" not in said:
+                fail(f"with the token the page says: {said}")
+            page.wait_for(row + ".cells[4].textContent === '0%'", "the new split in the table")
+            if TOKEN in page.eval("document.documentElement.outerHTML"):
+                fail("the token is written into the page")
+            page.eval("document.getElementById('action-result').textContent = ''")
+            page.eval("document.querySelector('h3 button').click()")
+            said = page.wait_for(f"/: (done|[0-9]{{3}})/.test({result}) && {result}",
+                                 "the answer to a rollback")
+            if "409" not in said or "Production" not in said:
+                fail(f"a rollback with no Production version says: {said}")
+        finally:
+            page.close()
+    status, body, _ = request(base, "GET", "/models")
+    split = {m["model_id"]: m["traffic_percent"] for m in json.loads(body)["models"]}
+    if split != {ids["1.0.0"]: 70, ids["1.1.0"]: 0}:
+        fail(f"after the clicks the split is {split}")
+    with open(os.path.join(work, "data", "audit.log"), encoding="utf-8") as f:
+        calls = [json.loads(line) for line in f if '"token:dashboard"' in line or
+                 '"dashboard"' in line]
+    if [(c["actor"], c["status"]) for c in calls] != [("token:dashboard", 401),
+                                                      ("token:dashboard", 200),
+                                                      ("token:dashboard", 409)]:
+        fail(f"the audit log's dashboard calls: {calls}")
+    print("ok: the page's buttons: 401 without the token, the split changed with it, "
+          "rollback refused with the server's reason")
 
 
 def find_chromium():
@@ -233,8 +361,9 @@ def check(browser, base, work, screenshot):
     if not charts:
         if "Charts are unavailable" not in text:
             fail("a page without Chart.js does not say the charts are unavailable")
+        click_buttons(browser, base, work, ids)
         print("SKIP: the server was built without Chart.js (Debian package libjs-chart.js); "
-              "its tables were checked")
+              "its tables and buttons were checked")
         return SKIP
     for c in CANVASES:
         if dom.canvases.get(c, {}).get("data-rendered") != "true":
@@ -243,6 +372,7 @@ def check(browser, base, work, screenshot):
         fail("the page did not mark itself rendered")
     print(f"ok: Chromium showed both versions and drew {len(CANVASES)} charts after "
           f"{dom.body.get('data-polls')} polls")
+    click_buttons(browser, base, work, ids)
     return 0
 
 

@@ -282,7 +282,7 @@ def check(browser, base, work, screenshot):
         fail(f"GET /dashboard: {status} {headers.get('Content-Type')}")
     if "default-src 'none'" not in headers.get("Content-Security-Policy", ""):
         fail("GET /dashboard has no strict Content-Security-Policy")
-    charts = b'data-charts="available"' in page
+    charts = b'<body data-charts="available"' in page
     ids = {}
     for version in ("1.0.0", "1.1.0"):
         status, body, _ = request(base, "POST", "/models", {"name": "sentiment", "version": version},

@@ -2,6 +2,7 @@
 // The dashboard page of switchyard-server (GET /dashboard): one HTML document with its style,
 // Chart.js and its own script inlined, served under a Content-Security-Policy that allows exactly
 // those inline blocks (by SHA-256) and requests to the server itself. Internal to the server.
+// Thread-safe: every function here is pure (the embedded bytes are constants).
 #pragma once
 
 #include <string>

@@ -241,13 +241,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(net::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > (std::size_t{8} << 20))
-                                return self->close();
-                              self->drain_more();
-                            });
+    drain_more();
   }
   void drain_more() {
     stream_.async_read_some(net::buffer(discard_),

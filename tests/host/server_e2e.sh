@@ -23,29 +23,28 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then echo "ok: $1"; else fail "$1: expected '$2', got '$3'"; fi
 }
 
-# start_server DATA_DIR [options...]: starts it, reads the port it prints, polls /health.
+# start_server DATA_DIR [options...]: starts it and reads the port it prints once it listens (the
+# read blocks on a FIFO until that line arrives); connections made after that wait in the listen
+# queue, so /health answers at once.
 start_server() {
   local data=$1
   shift
-  : > "$work/port"
-  "$server" --port 0 --data "$data" --read-timeout 2 "$@" > "$work/port" 2> "$work/server.log" &
+  rm -f "$work/port.fifo"
+  mkfifo "$work/port.fifo"
+  "$server" --port 0 --data "$data" --read-timeout 2 "$@" > "$work/port.fifo" 2> "$work/server.log" &
   pid=$!
-  local tries=0
-  until [[ -s "$work/port" ]]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "server exited" >&2; exit 1; }
-    tries=$((tries + 1)); ((tries < 600)) || { echo "no port after 30 s" >&2; exit 1; }
-    sleep 0.05
-  done
-  port=$(head -n1 "$work/port")
+  exec 3< "$work/port.fifo"
+  if ! read -r -t 30 port <&3 || [[ ! "$port" =~ ^[0-9]+$ ]]; then
+    cat "$work/server.log" >&2
+    echo "the server printed no port" >&2
+    exit 1
+  fi
   base="http://127.0.0.1:$port"
-  tries=0
-  until curl -sf "$base/health" > /dev/null; do
-    tries=$((tries + 1)); ((tries < 600)) || { echo "no /health after 30 s" >&2; exit 1; }
-    sleep 0.05
-  done
+  curl -sf "$base/health" > /dev/null || { cat "$work/server.log" >&2; echo "no /health" >&2; exit 1; }
 }
 
 stop_server() {
+  exec 3<&-
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?

@@ -29,6 +29,7 @@ enum class ExitCode : int {
 ExitCode exit_code_for(ErrorCode code) noexcept;
 
 /// What a command prints: `json` with --json, otherwise `text` (a table or a few lines).
+/// The types here are plain values for the CLI's single thread: not thread-safe.
 struct CommandResult {
   nlohmann::json json;
   std::string text;
@@ -46,7 +47,8 @@ class ReportedError : public Error {
   CommandResult report_;
 };
 
-/// A plain-text table: a header row and columns padded to their widest cell.
+/// A plain-text table: a header row and columns padded to their widest cell. Not thread-safe
+/// (build one per command, on one thread).
 class TextTable {
  public:
   explicit TextTable(std::vector<std::string> header) : header_(std::move(header)) {}

@@ -12,7 +12,8 @@
 
 namespace switchyard::cli {
 
-/// Options every command accepts (before or after the command name).
+/// Options every command accepts (before or after the command name). A plain value, read by the
+/// CLI's single thread.
 struct GlobalOptions {
   std::string data;             ///< the registry directory: registry.db and artifacts/
   bool json = false;            ///< print JSON instead of tables

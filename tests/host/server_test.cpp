@@ -47,7 +47,10 @@ class ServerTest : public ::testing::Test {
   }
 
   RestApi& api(const std::string& token = "") {
-    if (!api_) api_ = std::make_unique<RestApi>(RestApi::Options{.data_dir = dir_, .token = token});
+    if (!api_) {
+      api_ = std::make_unique<RestApi>(
+          RestApi::Options{.data_dir = dir_, .token = token, .clock = clock_option_});
+    }
     return *api_;
   }
   void restart(const std::string& token = "") {
@@ -81,7 +84,27 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(a.body["field"], field) << a.raw.body;
   }
 
+  // Registers v1 and v2 of "sentiment", v1 in Production with all the traffic, v2 in Staging.
+  std::pair<std::string, std::string> stable_and_candidate() {
+    const std::string v1 = register_model("sentiment", "1.0.0");
+    const std::string v2 = register_model("sentiment", "2.0.0");
+    EXPECT_EQ(post("/models/" + v1 + "/transition", {{"stage", "Staging"}}).status, 200);
+    EXPECT_EQ(post("/models/" + v1 + "/transition", {{"stage", "Production"}}).status, 200);
+    EXPECT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 100}}).status, 200);
+    EXPECT_EQ(post("/models/" + v2 + "/transition", {{"stage", "Staging"}}).status, 200);
+    return {v1, v2};
+  }
+  int traffic_of(const std::string& model_id) {
+    const Answer list = call("GET", "/models");
+    for (const auto& m : list.body["models"]) {
+      if (m["model_id"] == model_id) return m["traffic_percent"].get<int>();
+    }
+    return -1;
+  }
+
   fs::path dir_;
+  switchyard::ManualClock clock_;
+  const switchyard::Clock* clock_option_ = nullptr;  // tests of time set it to &clock_
   std::unique_ptr<RestApi> api_;
 };
 
@@ -442,6 +465,316 @@ TEST_F(ServerTest, a_token_guards_the_control_plane_only) {
   EXPECT_EQ(lines[5]["status"], 201);
   EXPECT_EQ(lines[9]["target"], "/models/" + id + "/activate");
   EXPECT_EQ(lines[9]["status"], 200);
+}
+
+// ---- aliases, shadows, canary rollouts, drift ------------------------------------------------
+
+TEST_F(ServerTest, aliases_point_at_versions_and_move) {
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  const std::string v2 = register_model("sentiment", "2.0.0");
+  const Answer set = call("PUT", "/models/sentiment/aliases/champion", R"({"version": "1.0.0"})");
+  ASSERT_EQ(set.status, 200) << set.raw.body;
+  EXPECT_EQ(set.body["model_id"], v1);
+  EXPECT_EQ(set.body["registry_version"], 1);
+  // Moved by model id; read back one and all.
+  ASSERT_EQ(call("PUT", "/models/sentiment/aliases/champion", json{{"version", v2}}.dump()).status,
+            200);
+  ASSERT_EQ(call("PUT", "/models/sentiment/aliases/challenger", R"({"version": 1})").status, 200);
+  const Answer one = call("GET", "/models/sentiment/aliases/champion");
+  ASSERT_EQ(one.status, 200) << one.raw.body;
+  EXPECT_EQ(one.body["model_id"], v2);
+  EXPECT_EQ(one.body["alias"], "champion");
+  const Answer all = call("GET", "/models/sentiment/aliases");
+  ASSERT_EQ(all.body["aliases"].size(), 2u) << all.raw.body;
+  EXPECT_EQ(all.body["aliases"][0]["alias"], "challenger");
+  EXPECT_EQ(all.body["aliases"][0]["model_id"], v1);
+  // Every error names its field.
+  expect_error(call("PUT", "/models/sentiment/aliases/champion", "{}"), 400, "version");
+  expect_error(call("PUT", "/models/sentiment/aliases/champion", R"({"version": true})"), 400,
+               "version");
+  expect_error(call("PUT", "/models/sentiment/aliases/champion", R"({"version": "9.9.9"})"), 404,
+               "version");
+  expect_error(call("PUT", "/models/sentiment/aliases/champion", R"({"version": 7})"), 404,
+               "version");
+  expect_error(call("PUT", "/models/sentiment/aliases/Not%20An%20Alias", R"({"version": 1})"), 400,
+               "alias");
+  expect_error(call("PUT", "/models/nope/aliases/champion", R"({"version": 1})"), 404, "name");
+  expect_error(call("PUT", "/models/sentiment/aliases/champion", "{"), 400, nullptr);
+  expect_error(call("GET", "/models/nope/aliases"), 404, "name");
+  expect_error(call("POST", "/models/sentiment/aliases/champion", "{}"), 405, nullptr);
+  const Answer del = call("DELETE", "/models/sentiment/aliases/champion");
+  ASSERT_EQ(del.status, 200) << del.raw.body;
+  EXPECT_TRUE(del.body["removed"].get<bool>());
+  expect_error(call("DELETE", "/models/sentiment/aliases/champion"), 404, "alias");
+  expect_error(call("GET", "/models/sentiment/aliases/champion"), 404, "alias");
+}
+
+TEST_F(ServerTest, alias_and_shadow_writes_need_the_token_and_are_audited) {
+  api("s3cret");
+  const std::vector<std::pair<std::string_view, std::string_view>> auth = {
+      {"Authorization", "Bearer s3cret"}};
+  ASSERT_EQ(post("/models", {{"name", "sentiment"}, {"version", "1.0.0"}}, auth).status, 201);
+  ASSERT_EQ(post("/models", {{"name", "sentiment"}, {"version", "2.0.0"}}, auth).status, 201);
+  expect_error(call("PUT", "/models/sentiment/aliases/champion", R"({"version": 1})"), 401,
+               "Authorization");
+  expect_error(call("DELETE", "/models/sentiment/aliases/champion"), 401, "Authorization");
+  expect_error(post("/models/sentiment/shadows", {{"version", 2}}), 401, "Authorization");
+  expect_error(call("DELETE", "/models/sentiment/shadows/2"), 401, "Authorization");
+  expect_error(post("/models/sentiment/canary", {{"candidate", 2}}), 401, "Authorization");
+  expect_error(call("POST", "/models/sentiment/canary/abort"), 401, "Authorization");
+  EXPECT_EQ(call("PUT", "/models/sentiment/aliases/champion", R"({"version": 1})", auth).status,
+            200);
+  EXPECT_EQ(call("GET", "/models/sentiment/aliases").status, 200);  // reads stay open
+  EXPECT_EQ(call("GET", "/models/sentiment/shadows").status, 200);
+  std::ifstream in(dir_ / "audit.log");
+  std::string line;
+  std::vector<json> lines;
+  while (std::getline(in, line)) lines.push_back(json::parse(line));
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_EQ(lines[2]["target"], "/models/sentiment/aliases/champion");
+  EXPECT_EQ(lines[2]["status"], 401);
+  EXPECT_EQ(lines[6]["target"], "/models/sentiment/canary");
+  EXPECT_EQ(lines[8]["method"], "PUT");
+  EXPECT_EQ(lines[8]["status"], 200);
+  EXPECT_EQ(lines[8]["actor"], "token:api");
+}
+
+TEST_F(ServerTest, a_shadow_sees_the_live_requests_and_reports_agreement) {
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  register_model("sentiment", "2.0.0");
+  ASSERT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 100}}).status, 200);
+  const Answer added = post("/models/sentiment/shadows", {{"version", "2.0.0"}, {"share", 1.0}});
+  ASSERT_EQ(added.status, 201) << added.raw.body;
+  EXPECT_EQ(added.body["shadow_versions"], json::array({2}));
+
+  const std::vector<std::string> texts = {"Great product!", "Terrible, broke in a day",
+                                          "works fine", "not good at all", "love it"};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    const Answer p = post("/predict", {{"text", texts[i % texts.size()]}});
+    ASSERT_EQ(p.status, 200);
+    EXPECT_EQ(p.body["model_id"], v1);  // the shadow never answers
+    ids.push_back(p.body["request_id"]);
+  }
+  ASSERT_EQ(post("/feedback", {{"request_id", ids[0]}, {"label", "positive"}}).status, 200);
+  const Answer r = call("GET", "/models/sentiment/shadows?settle=true");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body["state"], "running");
+  ASSERT_EQ(r.body["versions"].size(), 1u);
+  const json& v = r.body["versions"][0];
+  EXPECT_EQ(v["version"], 2);
+  EXPECT_EQ(v["sampled"], 50);  // share 1: every request
+  EXPECT_EQ(v["mirrored"].get<int>() + v["dropped"]["queue_full"].get<int>() +
+                v["dropped"]["over_budget"].get<int>() + v["dropped"]["stopped"].get<int>(),
+            50);
+  EXPECT_EQ(v["completed"], v["mirrored"]);
+  EXPECT_EQ(v["compared_rows"], v["completed"]);
+  const double agreed = v["agreed_rows"].get<double>();
+  EXPECT_DOUBLE_EQ(v["agreement_rate"].get<double>(), agreed / v["compared_rows"].get<double>());
+  EXPECT_EQ(r.body["labels_received"], 1);
+
+  // Errors, then detach: the report keeps nothing mirrored afterwards.
+  expect_error(post("/models/sentiment/shadows", {{"version", "2.0.0"}}), 409, "version");
+  expect_error(post("/models/sentiment/shadows", {{"share", 0.5}}), 400, "version");
+  expect_error(post("/models/sentiment/shadows", {{"version", "3.0.0"}}), 404, "version");
+  expect_error(post("/models/sentiment/shadows", {{"version", 2}, {"share", 1.5}}), 400, "share");
+  expect_error(post("/models/sentiment/shadows", {{"version", 2}, {"sampling", "odd"}}), 400,
+               "sampling");
+  expect_error(post("/models/sentiment/shadows", {{"version", 2}, {"duration", "soon"}}), 400,
+               "duration");
+  expect_error(post("/models/nope/shadows", {{"version", 2}}), 404, "name");
+  expect_error(call("GET", "/models/nope/shadows"), 404, "name");
+  expect_error(call("GET", "/models/sentiment/shadows?settle=maybe"), 400, "settle");
+  expect_error(call("PUT", "/models/sentiment/shadows", "{}"), 405, nullptr);
+  expect_error(call("DELETE", "/models/sentiment/shadows/3.0.0"), 404, "version");
+  ASSERT_EQ(call("DELETE", "/models/sentiment/shadows/2.0.0").status, 200);
+  expect_error(call("DELETE", "/models/sentiment/shadows/2"), 404, "version");
+}
+
+TEST_F(ServerTest, a_shadow_attaches_from_seed_003_yaml) {
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  register_model("sentiment", "2.0.0");
+  const std::string yaml = R"(deployment:
+  name: sentiment
+  primary: {model: sentiment, version: 1}
+  shadow:
+    model: sentiment
+    version: 2
+    traffic: 25%
+  comparison:
+    metrics: [accuracy, latency_p99, prediction_distribution]
+    duration: 7d
+)";
+  const Answer a = call("POST", "/models/sentiment/shadows", yaml);
+  ASSERT_EQ(a.status, 201) << a.raw.body;
+  const Answer r = call("GET", "/models/sentiment/shadows");
+  ASSERT_EQ(r.body["versions"].size(), 1u);
+  EXPECT_DOUBLE_EQ(r.body["versions"][0]["share"].get<double>(), 0.25);
+  std::string other = yaml;
+  other.replace(other.find("primary: {model: sentiment"), 26, "primary: {model: fraud-det");
+  expect_error(call("POST", "/models/sentiment/shadows", other), 400, "deployment.primary.model");
+  expect_error(call("POST", "/models/sentiment/shadows", "deployment: [1, 2"), 400, "body");
+  std::string missing = yaml;
+  missing.replace(missing.find("version: 2"), 10, "version: 9");
+  expect_error(call("POST", "/models/sentiment/shadows", missing), 404,
+               "deployment.shadow.version");
+}
+
+// A plan short enough to run through on the manual clock: 20 %, a minute, 50 %, a minute.
+constexpr std::string_view kShortPlan = R"(deployment:
+  name: sentiment
+  canary:
+    model_version: 2
+    interval: 10s
+    steps:
+      - set_weight: 20
+      - pause: 1m
+      - set_weight: 50
+      - pause: 1m
+)";
+
+TEST_F(ServerTest, a_canary_steps_pauses_resumes_and_promotes_on_the_clock) {
+  clock_option_ = &clock_;
+  const auto [v1, v2] = stable_and_candidate();
+  const Answer started = call("POST", "/models/sentiment/canary", kShortPlan);
+  ASSERT_EQ(started.status, 201) << started.raw.body;
+  EXPECT_EQ(started.body["status"], "running");
+  EXPECT_EQ(started.body["step_count"], 4);
+  EXPECT_EQ(started.body["stable"]["model_id"], v1);
+  EXPECT_EQ(started.body["candidate"]["model_id"], v2);
+  EXPECT_DOUBLE_EQ(started.body["weights"]["canary"].get<double>(), 20.0);
+  EXPECT_EQ(traffic_of(v1), 80);
+  EXPECT_EQ(traffic_of(v2), 20);
+  int to_candidate = 0;
+  for (int i = 0; i < 200; ++i) to_candidate += post("/predict", {{"text", "ok"}}).body["model_id"] == v2;
+  EXPECT_GT(to_candidate, 10);  // 20 % of 200 is 40; binomial sd 5.7
+  EXPECT_LT(to_candidate, 80);
+  // The split belongs to the rollout while it is live.
+  expect_error(post("/models/" + v1 + "/activate", {{"traffic_percent", 50}}), 409, "model_id");
+  expect_error(post("/models/sentiment/rollback", json::object()), 409, "name");
+  expect_error(call("POST", "/models/sentiment/canary", kShortPlan), 409, "name");
+
+  // Paused, the clock passing the pause's minute changes nothing.
+  const Answer paused = post("/models/sentiment/canary/pause", {{"reason", "looking"}});
+  ASSERT_EQ(paused.status, 200) << paused.raw.body;
+  EXPECT_EQ(paused.body["status"], "paused");
+  expect_error(post("/models/sentiment/canary/pause", json::object()), 409, nullptr);
+  clock_.advance(std::chrono::minutes(2));
+  api().tick();
+  EXPECT_EQ(call("GET", "/models/sentiment/canary").body["status"], "paused");
+  const Answer resumed = call("POST", "/models/sentiment/canary/resume");
+  ASSERT_EQ(resumed.status, 200) << resumed.raw.body;
+  EXPECT_EQ(resumed.body["status"], "running");
+
+  // Each minute and tick moves a pause on: 50 %, then promotion.
+  const auto step_on = [&] {
+    clock_.advance(std::chrono::seconds(61));
+    api().tick();
+    return call("GET", "/models/sentiment/canary").body;
+  };
+  json s = step_on();
+  for (int i = 0; i < 3 && s["weights"]["canary"] != 50.0; ++i) s = step_on();
+  EXPECT_EQ(s["status"], "running");
+  EXPECT_DOUBLE_EQ(s["weights"]["canary"].get<double>(), 50.0) << s.dump();
+  EXPECT_EQ(traffic_of(v2), 50);
+  for (int i = 0; i < 3 && s["status"] == "running"; ++i) s = step_on();
+  EXPECT_EQ(s["status"], "promoted") << s.dump();
+  EXPECT_FALSE(s["live"].get<bool>());
+  EXPECT_EQ(s["candidate"]["stage"], "Production");
+  EXPECT_EQ(traffic_of(v2), 100);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(post("/predict", {{"text", "ok"}}).body["model_id"], v2);
+  bool resumed_by_api = false;
+  for (const auto& d : s["decisions"]) resumed_by_api |= d["action"] == "resume" && d["actor"] == "api";
+  EXPECT_TRUE(resumed_by_api) << s["decisions"].dump();
+  expect_error(call("POST", "/models/sentiment/canary/abort"), 409, "name");
+}
+
+TEST_F(ServerTest, an_aborted_canary_gives_stable_its_traffic_back) {
+  clock_option_ = &clock_;
+  const auto [v1, v2] = stable_and_candidate();
+  ASSERT_EQ(post("/models/sentiment/canary", {{"plan", kShortPlan}, {"candidate", "2.0.0"}}).status,
+            201);
+  const Answer aborted = post("/models/sentiment/canary/abort", {{"reason", "enough"}});
+  ASSERT_EQ(aborted.status, 200) << aborted.raw.body;
+  EXPECT_EQ(aborted.body["status"], "aborted");
+  EXPECT_EQ(traffic_of(v1), 100);
+  EXPECT_EQ(traffic_of(v2), 0);
+  expect_error(call("POST", "/models/sentiment/canary/resume"), 409, "name");
+  // Ended, a new rollout may start (seed 003's plan by default, the candidate named).
+  const Answer again = post("/models/sentiment/canary", {{"candidate", v2}});
+  ASSERT_EQ(again.status, 201) << again.raw.body;
+  EXPECT_EQ(again.body["step_count"], 8);  // seed 003's four stages, each a weight and a pause
+  EXPECT_DOUBLE_EQ(again.body["weights"]["canary"].get<double>(), 5.0);
+}
+
+TEST_F(ServerTest, a_live_canary_survives_a_restart) {
+  clock_option_ = &clock_;
+  const auto [v1, v2] = stable_and_candidate();
+  ASSERT_EQ(call("POST", "/models/sentiment/canary", kShortPlan).status, 201);
+  restart();
+  const Answer s = call("GET", "/models/sentiment/canary");
+  ASSERT_EQ(s.status, 200) << s.raw.body;
+  EXPECT_EQ(s.body["status"], "running");
+  EXPECT_EQ(traffic_of(v2), 20);
+  expect_error(post("/models/" + v1 + "/activate", {{"traffic_percent", 50}}), 409, "model_id");
+}
+
+TEST_F(ServerTest, bad_canary_starts_name_their_field) {
+  clock_option_ = &clock_;
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  const std::string v2 = register_model("sentiment", "2.0.0");
+  expect_error(call("GET", "/models/sentiment/canary"), 404, "name");
+  expect_error(call("POST", "/models/sentiment/canary/pause"), 404, "name");
+  expect_error(call("GET", "/models/nope/canary"), 404, "name");
+  expect_error(call("POST", "/models/nope/canary", kShortPlan), 404, "name");
+  expect_error(call("POST", "/models/sentiment/canary", ""), 400, "plan");
+  expect_error(call("POST", "/models/sentiment/canary", "deployment: {name: x"), 400, "plan");
+  expect_error(post("/models/sentiment/canary", {{"candidate", 2}, {"speed", "fast"}}), 400,
+               "speed");
+  expect_error(post("/models/sentiment/canary", {{"plan", kShortPlan}, {"candidate", "9.0.0"}}),
+               404, "candidate");
+  // No Production version to compare with.
+  expect_error(post("/models/sentiment/canary", {{"plan", kShortPlan}}), 409, "stable");
+  ASSERT_EQ(post("/models/" + v1 + "/transition", {{"stage", "Staging"}}).status, 200);
+  ASSERT_EQ(post("/models/" + v1 + "/transition", {{"stage", "Production"}}).status, 200);
+  expect_error(post("/models/sentiment/canary", {{"plan", kShortPlan}, {"candidate", 1}}), 400,
+               "candidate");
+  // The candidate must be in Staging: the controller's InvalidTransition.
+  const Answer dev = post("/models/sentiment/canary", {{"plan", kShortPlan}});
+  EXPECT_EQ(dev.status, 409) << dev.raw.body;
+  expect_error(call("PUT", "/models/sentiment/canary", "{}"), 405, nullptr);
+  expect_error(call("GET", "/models/sentiment/canary/pause"), 405, nullptr);
+  (void)v2;
+}
+
+TEST_F(ServerTest, drift_compares_the_texts_with_the_training_set) {
+  clock_option_ = &clock_;
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  ASSERT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 100}}).status, 200);
+  const Answer none = call("GET", "/models/sentiment/drift");
+  ASSERT_EQ(none.status, 200) << none.raw.body;
+  EXPECT_TRUE(none.body["report"].is_null());
+  EXPECT_EQ(none.body["features"],
+            json::array({"characters", "words", "unknown_word_share"}));
+  EXPECT_EQ(none.body["reference_rows"], 100);  // the second half of the 200 sentences
+  // A minute of words the training set never had: their unknown share drifts.
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_EQ(post("/predict", {{"text", "zorblax quintessential flimflam " + std::to_string(i)}})
+                  .status,
+              200);
+  }
+  clock_.advance(std::chrono::seconds(61));
+  const Answer d = call("GET", "/models/sentiment/drift");
+  ASSERT_EQ(d.status, 200) << d.raw.body;
+  ASSERT_TRUE(d.body["report"].is_object()) << d.raw.body;
+  EXPECT_EQ(d.body["report"]["rows"], 60);
+  bool unknown_drifted = false;
+  for (const auto& f : d.body["report"]["features"]) {
+    if (f["name"] == "unknown_word_share") unknown_drifted = f["drift"].get<bool>();
+  }
+  EXPECT_TRUE(unknown_drifted) << d.raw.body;
+  expect_error(call("GET", "/models/nope/drift"), 404, "name");
+  expect_error(call("POST", "/models/sentiment/drift", "{}"), 405, nullptr);
 }
 
 // ---- the dashboard -----------------------------------------------------------------------------

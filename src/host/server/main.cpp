@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -346,6 +347,17 @@ int main(int argc, char** argv) {
 
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](beast::error_code, int) { ioc.stop(); });
+
+    // Canary rollouts are evaluated once a second (each at its plan's interval).
+    net::steady_timer ticker(ioc);
+    std::function<void(beast::error_code)> tick = [&](beast::error_code e) {
+      if (e) return;
+      api.tick();
+      ticker.expires_after(std::chrono::seconds(1));
+      ticker.async_wait(tick);
+    };
+    ticker.expires_after(std::chrono::seconds(1));
+    ticker.async_wait(tick);
 
     const auto [small, full] = api.training_accuracy();
     std::cout << listener->port() << std::endl;

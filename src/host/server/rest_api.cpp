@@ -32,74 +32,10 @@
 
 #include "api_support.hpp"
 #include "dashboard.hpp"
+#include "rest_api_state.hpp"
 #include "text_classifier.hpp"
 
 namespace switchyard::server {
-namespace {
-
-namespace fs = std::filesystem;
-using nlohmann::json;
-
-// ---- the serving view: what a prediction reads, republished after each control-plane change ----
-
-struct ModelView {
-  Deployment* deployment = nullptr;
-  bool active = false;  // some version has traffic
-  std::map<std::string, std::int64_t, std::less<>> by_semver;
-  std::map<std::int64_t, std::string> ids;      // version -> model_id
-  std::map<std::int64_t, std::string> semvers;  // version -> semver
-};
-
-struct ServingView {
-  std::map<std::string, ModelView, std::less<>> models;
-  std::vector<std::string> active_names;
-};
-
-constexpr const char* kModelIdTag = "model_id";
-
-std::string model_id_of(const ModelVersion& v) {
-  const auto it = v.tags.find(kModelIdTag);
-  if (it != v.tags.end() && !it->second.empty()) return it->second;
-  return v.name + "-v" + std::to_string(v.version);  // registered by another tool (the CLI)
-}
-
-// Predictions remembered for POST /feedback: request id -> (deployment, version, label).
-// Thread-safe: a short lock per prediction (a hash-map insert, no allocation of strings).
-class FeedbackLog {
- public:
-  struct Entry {
-    Deployment* deployment = nullptr;
-    std::int64_t version = 0;
-    std::int32_t label = -1;
-    bool labelled = false;
-  };
-  explicit FeedbackLog(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
-  void remember(std::uint64_t id, Entry e) {
-    std::lock_guard lock(mu_);
-    if (order_.size() >= capacity_) {
-      entries_.erase(order_.front());
-      order_.pop_front();
-    }
-    if (entries_.emplace(id, e).second) order_.push_back(id);
-  }
-  // The entry of `id`, marked labelled; nullopt when unknown, throws 409 when labelled before.
-  std::optional<Entry> claim(std::uint64_t id, const std::string& text) {
-    std::lock_guard lock(mu_);
-    const auto it = entries_.find(id);
-    if (it == entries_.end()) return std::nullopt;
-    if (it->second.labelled) fail(409, "request " + text + " already has feedback", "request_id");
-    it->second.labelled = true;
-    return it->second;
-  }
-
- private:
-  std::mutex mu_;
-  std::size_t capacity_;
-  std::unordered_map<std::uint64_t, Entry> entries_;
-  std::deque<std::uint64_t> order_;  // oldest first
-};
-
-}  // namespace
 
 std::string_view HttpRequest::header(std::string_view name) const noexcept {
   for (const auto& [k, v] : headers) {
@@ -113,231 +49,15 @@ std::string_view HttpRequest::header(std::string_view name) const noexcept {
   return {};
 }
 
-// ---- the state ---------------------------------------------------------------------------------
-
-struct RestApi::State {
-  explicit State(Options o) : options(std::move(o)), feedback(options.feedback_capacity) {
-    if (options.data_dir.empty()) throw InvalidArgument("RestApi: data_dir is required");
-    const auto examples =
-        parse_training_set(options.training_set.empty() ? embedded_training_set()
-                                                        : std::string_view(options.training_set));
-    models = train_sentiment_models(featurizer, examples);
-    std::error_code ec;
-    fs::create_directories(options.data_dir, ec);
-    if (ec) {
-      throw StorageError("data directory '" + options.data_dir.string() + "': " + ec.message());
-    }
-    store = std::make_unique<SqliteRegistryStore>(options.data_dir / "registry.db");
-    artifacts = std::make_unique<ArtifactStore>(options.data_dir / "artifacts");
-    registry = std::make_unique<ModelRegistry>(
-        ModelRegistry::Options{.store = store.get(),
-                               .artifacts = artifacts.get(),
-                               .names = NameRules{.require_domain_task = false}});
-    std::lock_guard lock(control_mu);
-    load_traffic_locked();
-    for (const auto& name : registry->models()) apply_traffic_locked(name);
-    publish_view_locked();
-  }
-
-  // ---- persistence of the traffic split ----
-
-  fs::path traffic_path() const { return options.data_dir / "traffic.json"; }
-
-  void load_traffic_locked() {
-    std::ifstream in(traffic_path(), std::ios::binary);
-    if (!in) return;  // a fresh data directory
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("models") ||
-        !doc["models"].is_object()) {
-      throw CorruptStore("'" + traffic_path().string() + "' is not a traffic file");
-    }
-    for (const auto& [name, versions] : doc["models"].items()) {
-      if (!versions.is_object()) throw CorruptStore("traffic file: model '" + name + "'");
-      for (const auto& [version, percent] : versions.items()) {
-        if (!all_digits(version) || !percent.is_number_integer()) {
-          throw CorruptStore("traffic file: model '" + name + "' version '" + version + "'");
-        }
-        const int p = percent.get<int>();
-        if (p > 0 && p <= 100) traffic[name][std::stoll(version)] = p;
-      }
-    }
-  }
-
-  // Written to a temporary file and renamed over the old one: a crash leaves one or the other.
-  void save_traffic_locked() {
-    json doc = {{"models", json::object()}};
-    for (const auto& [name, versions] : traffic) {
-      json v = json::object();
-      for (const auto& [version, percent] : versions) v[std::to_string(version)] = percent;
-      doc["models"][name] = v;
-    }
-    const fs::path tmp = traffic_path().string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << doc.dump(2) << '\n';
-      out.flush();
-      if (!out) throw StorageError("cannot write '" + tmp.string() + "'");
-    }
-    std::error_code ec;
-    fs::rename(tmp, traffic_path(), ec);
-    if (ec) throw StorageError("cannot replace '" + traffic_path().string() + "': " + ec.message());
-  }
-
-  // ---- deployments ----
-
-  Deployment& deployment_locked(const std::string& name) {
-    auto& d = deployments[name];
-    if (!d)
-      d = std::make_unique<Deployment>(
-          Deployment::Options{.model = name, .source = registry.get()});
-    return *d;
-  }
-
-  static bool can_serve(Stage s) { return s != Stage::kRejected && s != Stage::kArchived; }
-
-  // Publishes `name`'s routing table from its traffic split: one arm per version with traffic,
-  // weighted by its percent (used in proportion, so 80 alone takes every request), every other
-  // version that is not Rejected loaded for pinning. With no traffic, the highest such version
-  // stands by for pinned requests only (unpinned ones get 503 before they reach the table).
-  void apply_traffic_locked(const std::string& name) {
-    auto& split = traffic[name];
-    RoutingPolicy policy;
-    policy.mode = RoutingMode::kSticky;  // a request without a key gets a random one
-    policy.weight_style = WeightStyle::kRelative;
-    std::int64_t standby = 0;
-    for (const auto& v : registry->versions(name)) {
-      if (v->stage == Stage::kRejected) continue;
-      const auto it = split.find(v->version);
-      if (it != split.end() && it->second > 0 && can_serve(v->stage)) {
-        policy.variants.push_back(
-            {"v" + std::to_string(v->version), v->version, static_cast<double>(it->second)});
-      } else {
-        policy.pinnable_versions.push_back(v->version);
-        standby = v->version;
-      }
-    }
-    // Versions that left the registry or may no longer serve drop out of the split.
-    for (auto it = split.begin(); it != split.end();) {
-      const bool kept = std::any_of(policy.variants.begin(), policy.variants.end(),
-                                    [&](const VariantSpec& s) { return s.version == it->first; });
-      it = kept ? std::next(it) : split.erase(it);
-    }
-    Deployment& d = deployment_locked(name);
-    if (policy.variants.empty()) {
-      if (standby == 0) {
-        d.router().clear();
-        return;
-      }
-      policy.variants.push_back({"standby", standby, 1.0});
-    }
-    d.router().set_policy(std::move(policy));
-  }
-
-  void publish_view_locked() {
-    auto v = std::make_shared<ServingView>();
-    for (const auto& name : registry->models()) {
-      ModelView mv;
-      mv.deployment = &deployment_locked(name);
-      const auto it = traffic.find(name);
-      mv.active = it != traffic.end() && !it->second.empty();
-      for (const auto& ver : registry->versions(name)) {
-        if (!ver->semver.empty()) mv.by_semver[ver->semver] = ver->version;
-        mv.ids[ver->version] = model_id_of(*ver);
-        mv.semvers[ver->version] = ver->semver;
-      }
-      if (mv.active) v->active_names.push_back(name);
-      v->models.emplace(name, std::move(mv));
-    }
-    view.publish(std::move(v));
-  }
-
-  // (name, version) of a model_id; 404 naming `field` when unknown.
-  std::pair<std::string, std::int64_t> find_model_id(const std::string& id, const char* field) {
-    for (const auto& name : registry->models()) {
-      for (const auto& v : registry->versions(name)) {
-        if (model_id_of(*v) == id) return {name, v->version};
-      }
-    }
-    fail(404, "model '" + id + "' is not registered", field);
-  }
-
-  int percent_of(const std::string& name, std::int64_t version) const {
-    const auto it = traffic.find(name);
-    if (it == traffic.end()) return 0;
-    const auto v = it->second.find(version);
-    return v == it->second.end() ? 0 : v->second;
-  }
-
-  // Seed 002's status: active (has traffic), testing (in Staging, being validated), inactive.
-  std::string status_of(const ModelVersion& v) const {
-    if (percent_of(v.name, v.version) > 0) return "active";
-    if (v.stage == Stage::kStaging) return "testing";
-    return "inactive";
-  }
-
-  // ---- audit ----
-
-  // Who makes a control-plane change: the X-Switchyard-Actor header (printable, at most 64
-  // bytes), else "api"; "token:" in front when the bearer token was checked.
-  std::string actor_of(const HttpRequest& r) const {
-    std::string actor(r.header("X-Switchyard-Actor"));
-    const bool printable = std::all_of(actor.begin(), actor.end(), [](char c) {
-      return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-    });
-    if (actor.empty() || actor.size() > 64 || !printable) actor = "api";
-    return options.token.empty() ? actor : "token:" + actor;
-  }
-
-  // One JSON line per control-plane call, accepted or refused, in <data>/audit.log.
-  void audit(const HttpRequest& r, const std::string& actor, int status) {
-    const json line = {{"at", format_time(SystemClock().now())},
-                       {"actor", actor},
-                       {"method", r.method},
-                       {"target", r.target},
-                       {"status", status}};
-    std::lock_guard lock(audit_mu);
-    std::ofstream out(options.data_dir / "audit.log", std::ios::app | std::ios::binary);
-    out << line.dump() << '\n';
-  }
-
-  // ---- the routes (defined below) ----
-  HttpResponse dispatch(const HttpRequest& r);
-  HttpResponse control(const HttpRequest& r,
-                       HttpResponse (State::*route)(const HttpRequest&, const Target&,
-                                                    const std::string&),
-                       const Target& t);
-  HttpResponse register_model(const HttpRequest& r, const Target& t, const std::string& actor);
-  HttpResponse activate(const HttpRequest& r, const Target& t, const std::string& actor);
-  HttpResponse transition(const HttpRequest& r, const Target& t, const std::string& actor);
-  HttpResponse rollback(const HttpRequest& r, const Target& t, const std::string& actor);
-  HttpResponse list_models(const Target& t);
-  HttpResponse performance();
-  HttpResponse predict(const HttpRequest& r);
-  HttpResponse feedback_route(const HttpRequest& r);
-  HttpResponse health();
-  HttpResponse ready();
-  HttpResponse metrics();
-  json version_json(const ModelVersion& v);
-
-  Options options;
-  TextFeaturizer featurizer;
-  SentimentModels models;
-  std::unique_ptr<SqliteRegistryStore> store;
-  std::unique_ptr<ArtifactStore> artifacts;
-  std::unique_ptr<ModelRegistry> registry;
-  std::mutex control_mu;                                           // serialises control-plane calls
-  std::map<std::string, std::unique_ptr<Deployment>> deployments;  // never erased
-  std::map<std::string, std::map<std::int64_t, int>> traffic;      // name -> version -> percent
-  detail::SnapshotCell<ServingView> view{std::make_shared<ServingView>()};
-  FeedbackLog feedback;
-  std::mutex audit_mu;
-  // GET /dashboard: built once (the page and the hashes of its Content-Security-Policy).
-  const HttpResponse dashboard_page = render_dashboard(embedded_chartjs());
-};
-
 RestApi::RestApi(Options options) : state_(std::make_unique<State>(std::move(options))) {}
 RestApi::~RestApi() = default;
+
+void RestApi::tick() noexcept {
+  try {
+    state_->tick_canaries();
+  } catch (...) {  // a failed evaluation is retried on the next tick
+  }
+}
 
 std::pair<double, double> RestApi::training_accuracy() const noexcept {
   return {state_->models.small_training_accuracy, state_->models.full_training_accuracy};
@@ -419,6 +139,36 @@ HttpResponse RestApi::State::dispatch(const HttpRequest& r) {
     }
     if (seg.size() == 3 && seg[2] == "rollback") {
       return post ? control(r, &State::rollback, t) : method_not_allowed("POST");
+    }
+    if (seg.size() == 3 && seg[2] == "aliases") {
+      return get ? list_aliases(t) : method_not_allowed("GET");
+    }
+    if (seg.size() == 4 && seg[2] == "aliases") {
+      if (get) return get_alias(t);
+      if (r.method == "PUT") return control(r, &State::set_alias, t);
+      if (r.method == "DELETE") return control(r, &State::remove_alias, t);
+      return method_not_allowed("GET, PUT, DELETE");
+    }
+    if (seg.size() == 3 && seg[2] == "shadows") {
+      if (get) return shadow_report(t);
+      if (post) return control(r, &State::attach_shadow, t);
+      return method_not_allowed("GET, POST");
+    }
+    if (seg.size() == 4 && seg[2] == "shadows") {
+      return r.method == "DELETE" ? control(r, &State::detach_shadow, t)
+                                  : method_not_allowed("DELETE");
+    }
+    if (seg.size() == 3 && seg[2] == "canary") {
+      if (get) return canary_status(t);
+      if (post) return control(r, &State::start_canary, t);
+      return method_not_allowed("GET, POST");
+    }
+    if (seg.size() == 4 && seg[2] == "canary" &&
+        (seg[3] == "pause" || seg[3] == "resume" || seg[3] == "abort")) {
+      return post ? control(r, &State::canary_action, t) : method_not_allowed("POST");
+    }
+    if (seg.size() == 3 && seg[2] == "drift") {
+      return get ? drift_report(t) : method_not_allowed("GET");
     }
   }
   fail(404, "no route " + std::string(r.method) + " " +
@@ -532,6 +282,9 @@ HttpResponse RestApi::State::activate(const HttpRequest& r, const Target& t, con
     fail(400, "traffic_percent must be a whole number from 0 to 100", "traffic_percent");
   }
   const auto [name, version] = find_model_id(t.segments[1], "model_id");
+  if (canary_live_locked(name)) {
+    fail(409, "a canary rollout of model '" + name + "' is live: abort it first", "model_id");
+  }
   const VersionRef v = registry->get(name, version);
   if (pct > 0 && !can_serve(v->stage)) {
     fail(409,
@@ -566,6 +319,34 @@ HttpResponse RestApi::State::activate(const HttpRequest& r, const Target& t, con
   }
   publish_view_locked();
   return json_response(200, version_json(*registry->get(name, version)));
+}
+
+void RestApi::State::require_model(const std::string& name) {
+  const auto names = registry->models();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    fail(404, "model '" + name + "' is not registered", "name");
+  }
+}
+
+std::int64_t RestApi::State::resolve_version(const std::string& name, const json& value,
+                                             const char* field) {
+  if (value.is_null()) fail(400, std::string(field) + " is required", field);
+  try {
+    if (value.is_number_integer()) return registry->get(name, value.get<std::int64_t>())->version;
+    if (value.is_string()) {
+      const std::string text = value.get<std::string>();
+      if (all_digits(text)) return registry->get(name, std::stoll(text))->version;
+      for (const auto& v : registry->versions(name)) {
+        if (v->semver == text || model_id_of(*v) == text) return v->version;
+      }
+      fail(404, "model '" + name + "' has no version " + text, field);
+    }
+  } catch (const NotFound& e) {
+    fail(404, e.what(), field);
+  }
+  fail(400,
+       std::string(field) + " must be a registry version number, a semantic version or a model id",
+       field);
 }
 
 json report_json(const ValidationReport& report) {
@@ -633,9 +414,9 @@ HttpResponse RestApi::State::rollback(const HttpRequest& r, const Target& t,
       fail(400, "version must be a registry version number or a semantic version", "version");
     }
   }
-  const auto models_list = registry->models();
-  if (std::find(models_list.begin(), models_list.end(), name) == models_list.end()) {
-    fail(404, "model '" + name + "' is not registered", "name");
+  require_model(name);
+  if (canary_live_locked(name)) {
+    fail(409, "a canary rollout of model '" + name + "' is live: abort it first", "name");
   }
   const auto reason = optional_string(doc, "reason");
   const VersionRef v = registry->rollback(
@@ -814,6 +595,7 @@ HttpResponse RestApi::State::predict(const HttpRequest& r) {
   const std::int32_t label = p.labels.empty() ? -1 : p.labels.front();
   const double confidence = p.confidence.empty() ? std::nan("") : p.confidence.front();
   feedback.remember(request_bits, {mv->deployment, result->version, label, false});
+  observe_drift(*mv, text);
   const auto id = mv->ids.find(result->version);
   const auto semver = mv->semvers.find(result->version);
   // The hot path's answer, written directly (the same text nlohmann would produce, keys sorted).
@@ -849,6 +631,8 @@ HttpResponse RestApi::State::feedback_route(const HttpRequest& r) {
   if (!entry) fail(404, "request " + request_id + " is unknown or too old", "request_id");
   const bool correct = (entry->label == 1) == (label == "positive");
   entry->deployment->record_outcome(entry->version, correct);
+  forward_label(std::string(entry->deployment->model()), request_id, label == "positive" ? 1 : 0,
+                correct);
   return json_response(200, {{"request_id", request_id}, {"correct", correct}});
 }
 

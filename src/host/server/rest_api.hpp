@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <switchyard/core/clock.hpp>
+
 namespace switchyard::server {
 
 /// One HTTP request as the routes read it. Views over the caller's memory, valid for the call.
@@ -63,6 +65,9 @@ class RestApi {
     std::string training_set{};
     /// Predictions remembered for POST /feedback (oldest forgotten first).
     std::size_t feedback_capacity = 100'000;
+    /// Time of the registry, the shadows, the canary rollouts and the drift windows. Null: the
+    /// system clock. Tests pass a ManualClock. Must outlive the RestApi.
+    const Clock* clock = nullptr;
   };
 
   /// Opens (or creates) the registry in options.data_dir, trains the models, and restores the
@@ -75,6 +80,12 @@ class RestApi {
 
   /// Serves one request. Never throws.
   HttpResponse handle(const HttpRequest& request) noexcept;
+
+  /// Evaluates every live canary rollout whose plan interval has passed on Options::clock
+  /// (advance, hold, pause, promote or roll back). Call it about once a second; switchyard-server
+  /// does, on a timer. Cheap when nothing is due. Never throws (a failed evaluation is retried on
+  /// the next call). Thread-safe.
+  void tick() noexcept;
 
   /// Training accuracy of the two sentiment models (small, full), for the startup log.
   std::pair<double, double> training_accuracy() const noexcept;

@@ -38,6 +38,17 @@
     });
   }
 
+  // A read that may answer 404 (no rollout yet): null then.
+  function getOptional(path) {
+    return fetch(path, {cache: 'no-store', credentials: 'omit'}).then(function (r) {
+      if (r.status === 404) return null;
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(path + ': ' + (body.error || r.status));
+        return body;
+      });
+    });
+  }
+
   // A control-plane call with the token from the field (sent only in this request's header).
   function act(path, body, what) {
     var headers = {'Content-Type': 'application/json', 'X-Switchyard-Actor': 'dashboard'};
@@ -51,8 +62,10 @@
       .then(function (r) {
         return r.json().then(function (b) {
           if (!r.ok) throw new Error(r.status + ' ' + (b.error || ''));
-          out.textContent = what + ': done (' + b.model_id + ' is ' + b.stage + ', ' +
-                            b.traffic_percent + '% of traffic)';
+          out.textContent = b.model_id === undefined
+              ? what + ': done (the rollout is ' + b.status + ')'
+              : what + ': done (' + b.model_id + ' is ' + b.stage + ', ' +
+                b.traffic_percent + '% of traffic)';
         });
       })
       .catch(function (e) { out.className = 'error'; out.textContent = what + ': ' + e.message; })
@@ -238,6 +251,138 @@
     if (drawn === CHARTS.length) document.body.setAttribute('data-rendered', 'true');
   }
 
+  function pct(x) { return x === null || x === undefined ? '–' : (100 * x).toFixed(1) + '%'; }
+  function table(headings, rows, attrs) {
+    var t = el('table', null, attrs);
+    var head = el('tr');
+    headings.forEach(function (h) { head.appendChild(el('th', h)); });
+    t.appendChild(el('thead')).appendChild(head);
+    var body = el('tbody');
+    rows.forEach(function (r) {
+      var tr = el('tr');
+      r.forEach(function (cell) {
+        tr.appendChild(cell instanceof Element ? cell : el('td', cell, {'class': 'num'}));
+      });
+      body.appendChild(tr);
+    });
+    t.appendChild(body);
+    return t;
+  }
+
+  // Canary progress: the step reached, the weights, the last analysis and the manual actions.
+  function showCanaries(rollouts) {
+    var box = byId('canary');
+    box.textContent = '';
+    var any = false;
+    Object.keys(rollouts).forEach(function (name) {
+      var c = rollouts[name];
+      if (!c) return;
+      any = true;
+      var panel = el('div', null, {'class': 'panel', 'data-canary': name,
+                                   'data-status': c.status});
+      var h = el('h3', name + ': ' + c.candidate.version + ' against ' + c.stable.version + ' ');
+      panel.appendChild(h);
+      var p = el('p');
+      var done = c.live ? c.step : c.step_count;
+      p.appendChild(el('progress', null, {value: String(done), max: String(c.step_count),
+                                          'aria-label': 'canary progress'}));
+      p.appendChild(el('span', ' step ' + Math.min(c.step + 1, c.step_count) + ' of ' +
+                               c.step_count + ', ' + c.status + ', candidate ' +
+                               c.weights.canary + '% / stable ' + c.weights.stable + '%',
+                       {'data-field': 'canary-summary'}));
+      panel.appendChild(p);
+      if (c.live) {
+        [['Pause', 'pause'], ['Resume', 'resume'], ['Abort', 'abort']].forEach(function (a) {
+          var b = el('button', a[0], {type: 'button', 'data-action': a[1]});
+          b.addEventListener('click', function () {
+            act('/models/' + encodeURIComponent(name) + '/canary/' + a[1],
+                {reason: 'from the dashboard'}, a[1] + ' of the ' + name + ' canary');
+          });
+          p.appendChild(b);
+        });
+      }
+      var checks = c.last_analysis ? c.last_analysis.checks || [] : [];
+      if (checks.length) {
+        panel.appendChild(table(['rule', 'state', 'stable', 'candidate', 'limit'],
+          checks.map(function (k) {
+            return [k.key, k.state, fixed(k.stable, 4), fixed(k.candidate, 4), fixed(k.limit, 4)];
+          })));
+      }
+      box.appendChild(panel);
+    });
+    if (!any) box.appendChild(el('p', 'No canary rollout yet (POST /models/{name}/canary).',
+                                 {'class': 'note'}));
+  }
+
+  // Shadow agreement: per shadow version, what was mirrored and how often it agreed.
+  function showShadows(reports) {
+    var box = byId('shadow');
+    box.textContent = '';
+    var rows = [];
+    Object.keys(reports).forEach(function (name) {
+      (reports[name] ? reports[name].versions : []).forEach(function (v) {
+        var dropped = v.dropped.queue_full + v.dropped.over_budget + v.dropped.stopped;
+        rows.push([name, v.version, pct(v.share), v.sampled, v.compared_rows,
+                   el('td', pct(v.compared_rows ? v.agreement_rate : null),
+                      {'class': 'num', 'data-field': 'agreement'}),
+                   dropped, v.shadow_errors]);
+      });
+    });
+    if (!rows.length) {
+      box.appendChild(el('p', 'No shadow version yet (POST /models/{name}/shadows).',
+                         {'class': 'note'}));
+      return;
+    }
+    box.appendChild(table(['model', 'shadow version', 'share', 'sampled', 'compared',
+                           'agreement', 'dropped', 'errors'], rows, {id: 'shadow-table'}));
+  }
+
+  // Drift per feature of the last closed window, against the training set's profile.
+  function showDrift(reports) {
+    var box = byId('drift');
+    box.textContent = '';
+    Object.keys(reports).forEach(function (name) {
+      var d = reports[name];
+      if (!d) return;
+      if (!d.report) {
+        box.appendChild(el('p', name + ': ' + d.reason + ' (windows of ' + d.window_s + ' s).',
+                           {'class': 'note'}));
+        return;
+      }
+      box.appendChild(el('h3', name + ': ' + d.report.rows + ' requests in the last window' +
+                               (d.report.dataset_drift ? ', dataset drift' : '')));
+      box.appendChild(table(['feature', 'test', 'score', 'threshold', 'drift'],
+        d.report.features.map(function (f) {
+          return [f.name, f.test, fixed(f.score, 4), fixed(f.threshold, 4),
+                  el('td', f.status !== 'ok' ? 'unknown' : (f.drift ? 'yes' : 'no'),
+                     {'class': f.drift ? 'drift' : '', 'data-feature': f.name})];
+        }), {'data-drift': name}));
+    });
+  }
+
+  // The canary, shadow and drift routes of every model, read after the deployments.
+  function pollPanels(versions) {
+    var names = [];
+    versions.forEach(function (v) { if (names.indexOf(v.name) < 0) names.push(v.name); });
+    var reads = [];
+    names.forEach(function (name) {
+      var base = '/models/' + encodeURIComponent(name);
+      reads.push(getOptional(base + '/canary'), getOptional(base + '/shadows'),
+                 getOptional(base + '/drift'));
+    });
+    return Promise.all(reads).then(function (a) {
+      var canaries = {}, shadows = {}, drift = {};
+      names.forEach(function (name, i) {
+        canaries[name] = a[3 * i];
+        shadows[name] = a[3 * i + 1];
+        drift[name] = a[3 * i + 2];
+      });
+      showCanaries(canaries);
+      showShadows(shadows);
+      showDrift(drift);
+    });
+  }
+
   function poll() {
     return Promise.all([getJson('/models'), getJson('/models/performance')])
       .then(function (answers) {
@@ -251,12 +396,14 @@
         showModels(versions);
         showLatest(versions);
         draw();
+        return pollPanels(versions);
+      })
+      .then(function () {
         polls++;
         document.body.setAttribute('data-polls', String(polls));
         var status = byId('status');
         status.className = '';
-        status.textContent = versions.length + ' versions, updated ' +
-                             new Date().toLocaleTimeString();
+        status.textContent = 'updated ' + new Date().toLocaleTimeString();
       })
       .catch(function (e) {
         var status = byId('status');

@@ -12,13 +12,18 @@ and the three charts drawn (data-rendered, set by the page once a chart shows po
 canvas holds painted pixels). Then it drives the page through Chromium's DevTools protocol
 (--remote-debugging-pipe) and clicks: "Set traffic" without a token (the page shows the 401),
 with the token typed into the page (the split changes, the audit log names the dashboard), and
-"Roll back" (the page shows the 409 of a model with no Production version). Exits 77 (ctest's SKIP_RETURN_CODE) without Chromium, or when the
+"Roll back" (the page shows the 409 of a model with no Production version). A second model,
+"support", has a version in Production, a candidate in a canary rollout (seed 003's plan) that
+also runs as a shadow, and drift windows of 2 s: the page shows the canary's progress with its
+Pause, Resume and Abort buttons, the shadow's agreement and the drift of each text feature, and
+Pause with the token pauses the rollout. Exits 77 (ctest's SKIP_RETURN_CODE) without Chromium, or when the
 server was built without Chart.js (after checking that its page says so).
 """
 import argparse
 import html.parser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,7 +112,7 @@ def request(base, method, path, body=None, token=None):
 
 def start_server(server, data):
     proc = subprocess.Popen([server, "--port", "0", "--data", data, "--token", TOKEN,
-                             "--threads", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--threads", "2", "--drift-window", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     port = proc.stdout.readline().strip()
     if not port.isdigit():
@@ -229,10 +234,22 @@ def click_buttons(browser, base, work, ids):
                                  "the answer to a rollback")
             if "409" not in said or "Production" not in said:
                 fail(f"a rollback with no Production version says: {said}")
+            page.eval("document.getElementById('action-result').textContent = ''")
+            page.wait_for("document.querySelector('[data-canary=\"support\"] "
+                          "button[data-action=\"pause\"]') !== null", "the canary's buttons")
+            page.eval("document.querySelector('[data-canary=\"support\"] "
+                      "button[data-action=\"pause\"]').click()")
+            said = page.wait_for(f"/: (done|[0-9]{{3}})/.test({result}) && {result}",
+                                 "the answer to Pause")
+            if "done (the rollout is paused)" not in said:
+                fail(f"Pause of the canary says: {said}")
+            page.wait_for("document.querySelector('[data-canary=\"support\"]')"
+                          ".getAttribute('data-status') === 'paused'", "the paused canary")
         finally:
             page.close()
     status, body, _ = request(base, "GET", "/models")
-    split = {m["model_id"]: m["traffic_percent"] for m in json.loads(body)["models"]}
+    split = {m["model_id"]: m["traffic_percent"] for m in json.loads(body)["models"]
+             if m["name"] == "sentiment"}
     if split != {ids["1.0.0"]: 70, ids["1.1.0"]: 0}:
         fail(f"after the clicks the split is {split}")
     with open(os.path.join(work, "data", "audit.log"), encoding="utf-8") as f:
@@ -240,10 +257,38 @@ def click_buttons(browser, base, work, ids):
                  '"dashboard"' in line]
     if [(c["actor"], c["status"]) for c in calls] != [("token:dashboard", 401),
                                                       ("token:dashboard", 200),
-                                                      ("token:dashboard", 409)]:
+                                                      ("token:dashboard", 409),
+                                                      ("token:dashboard", 200)]:
         fail(f"the audit log's dashboard calls: {calls}")
+    status, body, _ = request(base, "GET", "/models/support/canary")
+    if json.loads(body)["status"] != "paused":
+        fail(f"after Pause the canary is {json.loads(body)['status']}")
     print("ok: the page's buttons: 401 without the token, the split changed with it, "
-          "rollback refused with the server's reason")
+          "rollback refused with the server's reason, the canary paused")
+
+
+def check_panels(dom):
+    """The canary, shadow and drift panels of "support" in the dumped DOM."""
+    canary = re.search(r'<div class="panel" data-canary="support" data-status="running">(.*?)</div>',
+                       dom, re.S)
+    if not canary:
+        fail("no running canary panel for support")
+    progress = re.search(r'<progress value="(\d+)" max="8"', canary.group(1))
+    summary = re.search(r'data-field="canary-summary">([^<]*)<', canary.group(1))
+    if not progress or not summary or "of 8, running, candidate 5% / stable 95%" not in summary.group(1):
+        fail(f"the canary panel shows {canary.group(1)[:400]}")
+    agreement = re.search(r'<td class="num">support</td><td class="num">2</td>.*?'
+                          r'data-field="agreement">([0-9.]+)%</td>', dom, re.S)
+    if not agreement:
+        fail("the shadow table shows no agreement for support 2.0.0")
+    drift = re.search(r'<table data-drift="support">(.*?)</table>', dom, re.S)
+    if not drift:
+        fail("no drift table for support")
+    for feature in ("characters", "words", "unknown_word_share"):
+        if not re.search(r'data-feature="%s">(yes|no|unknown)<' % feature, drift.group(1)):
+            fail(f"the drift table lacks feature {feature}: {drift.group(1)[:400]}")
+    print(f"ok: canary at {summary.group(1).strip()}, shadow agreement {agreement.group(1)}%, "
+          "drift of three features")
 
 
 def find_chromium():
@@ -291,10 +336,29 @@ def check(browser, base, work, screenshot):
                                   {"traffic_percent": percent}, TOKEN)
         if status != 200:
             fail(f"activate {version}: {status} {body!r}")
+    # "support": 1.0.0 in Production with all the traffic, 2.0.0 its shadow and canary.
+    support = {}
+    for version in ("1.0.0", "2.0.0"):
+        status, body, _ = request(base, "POST", "/models", {"name": "support", "version": version},
+                                  TOKEN)
+        if status != 201:
+            fail(f"register support {version}: {status} {body!r}")
+        support[version] = json.loads(body)["model_id"]
+    for path, body in ((f"/models/{support['1.0.0']}/transition", {"stage": "Staging"}),
+                       (f"/models/{support['1.0.0']}/transition", {"stage": "Production"}),
+                       (f"/models/{support['1.0.0']}/activate", {"traffic_percent": 100}),
+                       (f"/models/{support['2.0.0']}/transition", {"stage": "Staging"}),
+                       ("/models/support/shadows", {"version": "2.0.0", "share": 1}),
+                       ("/models/support/canary", {"candidate": "2.0.0"})):
+        status, answer, _ = request(base, "POST", path, body, TOKEN)
+        if status not in (200, 201):
+            fail(f"POST {path}: {status} {answer!r}")
     texts = ["a wonderful film", "dull and far too long", "great acting", "a waste of time"]
     for i in range(40):
-        if request(base, "POST", "/predict", {"text": texts[i % len(texts)]})[0] != 200:
-            fail("a prediction failed")
+        for model in ("sentiment", "support"):
+            if request(base, "POST", "/predict",
+                       {"text": texts[i % len(texts)], "model": model})[0] != 200:
+                fail("a prediction failed")
 
     # Predictions keep arriving while the page polls, so its rates are not all zero.
     stop = threading.Event()
@@ -302,17 +366,25 @@ def check(browser, base, work, screenshot):
     def traffic():
         i = 0
         while not stop.is_set():
-            request(base, "POST", "/predict", {"text": texts[i % len(texts)], "key": str(i)})
+            request(base, "POST", "/predict",
+                    {"text": texts[i % len(texts)], "key": str(i),
+                     "model": ("sentiment", "support")[i % 2]})
             i += 1
             time.sleep(0.01)
 
     sender = threading.Thread(target=traffic, daemon=True)
     sender.start()
     try:
+        # A drift window (2 s of the server's clock) must close before the page can show one.
+        deadline = time.monotonic() + 60
+        while json.loads(request(base, "GET", "/models/support/drift")[1])["report"] is None:
+            if time.monotonic() > deadline:
+                fail("no drift window closed within 60 s")
+            time.sleep(0.2)
         with tempfile.TemporaryDirectory() as profile:
             common = [browser, "--headless", "--disable-gpu", "--no-sandbox",
                       "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + profile,
-                      "--virtual-time-budget=9000", "--window-size=1300,1150"]
+                      "--virtual-time-budget=9000", "--window-size=1300,1900"]
             # A browser that fails to start on a busy machine gets one more try.
             for attempt in (1, 2):
                 run = subprocess.run(common + ["--dump-dom", base + "/dashboard"],
@@ -350,10 +422,14 @@ def check(browser, base, work, screenshot):
             fail(f"version {version}'s row shows {row[:5]}")
         if int(row[5]) <= 0:
             fail(f"version {version} shows no requests")
-    # Per version "Set traffic" and "Transition", per model "Roll back".
-    if sorted(set(dom.buttons)) != ["Roll back", "Set traffic", "Transition"] or \
-            dom.buttons.count("Set traffic") != 2 or dom.buttons.count("Roll back") != 1:
-        fail(f"the promote and rollback buttons are not as expected: {dom.buttons}")
+    # Per version "Set traffic" and "Transition", per model "Roll back", per live canary
+    # "Pause", "Resume" and "Abort".
+    if sorted(set(dom.buttons)) != ["Abort", "Pause", "Resume", "Roll back", "Set traffic",
+                                    "Transition"] or \
+            dom.buttons.count("Set traffic") != 4 or dom.buttons.count("Roll back") != 2 or \
+            dom.buttons.count("Pause") != 1:
+        fail(f"the promote, rollback and canary buttons are not as expected: {dom.buttons}")
+    check_panels(run.stdout)
     if not charts:
         if "Charts are unavailable" not in text:
             fail("a page without Chart.js does not say the charts are unavailable")

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // RestApi's drift route: the texts /predict receives, against a reference profile of the training
-// set built at startup, as a DriftMonitor per model (one-minute windows on RestApi's clock).
+// set built at startup, as a DriftMonitor per model (windows of Options::drift_window on RestApi's clock).
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -24,8 +24,6 @@ struct DriftWatch {
 };
 
 namespace {
-
-constexpr auto kDriftWindow = std::chrono::minutes(1);
 
 // The features of a text the drift report watches, in the profile's order: its length in bytes,
 // its words (lower-cased runs of [A-Za-z0-9'], as the featurizer splits them) and the share of
@@ -89,7 +87,7 @@ DriftMonitor* RestApi::State::drift_monitor_locked(const std::string& name) {
   auto& monitor = drift->monitors[name];
   if (!monitor) {
     monitor = std::make_shared<DriftMonitor>(DriftMonitor::Options{
-        .model = name, .profile = drift->profile, .clock = clock, .window = kDriftWindow});
+        .model = name, .profile = drift->profile, .clock = clock, .window = options.drift_window});
   }
   return monitor.get();
 }
@@ -111,7 +109,7 @@ HttpResponse RestApi::State::drift_report(const Target& t) {
   json features = json::array();
   for (const auto& f : drift->profile->features) features.push_back(f.name);
   json out = {{"model", name},
-              {"window_s", std::chrono::duration<double>(kDriftWindow).count()},
+              {"window_s", options.drift_window.count()},
               {"reference_rows", drift->profile->rows},
               {"features", features}};
   json alerts = json::array();

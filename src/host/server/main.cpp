@@ -39,7 +39,7 @@ using switchyard::server::RestApi;
 constexpr const char* kUsage =
     "usage: switchyard-server --data DIR [--port N] [--bind ADDR] [--token T] [--threads N]\n"
     "                         [--max-body BYTES] [--read-timeout SECONDS]\n"
-    "                         [--max-connections N] [--training FILE]\n"
+    "                         [--max-connections N] [--training FILE] [--drift-window S]\n"
     "  --data DIR          registry directory (registry.db, artifacts/, traffic.json, audit.log);\n"
     "                      created when missing, a fresh one starts empty\n"
     "  --port N            TCP port (default 8000; 0 picks a free one); the bound port is printed\n"
@@ -50,7 +50,8 @@ constexpr const char* kUsage =
     "  --max-body BYTES    largest request body; larger ones get 413 (default 1048576)\n"
     "  --read-timeout S    seconds a client has to send a request (default 10)\n"
     "  --max-connections N open connections beyond which new ones are closed (default 4096)\n"
-    "  --training FILE     labelled sentences to train on (default: the set built in)\n";
+    "  --training FILE     labelled sentences to train on (default: the set built in)\n"
+    "  --drift-window S    seconds per window of GET /models/{name}/drift (default 60)\n";
 
 struct Config {
   std::string data;
@@ -62,6 +63,7 @@ struct Config {
   std::chrono::seconds read_timeout{10};
   std::size_t max_connections = 4096;
   std::string training_file;
+  std::chrono::seconds drift_window{60};
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -109,6 +111,8 @@ Config parse_args(int argc, char** argv) {
       c.max_connections = parse_number<std::size_t>(value, "--max-connections", 1, 1'000'000);
     else if (arg == "--training")
       c.training_file = value;
+    else if (arg == "--drift-window")
+      c.drift_window = std::chrono::seconds(parse_number<int>(value, "--drift-window", 1, 86400));
     else
       usage_error("unknown option " + arg);
   }
@@ -333,6 +337,7 @@ int main(int argc, char** argv) {
     options.data_dir = config.data;
     options.token = config.token;
     options.max_body_bytes = config.max_body;
+    options.drift_window = config.drift_window;
     if (!config.training_file.empty())
       options.training_set = read_training_file(config.training_file);
     RestApi api(std::move(options));

@@ -2,6 +2,7 @@
 // RestApi: seed 002's model-versioning API over Switchyard, as a component any HTTP server mounts.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -68,6 +69,8 @@ class RestApi {
     /// Time of the registry, the shadows, the canary rollouts and the drift windows. Null: the
     /// system clock. Tests pass a ManualClock. Must outlive the RestApi.
     const Clock* clock = nullptr;
+    /// Length of the drift windows of GET /models/{name}/drift (on `clock`). Default 1 minute.
+    std::chrono::seconds drift_window{60};
   };
 
   /// Opens (or creates) the registry in options.data_dir, trains the models, and restores the

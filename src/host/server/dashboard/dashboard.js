@@ -18,6 +18,7 @@
   var charts = {};         // canvas id -> Chart
   var layout = '';         // what the deployments table shows, to rebuild it only on change
   var polls = 0;
+  var shown = 0;           // versions in the last poll
 
   function byId(id) { return document.getElementById(id); }
   // An element with text (never parsed as markup) and attributes.
@@ -396,6 +397,7 @@
         showModels(versions);
         showLatest(versions);
         draw();
+        shown = versions.length;
         return pollPanels(versions);
       })
       .then(function () {
@@ -403,7 +405,7 @@
         document.body.setAttribute('data-polls', String(polls));
         var status = byId('status');
         status.className = '';
-        status.textContent = 'updated ' + new Date().toLocaleTimeString();
+        status.textContent = shown + ' versions, updated ' + new Date().toLocaleTimeString();
       })
       .catch(function (e) {
         var status = byId('status');

@@ -3,8 +3,9 @@
 # End-to-end test of switchyard-server: starts it on a free loopback port with a fresh data
 # directory, runs seed 002's curl walkthrough and testing loop unchanged (only the address and
 # the model ids filled in), checks the 70/30 split, every error case, garbage input (malformed
-# JSON, a 2 MB body, a half-sent request, a silent client), a restart on the same data, and the
-# bearer-token checks, then stops the server. Needs curl and jq.
+# JSON, a 2 MB body, a half-sent request, a silent client), a restart on the same data, aliases,
+# a shadow and a canary from YAML bodies and the drift route, and the bearer-token checks, then
+# stops the server. Needs curl and jq.
 # usage: server_e2e.sh path/to/switchyard-server
 set -euo pipefail
 
@@ -201,6 +202,58 @@ call GET '/models?status=active'
 check "after a restart: two active models" "200 2" "$status $(jq '.models | length' <<< "$body")"
 call POST /predict '{"text": "Great product!", "model_version": "2.0.0"}'
 check "after a restart: pinned to 2.0.0" "200 $model2_id" "$status $(jq -r .model_id <<< "$body")"
+
+# ---- aliases, a shadow from seed 003's YAML, a canary, drift (PUT, DELETE and YAML bodies) -----
+call PUT /models/sentiment/aliases/champion '{"version": "2.0.0"}'
+check "alias set with PUT" "200 $model2_id" "$status $(jq -r .model_id <<< "$body")"
+call DELETE /models/sentiment/aliases/champion
+check "alias removed with DELETE" 200 "$status"
+call DELETE /models/sentiment/aliases/champion
+expect_error "alias removed twice" 404 alias
+cat > "$work/shadow.yaml" <<'YAML'
+deployment:
+  name: sentiment
+  primary: {model: sentiment, version: 2}
+  shadow: {model: sentiment, version: 1, traffic: 100%}
+  comparison: {metrics: [accuracy, latency_p99], duration: 7d}
+YAML
+status=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/yaml' \
+  --data-binary @"$work/shadow.yaml" "$base/models/sentiment/shadows")
+check "shadow attached from YAML" 201 "$status"
+for i in $(seq 1 20); do curl -s -X POST "$base/predict" -d '{"text": "fine"}' > /dev/null; done
+call GET '/models/sentiment/shadows?settle=true'
+check "the shadow saw every request and compared what it mirrored" "20 true" \
+  "$(jq -r '.versions[0] | "\(.sampled) \(.compared_rows == .mirrored)"' <<< "$body")"
+call DELETE /models/sentiment/shadows/1.0.0
+check "shadow detached" 200 "$status"
+call POST "/models/$model1_id/transition" '{"stage": "Staging"}'
+call POST "/models/$model1_id/transition" '{"stage": "Production"}'
+call POST "/models/$model2_id/transition" '{"stage": "Staging"}'
+cat > "$work/canary.yaml" <<'YAML'
+deployment:
+  name: sentiment
+  canary:
+    model_version: 2
+    stages:
+      - {traffic_percent: 10, duration: 1h}
+      - {traffic_percent: 100, duration: 1h}
+YAML
+status=$(curl -s -o "$work/body" -w '%{http_code}' -X POST --data-binary @"$work/canary.yaml" \
+  "$base/models/sentiment/canary")
+check "canary started from YAML" "201 running 10" \
+  "$status $(jq -r '"\(.status) \(.weights.canary)"' "$work/body")"
+call GET '/models?status=active'
+check "the split follows the canary" "90 10" \
+  "$(jq -r '[.models[] | .traffic_percent] | map(tostring) | join(" ")' <<< "$body")"
+call POST "/models/$model1_id/activate" '{"traffic_percent": 50}'
+expect_error "activate during a canary" 409 model_id
+call POST /models/sentiment/canary/abort '{"reason": "e2e"}'
+check "canary aborted" "200 aborted" "$status $(jq -r .status <<< "$body")"
+call GET '/models?status=active'
+check "stable has all the traffic again" "$model1_id 100" \
+  "$(jq -r '.models[] | "\(.model_id) \(.traffic_percent)"' <<< "$body")"
+call GET /models/sentiment/drift
+check "drift route with three features" "200 3" "$status $(jq '.features | length' <<< "$body")"
 stop_server
 
 # ---- the bearer token ---------------------------------------------------------------------------

@@ -472,18 +472,27 @@ SWITCHYARD_INLINE CanaryMetrics::Totals CanaryMetrics::read_totals() const {
       v.fallbacks += c.fallbacks.load(dc::kRelaxed);
       v.labelled += c.labelled.load(dc::kRelaxed);
       v.correct += c.correct.load(dc::kRelaxed);
-      LatencyHistogram one;
+      // Only the buckets between the shard's smallest and largest latency can be non-zero; both
+      // only ever widen, so a count a racing writer stored outside the range read here is read
+      // by a later call, never lost (windows are differences of such reads).
+      const std::uint64_t lo = c.latency_min.load(dc::kRelaxed);
+      const std::uint64_t hi = c.latency_max.load(dc::kRelaxed);
       std::uint64_t n = 0;
-      for (std::size_t b = 0; b < LatencyBuckets::kCount; ++b) {
-        if (const std::uint64_t k = c.latency[b].load(dc::kRelaxed)) {
-          one.add_bucket(b, k);
-          n += k;
+      if (lo <= hi) {
+        const std::size_t last = LatencyBuckets::index(hi);
+        for (std::size_t b = LatencyBuckets::index(lo); b <= last; ++b) {
+          if (const std::uint64_t k = c.latency[b].load(dc::kRelaxed)) {
+            v.latency.add_bucket(b, k);
+            n += k;
+          }
         }
       }
-      one.set_totals(n, c.latency_sum.load(dc::kRelaxed),
-                     n ? c.latency_min.load(dc::kRelaxed) : std::numeric_limits<std::uint64_t>::max(),
-                     c.latency_max.load(dc::kRelaxed));
-      v.latency.merge(one);
+      if (n > 0) {
+        v.latency.set_totals(v.latency.count() + n,
+                             v.latency.sum() + c.latency_sum.load(dc::kRelaxed),
+                             std::min(v.latency.count() ? v.latency.min() : lo, lo),
+                             std::max(v.latency.max(), hi));
+      }
       for (std::size_t m = 0; m < metric_names_.size(); ++m) {
         v.metrics[m].count += c.metrics[m].count.load(dc::kRelaxed);
         v.metrics[m].sum += c.metrics[m].sum.load(dc::kRelaxed);
@@ -546,9 +555,8 @@ inline std::vector<double> merge_samples(std::vector<ShardSample>& parts, std::s
 
 }  // namespace detail::canary
 
-SWITCHYARD_INLINE CanaryVersionFigures CanaryMetrics::figures(std::int64_t version,
-                                                               const Totals::Version& v) {
-  CanaryVersionFigures f;
+SWITCHYARD_INLINE void CanaryMetrics::figures(CanaryVersionFigures& f, std::int64_t version,
+                                               const Totals::Version& v) {
   f.version = version;
   f.requests = v.requests;
   f.errors = v.errors;
@@ -557,7 +565,6 @@ SWITCHYARD_INLINE CanaryVersionFigures CanaryMetrics::figures(std::int64_t versi
   f.correct = v.correct;
   f.latency = v.latency;
   f.metrics = v.metrics;
-  return f;
 }
 
 SWITCHYARD_INLINE CanaryMetrics::Totals CanaryMetrics::zero_totals() const {
@@ -586,11 +593,15 @@ SWITCHYARD_INLINE CanaryWindow CanaryMetrics::build(bool roll) const {
   w.ignored_requests = t.ignored;
   w.labels_unmatched = t.labels_unmatched;
   w.labels_duplicate = t.labels_duplicate;
+  // Figures hold a latency histogram (about 18 KB): built in place, never moved (a move copies).
+  w.cumulative.reserve(versions_.size());
+  w.window.reserve(versions_.size());
   for (std::size_t vi = 0; vi < versions_.size(); ++vi) {
     const Totals::Version& cum = t.versions[vi];
     const Totals::Version& base = baseline_->versions[vi];
-    w.cumulative.push_back(figures(versions_[vi], cum));
-    CanaryVersionFigures f = figures(versions_[vi], cum);
+    figures(w.cumulative.emplace_back(), versions_[vi], cum);
+    CanaryVersionFigures& f = w.window.emplace_back();
+    figures(f, versions_[vi], cum);
     f.requests -= base.requests;
     f.errors -= base.errors;
     f.fallbacks -= base.fallbacks;
@@ -613,7 +624,6 @@ SWITCHYARD_INLINE CanaryWindow CanaryMetrics::build(bool roll) const {
       parts.push_back(dc::read_sample(overflow_->versions[vi].sample[window & 1], window));
     }
     f.latency_sample_ns = dc::merge_samples(parts, sample_capacity_, merge_state_);
-    w.window.push_back(std::move(f));
   }
   if (roll) {
     *baseline_ = std::move(t);

@@ -250,7 +250,8 @@ class CanaryMetrics final : public RequestObserver {
   Totals read_totals() const;
   // Reads the current window; with `roll`, also closes it and starts the next.
   CanaryWindow build(bool roll) const;
-  static CanaryVersionFigures figures(std::int64_t version, const Totals::Version& totals);
+  static void figures(CanaryVersionFigures& out, std::int64_t version,
+                      const Totals::Version& totals);
 
   std::vector<std::int64_t> versions_;
   std::vector<std::string> metric_names_;

@@ -35,11 +35,8 @@ version=$("$cli" --data "$data" --json register "$file" --name "$name" "${regist
   sed -n 's/^  "version": \([0-9][0-9]*\),\{0,1\}$/\1/p')
 echo "    version $version"
 
-step "Staging gates for $name version $version"
-"$cli" --data "$data" transition "$name" "$version" Staging "${gate_args[@]}" --reason "$reason"
-
-step "Promoting $name version $version to Production"
-"$cli" --data "$data" transition "$name" "$version" Production --reason "$reason"
+step "Promoting $name version $version: Staging gates, then Production"
+"$cli" --data "$data" promote "$name" "$version" "${gate_args[@]}" --reason "$reason"
 
 step "Done: $name version $version is in Production"
 "$cli" --data "$data" list "$name"

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_support.hpp"
+#include "analysis_commands.hpp"
 #include "registry_commands.hpp"
 
 namespace {
@@ -47,7 +48,8 @@ int report_error(std::string_view code, ExitCode exit, const std::string& messag
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"switchyard: register, promote, roll back and audit ML model versions", "switchyard"};
+  CLI::App app{"switchyard: register, promote, roll back and audit ML model versions; analyse A/B tests, "
+                "drift and rollout plans", "switchyard"};
   app.footer(kExitCodes);
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command name
@@ -55,14 +57,16 @@ int main(int argc, char** argv) {
   switchyard::cli::GlobalOptions global;
   if (const char* user = std::getenv("USER"); user && *user) global.actor = user;
   app.add_option("--data", global.data,
-                 "Registry directory holding registry.db and artifacts/ (env SWITCHYARD_DATA)")
-      ->envname("SWITCHYARD_DATA")
-      ->required();
+                 "Registry directory holding registry.db and artifacts/ (env SWITCHYARD_DATA); the "
+                 "registry commands need it")
+      ->envname("SWITCHYARD_DATA");
   app.add_flag("--json", global.json, "Print JSON for scripts instead of tables");
   app.add_option("--actor", global.actor, "Who makes the change, for the audit trail ($USER)");
 
   switchyard::cli::CommandAction action;
   switchyard::cli::add_registry_commands(app, global, action);
+  switchyard::cli::add_analysis_commands(app, global, action);
+  switchyard::cli::add_canary_commands(app, global, action);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The registry commands of the `switchyard` CLI, each a function from its options to a
+// The registry commands of the `switchyard` CLI (register, list, show, transition, promote,
+// validate, alias, rollback, history, export, import), each a function from its options to a
 // CommandResult (JSON for scripts and a readable rendering), over ModelRegistry on SQLite.
 #include "registry_commands.hpp"
 
@@ -26,6 +27,10 @@ using nlohmann::json;
 class OpenRegistry {
  public:
   OpenRegistry(const GlobalOptions& global, bool create) {
+    if (global.data.empty()) {
+      throw InvalidArgument("this command needs the registry directory: --data DIR (or "
+                            "SWITCHYARD_DATA)");
+    }
     const fs::path root(global.data);
     const fs::path db = root / "registry.db";
     if (!create && !fs::exists(db)) {
@@ -315,23 +320,27 @@ PromotionEvidence read_evidence(const std::string& spec) {
   return e;
 }
 
+// The gates given with --min / --max; none when neither is given (the registry's own apply).
+std::optional<ValidationPolicy> policy_of(const std::vector<std::string>& min,
+                                          const std::vector<std::string>& max) {
+  if (min.empty() && max.empty()) return std::nullopt;
+  ValidationPolicy p;
+  std::map<std::string, MetricThreshold> bounds;
+  for (const auto& [metric, value] : parse_numbers(min, "--min")) {
+    bounds[metric].metric = metric;
+    bounds[metric].min = value;
+  }
+  for (const auto& [metric, value] : parse_numbers(max, "--max")) {
+    bounds[metric].metric = metric;
+    bounds[metric].max = value;
+  }
+  for (auto& [metric, threshold] : bounds) p.thresholds.push_back(threshold);
+  return p;
+}
+
 CommandResult run_transition(const GlobalOptions& global, const TransitionOptionsCli& o) {
   const Stage to = parse_stage(o.stage);
-  std::optional<ValidationPolicy> policy;
-  if (!o.min.empty() || !o.max.empty()) {
-    ValidationPolicy p;
-    std::map<std::string, MetricThreshold> bounds;
-    for (const auto& [metric, value] : parse_numbers(o.min, "--min")) {
-      bounds[metric].metric = metric;
-      bounds[metric].min = value;
-    }
-    for (const auto& [metric, value] : parse_numbers(o.max, "--max")) {
-      bounds[metric].metric = metric;
-      bounds[metric].max = value;
-    }
-    for (auto& [metric, threshold] : bounds) p.thresholds.push_back(threshold);
-    policy = std::move(p);
-  }
+  const std::optional<ValidationPolicy> policy = policy_of(o.min, o.max);
   OpenRegistry registry(global, false);
   require_model(*registry, o.model);
   const auto before = registry->find(o.model, o.selector);
@@ -367,6 +376,68 @@ CommandResult run_transition(const GlobalOptions& global, const TransitionOption
   text += o.model + " version " + std::to_string(before->version) + ": " +
           std::string(to_string(before->stage)) + " -> " + std::string(to_string(to)) + "\n";
   return {doc, text};
+}
+
+// `promote`: Development -> Staging (the gates) -> Production, or Staging -> Production, in one
+// command; each step is an ordinary transition with its audit row.
+CommandResult run_promote(const GlobalOptions& global, const TransitionOptionsCli& o) {
+  Stage from = Stage::kDevelopment;
+  std::int64_t version = 0;
+  {
+    OpenRegistry registry(global, false);
+    require_model(*registry, o.model);
+    const auto v = registry->find(o.model, o.selector);
+    from = v->stage;
+    version = v->version;
+  }
+  if (from != Stage::kDevelopment && from != Stage::kStaging) {
+    throw InvalidTransition(o.model + " version " + std::to_string(version) + " is " +
+                            std::string(to_string(from)) +
+                            "; promote takes a Development or Staging version to Production");
+  }
+  TransitionOptionsCli step = o;
+  step.selector = std::to_string(version);
+  json steps = json::array();
+  std::string text;
+  if (from == Stage::kDevelopment) {
+    step.stage = "Staging";
+    CommandResult staged = run_transition(global, step);
+    steps.push_back(staged.json);
+    text += staged.text;
+  }
+  step.stage = "Production";
+  step.min.clear();  // the gates ran on the way to Staging
+  step.max.clear();
+  CommandResult produced = run_transition(global, step);
+  steps.push_back(produced.json);
+  text += produced.text;
+  return {{{"model", o.model}, {"version", version}, {"stage", "Production"}, {"steps", steps}},
+          text};
+}
+
+struct ValidateOptions {
+  std::string model;
+  std::string selector = "latest";
+  std::vector<std::string> min;
+  std::vector<std::string> max;
+};
+
+// `validate`: the gates' report for a version, changing nothing; exit 3 when a gate fails.
+CommandResult run_validate(const GlobalOptions& global, const ValidateOptions& o) {
+  const std::optional<ValidationPolicy> policy = policy_of(o.min, o.max);
+  OpenRegistry registry(global, false);
+  require_model(*registry, o.model);
+  const auto v = registry->find(o.model, o.selector);
+  const ValidationReport report = registry->validate(o.model, v->version, policy);
+  CommandResult result{{{"model", o.model}, {"version", v->version}, {"gate_report", report_json(report)}},
+                       report_text(report)};
+  if (!report.passed()) {
+    throw ReportedError(ErrorCode::kValidationFailed,
+                        o.model + " version " + std::to_string(v->version) +
+                            " fails its validation gates",
+                        std::move(result));
+  }
+  return result;
 }
 
 struct AliasOptions {
@@ -479,15 +550,6 @@ CommandResult run_import(const GlobalOptions& global, const ImportOptions& o) {
               "\n"};
 }
 
-// Registers `run(global, *options)` as the action of `command`.
-template <class Options, class Run>
-void on_parse(CLI::App* command, const GlobalOptions& global, CommandAction& action,
-              std::shared_ptr<Options> options, Run run) {
-  command->callback([&global, &action, options, run] {
-    action = [&global, options, run] { return run(global, *options); };
-  });
-}
-
 }  // namespace
 
 void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
@@ -541,6 +603,34 @@ void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAc
     c->add_flag("--sign-off", o->sign_off,
                 "Record the --actor's sign-off (a policy may require one of the model's owners)");
     on_parse(c, global, action, o, run_transition);
+  }
+  {
+    auto o = std::make_shared<TransitionOptionsCli>();
+    auto* c = app.add_subcommand(
+        "promote",
+        "Take a version to Production: through the Staging gates from Development, or from "
+        "Staging; the previous Production version is archived");
+    c->add_option("model", o->model, "Model name")->required();
+    c->add_option("version", o->selector, selector_help)->required();
+    c->add_option("--reason", o->reason, "Why, for the audit trail");
+    c->add_option("--min", o->min, "Gate: metric at least METRIC=NUMBER, repeatable");
+    c->add_option("--max", o->max, "Gate: metric at most METRIC=NUMBER, repeatable");
+    c->add_flag("--keep-existing-production", o->keep_existing_production,
+                "Keep the current Production version(s) instead of archiving");
+    c->add_option("--evidence", o->evidence,
+                  "KIND=FILE: a JSON report with \"passed\" the promotion rests on; repeatable");
+    c->add_flag("--sign-off", o->sign_off, "Record the --actor's sign-off");
+    on_parse(c, global, action, o, run_promote);
+  }
+  {
+    auto o = std::make_shared<ValidateOptions>();
+    auto* c = app.add_subcommand(
+        "validate", "Run a version's validation gates and print the report; changes nothing");
+    c->add_option("model", o->model, "Model name")->required();
+    c->add_option("version", o->selector, selector_help)->capture_default_str();
+    c->add_option("--min", o->min, "Gate: metric at least METRIC=NUMBER, repeatable");
+    c->add_option("--max", o->max, "Gate: metric at most METRIC=NUMBER, repeatable");
+    on_parse(c, global, action, o, run_validate);
   }
   {
     auto* alias = app.add_subcommand("alias", "Set or remove an alias (champion, challenger)");

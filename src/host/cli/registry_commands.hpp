@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The registry commands of the `switchyard` CLI: register, list, show, transition, alias,
-// rollback, history, export, import.
+// The registry commands of the `switchyard` CLI: register, list, show, transition, promote,
+// validate, alias, rollback, history, export, import.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,16 @@ struct GlobalOptions {
 
 /// The command chosen on the command line, run after parsing so that its errors map to exit codes.
 using CommandAction = std::function<CommandResult()>;
+
+/// Makes `run(global, *options)` the action once `command` is parsed. `options` are the
+/// command's own, bound to its CLI11 options; `global` and `action` must outlive the parse.
+template <class Options, class Run>
+void on_parse(CLI::App* command, const GlobalOptions& global, CommandAction& action,
+              std::shared_ptr<Options> options, Run run) {
+  command->callback([&global, &action, options, run] {
+    action = [&global, options, run] { return run(global, *options); };
+  });
+}
 
 /// Adds the registry commands to `app`. When one of them is parsed, `action` is set to run it;
 /// `global` and the command's own options must outlive the action.

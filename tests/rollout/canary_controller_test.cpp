@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -623,6 +624,140 @@ TEST(CanaryControllerTest, a_crash_before_a_set_weight_step_ran_runs_it_once_on_
   EXPECT_EQ(h.weight("canary"), 50);
   EXPECT_EQ(c.record()->step, 3);
   EXPECT_EQ(count_decisions(*h.f.store->load_rollout(kModel), "advance", 2), 1u);
+}
+
+// The process stops after the rollback is recorded and before the router publish (the publish
+// hook throws where the process would have died): a restarted controller finishes the rollback
+// rather than republishing the candidate's weight, and the rollback is decided once.
+struct CrashBeforePublish {};
+
+TEST(CanaryControllerTest, a_crash_between_recording_a_rollback_and_publishing_it_resumes_it) {
+  Harness h;
+  {
+    bool armed = false;
+    CanaryController::Options o = h.options();
+    o.before_publish = [&armed](const std::map<std::string, double>& weights) {
+      if (armed && weights.at("canary") == 0.0) throw CrashBeforePublish{};
+    };
+    CanaryController c(o);
+    c.start(h.plan({CanaryStep::set_weight(50), CanaryStep::pause(1h)}));
+    armed = true;
+    h.bad_traffic();
+    EXPECT_THROW(c.evaluate(), CrashBeforePublish);
+  }
+  const RolloutRecord stored = *h.f.store->load_rollout(kModel);
+  EXPECT_EQ(stored.status, RolloutStatus::kRollingBack);
+  EXPECT_EQ(stored.weights.at("canary"), 0.0);
+  EXPECT_EQ(h.weight("canary"), 50) << "the publish never happened";
+  EXPECT_EQ(h.f.registry->get(kModel, h.candidate)->stage, Stage::kStaging);
+
+  h.f.reopen();
+  h.new_deployment();
+  std::vector<RolloutStatusEvent> rollbacks;
+  std::vector<double> published;
+  CanaryController::Options o = h.options();
+  o.before_publish = [&published](const std::map<std::string, double>& weights) {
+    published.push_back(weights.at("canary"));
+  };
+  CanaryController c(o);
+  c.rolled_back.connect([&](const RolloutStatusEvent& e) { rollbacks.push_back(e); });
+  ASSERT_TRUE(c.resume_from_store());
+  EXPECT_EQ(published, std::vector<double>({0.0, 0.0})) << "the canary weight never came back";
+  EXPECT_EQ(h.weight("canary"), 0);
+  EXPECT_EQ(h.weight("stable"), 100);
+  EXPECT_EQ(h.f.registry->get(kModel, h.candidate)->stage, Stage::kRejected);
+  const RolloutRecord r = *h.f.store->load_rollout(kModel);
+  EXPECT_EQ(r.status, RolloutStatus::kRolledBack);
+  EXPECT_EQ(count_decisions(r, "rollback", 1), 1u) << "decided once, finished on resume";
+  ASSERT_EQ(rollbacks.size(), 1u);
+  EXPECT_EQ(rollbacks[0].reason, stored.decisions.back().reason);
+  EXPECT_EQ(c.evaluate(), RolloutAction::kNone);
+}
+
+TEST(CanaryControllerTest, a_rollback_whose_publish_failed_is_finished_by_the_next_evaluation) {
+  Harness h;
+  bool fail = false;
+  CanaryController::Options o = h.options();
+  o.before_publish = [&fail](const std::map<std::string, double>&) {
+    if (fail) throw CrashBeforePublish{};
+  };
+  CanaryController c(o);
+  c.start(h.plan({CanaryStep::set_weight(50), CanaryStep::pause(1h)}));
+  fail = true;
+  h.bad_traffic();
+  EXPECT_THROW(c.evaluate(), CrashBeforePublish);
+  EXPECT_EQ(c.record()->status, RolloutStatus::kRollingBack);
+  EXPECT_THROW(c.pause("alice"), InvalidTransition) << "only finishing the rollback is allowed";
+  fail = false;
+  EXPECT_EQ(c.evaluate(), RolloutAction::kRolledBack);
+  EXPECT_EQ(h.weight("canary"), 0);
+  EXPECT_EQ(h.f.store->load_rollout(kModel)->status, RolloutStatus::kRolledBack);
+  EXPECT_EQ(h.f.registry->get(kModel, h.candidate)->stage, Stage::kRejected);
+}
+
+// Blue/green (seed 001): after the switch the previous version stays loaded for the plan's
+// keep_previous_for, so a rollback within it is one publish back; after it the version is
+// released and a switch-back is refused.
+struct BlueGreen {
+  Harness h;
+  std::vector<std::map<std::string, double>> published;
+  std::unique_ptr<CanaryController> c;
+  BlueGreen() {
+    CanaryController::Options o = h.options();
+    o.before_publish = [this](const std::map<std::string, double>& w) { published.push_back(w); };
+    c = std::make_unique<CanaryController>(o);
+    CanaryPlan p = h.plan({CanaryStep::set_weight(100)});
+    p.strategy = RolloutStrategy::kBlueGreen;
+    p.keep_previous_for = 30min;
+    EXPECT_EQ(c->start(p), RolloutAction::kPromoted);
+    published.clear();
+  }
+  std::int64_t version_of(const std::string& arm) const {
+    for (const auto& v : h.deployment->router().policy().variants) {
+      if (v.name == arm) return v.version;
+    }
+    return -1;
+  }
+};
+
+TEST(CanaryControllerTest, blue_green_switches_back_in_one_publish_within_keep_previous_for) {
+  BlueGreen b;
+  EXPECT_EQ(b.version_of("stable"), b.h.candidate);
+  EXPECT_EQ(b.version_of("previous"), b.h.stable) << "kept loaded";
+  b.h.f.clock.advance(29min);
+  EXPECT_EQ(b.c->evaluate(), RolloutAction::kNone);
+  EXPECT_TRUE(b.published.empty()) << "nothing released within the window";
+  b.c->rollback("alice", "checkout conversion fell");
+  ASSERT_EQ(b.published.size(), 1u) << "one publish back";
+  EXPECT_EQ(b.version_of("stable"), b.h.stable);
+  EXPECT_EQ(b.h.weight("stable"), 100);
+  EXPECT_EQ(b.h.f.registry->get(kModel, b.h.stable)->stage, Stage::kProduction);
+  EXPECT_EQ(b.h.f.registry->get(kModel, b.h.candidate)->stage, Stage::kArchived);
+  const RolloutRecord r = *b.h.f.store->load_rollout(kModel);
+  EXPECT_EQ(r.status, RolloutStatus::kRolledBack);
+  EXPECT_EQ(r.decisions.back().action, "rollback");
+  EXPECT_EQ(r.decisions.back().actor, "alice");
+}
+
+TEST(CanaryControllerTest, blue_green_releases_the_previous_version_after_keep_previous_for) {
+  BlueGreen b;
+  b.h.f.clock.advance(30min);
+  EXPECT_EQ(b.c->evaluate(), RolloutAction::kNone);
+  ASSERT_EQ(b.published.size(), 1u);
+  const RoutingPolicy policy = b.h.deployment->router().policy();
+  ASSERT_EQ(policy.variants.size(), 1u) << "the previous version left the table";
+  EXPECT_EQ(policy.variants[0].version, b.h.candidate);
+  EXPECT_EQ(b.c->record()->decisions.back().action, "release_previous");
+  EXPECT_EQ(b.c->evaluate(), RolloutAction::kNone);
+  EXPECT_EQ(b.published.size(), 1u) << "released once";
+  EXPECT_THROW(b.c->rollback("alice", "too late"), InvalidTransition);
+  EXPECT_EQ(b.h.f.registry->get(kModel, b.h.candidate)->stage, Stage::kProduction);
+  // A restarted controller does not load it again.
+  b.c.reset();
+  b.h.new_deployment();
+  CanaryController again(b.h.options());
+  ASSERT_TRUE(again.resume_from_store());
+  EXPECT_EQ(b.h.deployment->router().policy().variants.size(), 1u);
 }
 
 // Seed 001's zero failed deployments: while two threads predict, the controller rolls back; no

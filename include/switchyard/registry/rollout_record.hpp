@@ -14,16 +14,21 @@
 
 namespace switchyard {
 
-/// Where a rollout stands. kRunning and kPaused are live; the other three are final.
+/// Where a rollout stands. kRunning, kPaused and kRollingBack are live; the other three are
+/// final.
 enum class RolloutStatus : std::uint8_t {
   kRunning,     ///< steps advance as evaluations pass
   kPaused,      ///< held until resumed (manually, or by a pause step without a duration)
   kPromoted,    ///< the candidate took all traffic and moved to Production
   kRolledBack,  ///< the candidate was taken out of traffic and Rejected
   kAborted,     ///< stopped by hand: the candidate out of traffic, its stage left as it was
+  /// A rollback is decided and recorded, and the candidate's weight may not be 0 yet: written
+  /// before the router publish, so a controller restarted after a crash finishes the rollback
+  /// (weight 0, candidate Rejected) instead of republishing the candidate's weight.
+  kRollingBack,
 };
 
-/// "running", "paused", "promoted", "rolled_back", "aborted".
+/// "running", "paused", "promoted", "rolled_back", "aborted", "rolling_back".
 constexpr std::string_view to_string(RolloutStatus s) noexcept {
   switch (s) {
     case RolloutStatus::kRunning: return "running";
@@ -31,6 +36,7 @@ constexpr std::string_view to_string(RolloutStatus s) noexcept {
     case RolloutStatus::kPromoted: return "promoted";
     case RolloutStatus::kRolledBack: return "rolled_back";
     case RolloutStatus::kAborted: return "aborted";
+    case RolloutStatus::kRollingBack: return "rolling_back";
   }
   return "unknown";
 }
@@ -38,7 +44,8 @@ constexpr std::string_view to_string(RolloutStatus s) noexcept {
 /// The status named `text` (as to_string writes it), or nullopt.
 inline std::optional<RolloutStatus> rollout_status_from_string(std::string_view text) noexcept {
   for (auto s : {RolloutStatus::kRunning, RolloutStatus::kPaused, RolloutStatus::kPromoted,
-                 RolloutStatus::kRolledBack, RolloutStatus::kAborted}) {
+                 RolloutStatus::kRolledBack, RolloutStatus::kAborted,
+                 RolloutStatus::kRollingBack}) {
     if (to_string(s) == text) return s;
   }
   return std::nullopt;
@@ -55,7 +62,8 @@ constexpr bool is_final(RolloutStatus s) noexcept {
 struct RolloutDecision {
   TimePoint at{};
   std::int64_t step = 0;  ///< index of the plan step it was taken at
-  /// "start", "advance", "pause", "resume", "promote", "rollback", "abort", "retry", "skip".
+  /// "start", "advance", "pause", "resume", "promote", "rollback", "abort", "retry", "skip",
+  /// "release_previous" (a promoted rollout's previous version no longer kept for a switch-back).
   std::string action;
   std::string actor;
   std::string reason;

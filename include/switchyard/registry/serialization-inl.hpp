@@ -667,7 +667,7 @@ void status_field(R& r, const char* name, RolloutStatus& out) {
   const std::optional<RolloutStatus> s = rollout_status_from_string(text);
   if (!s) {
     r.fail(name, "has unknown rollout status '" + text +
-                     "' (expected running, paused, promoted, rolled_back or aborted)");
+                     "' (expected running, paused, promoted, rolled_back, aborted or rolling_back)");
   }
   out = *s;
 }

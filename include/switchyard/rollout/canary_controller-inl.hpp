@@ -8,6 +8,7 @@
 #include <utility>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/core/units.hpp>
 #include <switchyard/detail/json_text.hpp>
 #include <switchyard/registry/rollout_lease.hpp>
 #include <switchyard/registry/serialization.hpp>
@@ -321,7 +322,10 @@ SWITCHYARD_INLINE bool CanaryController::resume_from_store() {
     // persisted weights are what serves from now on.
     republish();
     const auto& steps = plan_->steps;
-    if (record_->status == RolloutStatus::kRunning &&
+    if (record_->status == RolloutStatus::kRollingBack) {
+      // The process stopped between recording the rollback and finishing it: finish it.
+      finish_rollback(out, options_.owner, rollback_reason(), "");
+    } else if (record_->status == RolloutStatus::kRunning &&
         record_->step < static_cast<std::int64_t>(steps.size()) &&
         steps[static_cast<std::size_t>(record_->step)].kind == StepKind::kSetWeight) {
       // A set_weight step is recorded as current only before it ran: run it now, once.
@@ -340,13 +344,21 @@ SWITCHYARD_INLINE RolloutAction CanaryController::evaluate() {
   RolloutAction action = RolloutAction::kHeld;
   {
     detail::MutexLock lk(mu_);
+    if (record_ && record_->status == RolloutStatus::kPromoted) {
+      release_previous_if_due();
+      return RolloutAction::kNone;
+    }
     if (!record_ || is_final(record_->status)) return RolloutAction::kNone;
     const TimePoint now = clock_->now();
     CanaryWindow w = options_.metrics->roll_window();
     if (lease_ && lease_->expires_at - now < options_.lease_ttl / 2) persist();  // renew
     if (record_->status == RolloutStatus::kPaused) return RolloutAction::kPaused;
     const auto& steps = plan_->steps;
-    if (record_->step >= static_cast<std::int64_t>(steps.size())) {
+    if (record_->status == RolloutStatus::kRollingBack) {
+      // A rollback whose final write failed: finish it before anything else.
+      finish_rollback(out, options_.owner, rollback_reason(), "");
+      action = RolloutAction::kRolledBack;
+    } else if (record_->step >= static_cast<std::int64_t>(steps.size())) {
       // Every step is done and the promotion waits (a confirm_promotion hook said no).
       action = do_promote(out, options_.owner, "every step passed");
       if (action == RolloutAction::kPaused) persist();
@@ -364,16 +376,18 @@ SWITCHYARD_INLINE RolloutAction CanaryController::evaluate() {
       }
       ev.failures = record_->failures;
       ev.consecutive_failures = record_->consecutive_failures;
-      const std::string summary = ev.summary;
-      const std::string ev_json = ev.to_json();
-      out.analyses.push_back(std::move(ev));
       const bool over_limit =
           record_->failures > static_cast<std::int64_t>(plan_->failure_limit) ||
           (plan_->consecutive_failure_limit &&
            record_->consecutive_failures >
                static_cast<std::int64_t>(*plan_->consecutive_failure_limit));
+      const AnalysisVerdict verdict = ev.verdict;
+      // The analysis as JSON goes into the rejection's evidence: written only when rolling back.
+      const std::string ev_json =
+          verdict == AnalysisVerdict::kFail && over_limit ? ev.to_json() : std::string();
+      const std::string summary = ev.summary;
+      out.analyses.push_back(std::move(ev));
       const Duration elapsed = now - record_->step_started_at;
-      const AnalysisVerdict verdict = out.analyses.back().verdict;
       if (verdict == AnalysisVerdict::kFail && over_limit) {
         do_rollback(out, options_.owner, summary, ev_json);
         action = RolloutAction::kRolledBack;
@@ -448,6 +462,20 @@ inline SideValue side_value(const Guardrail& g, const CanaryVersionFigures* f, s
       break;  // read by the caller from Options::drift
   }
   return out;
+}
+
+/// `into` += `from`, reading only the buckets between `from`'s min and max (a window's latency
+/// spans a few dozen of its 2,240 buckets; LatencyHistogram::merge reads them all).
+inline void merge_latency(LatencyHistogram& into, const LatencyHistogram& from) {
+  if (from.count() == 0) return;
+  const std::size_t last = LatencyBuckets::index(from.max());
+  for (std::size_t b = LatencyBuckets::index(from.min()); b <= last; ++b) {
+    if (const std::uint64_t k = from.bucket_count(b)) into.add_bucket(b, k);
+  }
+  const bool empty = into.count() == 0;
+  into.set_totals(into.count() + from.count(), into.sum() + from.sum(),
+                  empty ? from.min() : std::min(into.min(), from.min()),
+                  std::max(into.max(), from.max()));
 }
 
 /// Values of `h` at most `ns`, the bucket holding `ns` split linearly (a bucket is at most 1/64
@@ -595,7 +623,7 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
       side.errors.trials += f->requests;
       side.accuracy.successes += f->correct;
       side.accuracy.trials += f->labelled;
-      side.latency.merge(f->latency);
+      cc::merge_latency(side.latency, f->latency);
       for (std::size_t i = 0; i < sd.judged.size(); ++i) {
         if (sd.judged[i].metric != GuardrailMetric::kCustom) continue;
         if (const MetricMoments* m = f->metric(sd.judged[i].custom_metric)) {
@@ -888,10 +916,58 @@ SWITCHYARD_INLINE RolloutAction CanaryController::do_promote(Pending& out, std::
 SWITCHYARD_INLINE void CanaryController::do_rollback(Pending& out, std::string_view actor,
                                                      std::string_view reason,
                                                      const std::string& analysis_json) {
-  // Traffic first, in one publish: every request after this is stable's.
+  namespace cc = detail::canary_controller;
+  if (record_->status != RolloutStatus::kRollingBack) {
+    // The decision is durable before traffic moves: a restart after a crash between the two
+    // finishes the rollback instead of republishing the candidate's weight.
+    record_->status = RolloutStatus::kRollingBack;
+    record_->weights = {{cc::kStableArm, 100.0}, {cc::kCanaryArm, 0.0}};
+    decide("rollback", actor, reason);
+    persist();
+  }
+  finish_rollback(out, actor, reason, analysis_json);
+}
+
+SWITCHYARD_INLINE std::string CanaryController::rollback_reason() const {
+  for (auto it = record_->decisions.rbegin(); it != record_->decisions.rend(); ++it) {
+    if (it->action == "rollback") return it->reason;
+  }
+  return "rollback recorded before a restart";
+}
+
+SWITCHYARD_INLINE bool CanaryController::previous_kept(TimePoint now) const {
+  if (record_->status != RolloutStatus::kPromoted) return false;
+  std::optional<TimePoint> promoted_at;
+  for (auto it = record_->decisions.rbegin(); it != record_->decisions.rend(); ++it) {
+    if (it->action == "release_previous") return false;
+    if (it->action == "promote") {
+      promoted_at = it->at;
+      break;
+    }
+  }
+  return !plan_->keep_previous_for || !promoted_at ||
+         now - *promoted_at < *plan_->keep_previous_for;
+}
+
+SWITCHYARD_INLINE void CanaryController::release_previous_if_due() {
+  const auto& decisions = record_->decisions;
+  const bool released =
+      std::any_of(decisions.begin(), decisions.end(),
+                  [](const RolloutDecision& d) { return d.action == "release_previous"; });
+  if (released || !plan_->keep_previous_for || previous_kept(clock_->now())) return;
+  publish_released();
+  decide("release_previous", options_.owner,
+         "version " + std::to_string(record_->stable_version) + " released after " +
+             format_duration(*plan_->keep_previous_for));
+  persist();
+}
+
+SWITCHYARD_INLINE void CanaryController::finish_rollback(Pending& out, std::string_view actor,
+                                                         std::string_view reason,
+                                                         const std::string& analysis_json) {
+  // Traffic in one publish: every request after this is stable's.
   publish_weights(0.0);
   record_->status = RolloutStatus::kRolledBack;
-  decide("rollback", actor, reason);
   PromotionEvidence ev = make_evidence();
   if (!analysis_json.empty()) ev.detail_json = analysis_json;
   RolloutRecord next = *record_;
@@ -906,7 +982,21 @@ SWITCHYARD_INLINE void CanaryController::do_rollback(Pending& out, std::string_v
   try {
     const VersionRef candidate =
         options_.registry->get(record_->model, record_->candidate_version);
-    if (candidate->stage == Stage::kStaging) {
+    if (candidate->stage == Stage::kProduction &&
+        options_.registry->get(record_->model, record_->stable_version)->stage ==
+            Stage::kArchived) {
+      // A switch-back after promotion: the previous version returns to Production and the
+      // promoted one is archived (one registry transaction), then the record. A crash between
+      // the two leaves kRollingBack stored; the resumed controller finds the registry done and
+      // writes the record only.
+      options_.registry->rollback(
+          record_->model,
+          {.actor = std::string(actor), .reason = "switched back: " + std::string(reason)},
+          record_->stable_version);
+      auto tx = options_.registry->store().begin();
+      write(*tx);
+      tx->commit();
+    } else if (candidate->stage == Stage::kStaging) {
       options_.registry->transition(record_->model, record_->candidate_version,
                                     Stage::kRejected,
                                     {.actor = std::string(actor),
@@ -923,6 +1013,9 @@ SWITCHYARD_INLINE void CanaryController::do_rollback(Pending& out, std::string_v
     record_.reset();
     plan_.reset();
     lease_.reset();
+    throw;
+  } catch (...) {
+    record_->status = RolloutStatus::kRollingBack;  // evaluate() or rollback() tries again
     throw;
   }
   record_ = std::move(next);
@@ -986,10 +1079,13 @@ SWITCHYARD_INLINE void CanaryController::abort(std::string_view actor, std::stri
   {
     detail::MutexLock lk(mu_);
     require_live("abort");
-    publish_weights(0.0);
+    // Recorded before traffic moves, as a rollback is: a restart republishes weight 0.
     record_->status = RolloutStatus::kAborted;
+    record_->weights = {{detail::canary_controller::kStableArm, 100.0},
+                        {detail::canary_controller::kCanaryArm, 0.0}};
     decide("abort", actor, reason);
     persist();
+    publish_weights(0.0);
     run_hooks(plan_->hooks.post_rollout, "post_rollout", reason);
     out.rolled_back.push_back(status_event(actor, reason));
   }
@@ -1055,8 +1151,21 @@ SWITCHYARD_INLINE void CanaryController::rollback(std::string_view actor,
   Pending out;
   {
     detail::MutexLock lk(mu_);
-    require_live("roll back");
-    do_rollback(out, actor, reason, "");
+    if (record_ && record_->status == RolloutStatus::kRollingBack) {
+      finish_rollback(out, actor, rollback_reason(), "");
+    } else if (record_ && record_->status == RolloutStatus::kPromoted) {
+      if (!previous_kept(clock_->now())) {
+        throw InvalidTransition(
+            "cannot switch rollout '" + name_ + "' back to version " +
+            std::to_string(record_->stable_version) +
+            ": it is no longer kept loaded (keep_previous_for is over); roll the model back in "
+            "the registry and start a rollout instead");
+      }
+      do_rollback(out, actor, reason, "");
+    } else {
+      require_live("roll back");
+      do_rollback(out, actor, reason, "");
+    }
   }
   emit(out);
 }
@@ -1080,6 +1189,10 @@ SWITCHYARD_INLINE void CanaryController::publish_weights(double candidate_percen
   for (const auto& v : current.variants) {
     same_arms = same_arms && ((v.name == cc::kStableArm && v.version == record_->stable_version) ||
                               (v.name == cc::kCanaryArm && v.version == record_->candidate_version));
+  }
+  if (options_.before_publish) {
+    options_.before_publish({{cc::kStableArm, 100.0 - candidate_percent},
+                             {cc::kCanaryArm, candidate_percent}});
   }
   if (same_arms) {
     // Only the weights change: one publish, nothing to load.
@@ -1117,6 +1230,24 @@ SWITCHYARD_INLINE void CanaryController::publish_promoted() {
                 {cc::kPreviousArm, record_->stable_version, 0.0}};
   p.fallback_variant = cc::kPreviousArm;
   p.fallback_on_error = true;
+  if (options_.before_publish) {
+    options_.before_publish({{cc::kStableArm, 100.0}, {cc::kPreviousArm, 0.0}});
+  }
+  router.set_policy(std::move(p));
+}
+
+SWITCHYARD_INLINE void CanaryController::publish_released() {
+  namespace cc = detail::canary_controller;
+  TrafficRouter& router = options_.deployment->router();
+  const RoutingPolicy current = router.policy();
+  RoutingPolicy p;
+  p.mode = current.mode;
+  p.hash = current.hash;
+  p.seed = current.seed;
+  p.weight_style = WeightStyle::kPercent;
+  // The previous version leaves the table; the router unloads it once its last request is done.
+  p.variants = {{cc::kStableArm, record_->candidate_version, 100.0}};
+  if (options_.before_publish) options_.before_publish({{cc::kStableArm, 100.0}});
   router.set_policy(std::move(p));
 }
 
@@ -1129,10 +1260,15 @@ SWITCHYARD_INLINE void CanaryController::republish() {
       break;
     }
     case RolloutStatus::kPromoted:
-      publish_promoted();
+      if (previous_kept(clock_->now())) {
+        publish_promoted();
+      } else {
+        publish_released();
+      }
       break;
     case RolloutStatus::kRolledBack:
     case RolloutStatus::kAborted:
+    case RolloutStatus::kRollingBack:
       publish_weights(0.0);
       break;
   }
@@ -1205,9 +1341,12 @@ SWITCHYARD_INLINE void CanaryController::require_live(std::string_view what) con
     throw InvalidTransition("cannot " + std::string(what) + " rollout '" + name_ +
                             "': this controller drives none (start or resume_from_store first)");
   }
-  if (is_final(record_->status)) {
+  if (is_final(record_->status) || record_->status == RolloutStatus::kRollingBack) {
     throw InvalidTransition("cannot " + std::string(what) + " rollout '" + name_ + "': it is " +
-                            std::string(to_string(record_->status)));
+                            std::string(to_string(record_->status)) +
+                            (record_->status == RolloutStatus::kRollingBack
+                                 ? " (evaluate() or rollback() finishes it)"
+                                 : ""));
   }
 }
 

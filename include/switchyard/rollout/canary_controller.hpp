@@ -163,6 +163,9 @@ using RolloutHook = std::function<bool(const RolloutHookContext&)>;
 /// Durability: the RolloutRecord (plan JSON, step, start times, weights, counters, decisions)
 /// is written to the registry store on every change, in the same transaction as the registry
 /// change it causes (promotion, rejection), after checking this controller's lease (fencing).
+/// A rollback is recorded as RolloutStatus::kRollingBack (canary weight 0) before the router
+/// publish, then as kRolledBack with the rejection; an abort is recorded before its publish: a
+/// crash between the two never brings the candidate's weight back on resume.
 /// A controller constructed on the same store after a crash calls resume(): it takes the lease,
 /// republishes the persisted weights and continues at the persisted step: no step is replayed
 /// or skipped. Only one controller drives a deployment: start() and resume() throw LeaseHeld
@@ -217,6 +220,11 @@ class CanaryController {
     JudgeConfig judge{};
     /// Where a throwing signal slot is reported. Null: ignored.
     EventHub* events = nullptr;
+    /// Called just before each publish to the router, with the arms' new percentages (an audit
+    /// line, a trace span). What it throws propagates out of the controller's call and that
+    /// publish does not happen: the state is then what a process stopped at that point leaves
+    /// in the store (a test's crash point). Null: nothing is called.
+    std::function<void(const std::map<std::string, double>& weights)> before_publish{};
   };
 
   /// Throws InvalidArgument naming a missing required option.
@@ -237,12 +245,16 @@ class CanaryController {
   SWITCHYARD_API RolloutAction start(const CanaryPlan& plan);
   /// Continues the rollout stored for this deployment after a restart: takes the lease (LeaseHeld
   /// when another controller holds it), republishes the persisted weights and continues at the
-  /// persisted step. Returns false when the store holds no rollout for this deployment.
+  /// persisted step; a rollout stored as rolling back is finished (canary weight 0, candidate
+  /// Rejected, rolled_back emitted). Returns false when the store holds no rollout for this
+  /// deployment.
   SWITCHYARD_API bool resume_from_store();
 
   /// One evaluation (call it every plan.interval): guardrails, the judge in analysis steps, the
   /// failure limits, then advance, hold, pause, promote or roll back. Cheap when nothing changes
   /// (no store write). Returns what it did. Throws LeaseHeld when another controller took over.
+  /// On a promoted rollout it releases the previous version once the plan's keep_previous_for is
+  /// over (one publish without it, a "release_previous" decision) and returns kNone.
   SWITCHYARD_API RolloutAction evaluate();
 
   // ---- manual actions (recorded as decisions with `actor`) -----------------------------------
@@ -262,7 +274,12 @@ class CanaryController {
   /// Promotes now, skipping the remaining steps (confirm_promotion hooks and the promotion
   /// policy still apply). InvalidTransition unless live.
   SWITCHYARD_API RolloutAction promote_now(std::string_view actor);
-  /// Rolls back now. InvalidTransition unless live.
+  /// Rolls back now (or finishes a rollback a failed write interrupted). InvalidTransition unless
+  /// live, or promoted with the previous version still kept: then it switches back (blue/green):
+  /// one publish gives the previous version all traffic, ModelRegistry::rollback() returns it to
+  /// Production and archives the promoted one, and the rollout is recorded as rolled back. The
+  /// previous version is kept for the plan's keep_previous_for after the promotion (none: until
+  /// the next rollout); after that InvalidTransition.
   SWITCHYARD_API void rollback(std::string_view actor, std::string_view reason);
   /// Gives up the lease (another controller may take over at once). The rollout stays stored.
   SWITCHYARD_API void release();
@@ -301,11 +318,21 @@ class CanaryController {
       SWITCHYARD_REQUIRES(mu_);
   void do_rollback(Pending& out, std::string_view actor, std::string_view reason,
                    const std::string& analysis_json) SWITCHYARD_REQUIRES(mu_);
+  // The part of a rollback after its kRollingBack record: traffic, rejection, final record.
+  void finish_rollback(Pending& out, std::string_view actor, std::string_view reason,
+                       const std::string& analysis_json) SWITCHYARD_REQUIRES(mu_);
+  // The reason of the rollback recorded last (for a rollback finished after a restart).
+  std::string rollback_reason() const SWITCHYARD_REQUIRES(mu_);
   void do_pause(Pending& out, std::string_view actor, std::string_view reason)
       SWITCHYARD_REQUIRES(mu_);
   RolloutAnalysisEvent analyse(const CanaryWindow& w) SWITCHYARD_REQUIRES(mu_);
   void publish_weights(double candidate_percent) SWITCHYARD_REQUIRES(mu_);
   void publish_promoted() SWITCHYARD_REQUIRES(mu_);
+  void publish_released() SWITCHYARD_REQUIRES(mu_);
+  // Promoted, and the previous version still loaded for a switch-back at `now`.
+  bool previous_kept(TimePoint now) const SWITCHYARD_REQUIRES(mu_);
+  // Promoted and keep_previous_for over: publishes without the previous version, once.
+  void release_previous_if_due() SWITCHYARD_REQUIRES(mu_);
   void republish() SWITCHYARD_REQUIRES(mu_);
   void decide(std::string_view action, std::string_view actor, std::string_view reason)
       SWITCHYARD_REQUIRES(mu_);

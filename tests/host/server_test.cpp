@@ -3,6 +3,7 @@
 // error case with its status and field, the token checks, restarts on the same data directory,
 // and the sentiment model it trains.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -49,7 +50,10 @@ class ServerTest : public ::testing::Test {
   RestApi& api(const std::string& token = "") {
     if (!api_) {
       api_ = std::make_unique<RestApi>(
-          RestApi::Options{.data_dir = dir_, .token = token, .clock = clock_option_});
+          RestApi::Options{.data_dir = dir_,
+                           .token = token,
+                           .clock = clock_option_,
+                           .prediction_log = prediction_log_});
     }
     return *api_;
   }
@@ -105,6 +109,7 @@ class ServerTest : public ::testing::Test {
   fs::path dir_;
   switchyard::ManualClock clock_;
   const switchyard::Clock* clock_option_ = nullptr;  // tests of time set it to &clock_
+  bool prediction_log_ = false;
   std::unique_ptr<RestApi> api_;
 };
 
@@ -745,6 +750,100 @@ TEST_F(ServerTest, bad_canary_starts_name_their_field) {
   expect_error(call("PUT", "/models/sentiment/canary", "{}"), 405, nullptr);
   expect_error(call("GET", "/models/sentiment/canary/pause"), 405, nullptr);
   (void)v2;
+}
+
+TEST_F(ServerTest, an_experiment_reports_the_split_with_feedback_labels) {
+  clock_option_ = &clock_;
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  const std::string v2 = register_model("sentiment", "2.0.0");
+  ASSERT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 100}}).status, 200);
+  // One version with traffic is no A/B split.
+  expect_error(post("/experiments", {{"name", "ab"}, {"model", "sentiment"}}), 409, "model");
+  ASSERT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 50}}).status, 200);
+  ASSERT_EQ(post("/models/" + v2 + "/activate", {{"traffic_percent", 50}}).status, 200);
+  const Answer started = post("/experiments", {{"name", "ab"}, {"model", "sentiment"}});
+  ASSERT_EQ(started.status, 201) << started.raw.body;
+  EXPECT_EQ(started.body["arms"].size(), 2u);
+  int labelled = 0;
+  for (int i = 0; i < 100; ++i) {
+    const Answer p = post("/predict", {{"text", i % 2 ? "Great product!" : "awful, broke"}});
+    ASSERT_EQ(p.status, 200);
+    if (i % 4 == 0) {
+      ASSERT_EQ(post("/feedback", {{"request_id", p.body["request_id"]},
+                                   {"label", i % 2 ? "positive" : "negative"}})
+                    .status,
+                200);
+      ++labelled;
+    }
+  }
+  const Answer r = call("GET", "/experiments/ab");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body["model"], "sentiment");
+  int exposures = 0;
+  for (const auto& a : r.body["arms"]) exposures += a["exposures"].get<int>();
+  EXPECT_EQ(exposures, 100);
+  EXPECT_EQ(r.body["joins"]["labels_joined"], labelled) << r.body["joins"].dump();
+  EXPECT_TRUE(r.body["decision"]["kind"].is_string());
+  EXPECT_EQ(call("GET", "/experiments").body["experiments"].size(), 1u);
+
+  expect_error(post("/experiments", {{"name", "ab"}, {"model", "sentiment"}}), 409, "name");
+  expect_error(post("/experiments", {{"model", "sentiment"}}), 400, "name");
+  expect_error(post("/experiments", {{"name", "x"}, {"model", "nope"}}), 404, "model");
+  expect_error(post("/experiments", {{"name", "x"}, {"model", "sentiment"}, {"primary_metric", "ctr"}}),
+               400, "primary_metric");
+  expect_error(post("/experiments", {{"name", "x"}, {"model", "sentiment"}, {"mode", "bayes"}}),
+               400, "mode");
+  expect_error(call("GET", "/experiments/nope"), 404, "name");
+  expect_error(call("PUT", "/experiments/ab", "{}"), 405, nullptr);
+  ASSERT_EQ(call("DELETE", "/experiments/ab").status, 200);
+  expect_error(call("DELETE", "/experiments/ab"), 404, "name");
+}
+
+TEST_F(ServerTest, the_prediction_log_keeps_every_prediction_and_its_label) {
+  prediction_log_ = true;
+  clock_option_ = &clock_;
+  const std::string v1 = register_model("sentiment", "1.0.0");
+  ASSERT_EQ(post("/models/" + v1 + "/activate", {{"traffic_percent", 100}}).status, 200);
+  std::vector<std::string> ids, said;
+  for (int i = 0; i < 20; ++i) {
+    const Answer p = post("/predict", {{"text", i % 2 ? "Great product!" : "awful, broke"}});
+    ASSERT_EQ(p.status, 200);
+    ids.push_back(p.body["request_id"]);
+    said.push_back(p.body["prediction"]);
+  }
+  ASSERT_EQ(post("/feedback", {{"request_id", ids[0]}, {"label", "negative"}}).status, 200);
+  ASSERT_EQ(post("/feedback", {{"request_id", ids[1]}, {"label", "negative"}}).status, 200);
+  EXPECT_NE(call("GET", "/metrics").raw.body.find("switchyard_prediction_log_dropped_total 0"),
+            std::string::npos);
+  restart();  // the log writes what is queued before it closes
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "predictions.db").c_str(), &db), SQLITE_OK);
+  // Seed 002's aggregation, per version, with the accuracy of the labelled rows.
+  const char* sql =
+      "SELECT model_id, model_version, COUNT(*), COUNT(label), SUM(correct), AVG(latency_ms) > 0 "
+      "FROM predictions GROUP BY model_id, model_version";
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), v1);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))), "1.0.0");
+  EXPECT_EQ(sqlite3_column_int(st, 2), 20);
+  EXPECT_EQ(sqlite3_column_int(st, 3), 2);
+  EXPECT_EQ(sqlite3_column_int(st, 4), (said[0] == "negative") + (said[1] == "negative"));
+  EXPECT_EQ(sqlite3_column_int(st, 5), 1);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  const std::string one = "SELECT prediction, label, at FROM predictions WHERE request_id = '" +
+                          ids[1] + "'";
+  ASSERT_EQ(sqlite3_prepare_v2(db, one.c_str(), -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), said[1]);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))), "negative");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 2))),
+            "2023-11-14T22:13:20Z");  // the manual clock's start
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 TEST_F(ServerTest, drift_compares_the_texts_with_the_training_set) {

@@ -253,6 +253,7 @@ void RestApi::State::forward_label(const std::string& name, const std::string& r
     it->second->record_label(request_id, label);
   }
   label_canary_locked(name, request_id, correct);
+  label_experiments_locked(name, request_id, label);
 }
 
 }  // namespace switchyard::server

@@ -40,6 +40,7 @@ constexpr const char* kUsage =
     "usage: switchyard-server --data DIR [--port N] [--bind ADDR] [--token T] [--threads N]\n"
     "                         [--max-body BYTES] [--read-timeout SECONDS]\n"
     "                         [--max-connections N] [--training FILE] [--drift-window S]\n"
+    "                         [--prediction-log]\n"
     "  --data DIR          registry directory (registry.db, artifacts/, traffic.json, audit.log);\n"
     "                      created when missing, a fresh one starts empty\n"
     "  --port N            TCP port (default 8000; 0 picks a free one); the bound port is printed\n"
@@ -51,7 +52,8 @@ constexpr const char* kUsage =
     "  --read-timeout S    seconds a client has to send a request (default 10)\n"
     "  --max-connections N open connections beyond which new ones are closed (default 4096)\n"
     "  --training FILE     labelled sentences to train on (default: the set built in)\n"
-    "  --drift-window S    seconds per window of GET /models/{name}/drift (default 60)\n";
+    "  --drift-window S    seconds per window of GET /models/{name}/drift (default 60)\n"
+    "  --prediction-log    log every prediction to DIR/predictions.db (SQLite, in batches)\n";
 
 struct Config {
   std::string data;
@@ -64,6 +66,7 @@ struct Config {
   std::size_t max_connections = 4096;
   std::string training_file;
   std::chrono::seconds drift_window{60};
+  bool prediction_log = false;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -90,6 +93,10 @@ Config parse_args(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       std::exit(0);
+    }
+    if (arg == "--prediction-log") {
+      c.prediction_log = true;
+      continue;
     }
     if (i + 1 >= argc) usage_error(arg + " needs a value (or is unknown)");
     const std::string value = argv[++i];
@@ -338,6 +345,7 @@ int main(int argc, char** argv) {
     options.token = config.token;
     options.max_body_bytes = config.max_body;
     options.drift_window = config.drift_window;
+    options.prediction_log = config.prediction_log;
     if (!config.training_file.empty())
       options.training_set = read_training_file(config.training_file);
     RestApi api(std::move(options));

@@ -122,6 +122,18 @@ HttpResponse RestApi::State::dispatch(const HttpRequest& r) {
   if (seg.size() == 1 && seg[0] == "feedback") {
     return post ? feedback_route(r) : method_not_allowed("POST");
   }
+  if (!seg.empty() && seg[0] == "experiments") {
+    if (seg.size() == 1) {
+      if (get) return list_experiments();
+      if (post) return control(r, &State::start_experiment, t);
+      return method_not_allowed("GET, POST");
+    }
+    if (seg.size() == 2) {
+      if (get) return experiment_report(t);
+      if (r.method == "DELETE") return control(r, &State::stop_experiment, t);
+      return method_not_allowed("GET, DELETE");
+    }
+  }
   if (!seg.empty() && seg[0] == "models") {
     if (seg.size() == 1) {
       if (get) return list_models(t);
@@ -576,6 +588,7 @@ HttpResponse RestApi::State::predict(const HttpRequest& r) {
   const std::vector<double>& features = row.values;
   const std::uint64_t request_bits = random_u64();
   const std::string request_id = hex16(request_bits);
+  const auto started = std::chrono::steady_clock::now();
   auto result = mv->deployment->predict(
       {.key = key ? std::string_view(*key) : std::string_view(request_id),
        .input = TensorView(features.data(), {1, static_cast<std::int64_t>(features.size())}),
@@ -598,6 +611,20 @@ HttpResponse RestApi::State::predict(const HttpRequest& r) {
   observe_drift(*mv, text);
   const auto id = mv->ids.find(result->version);
   const auto semver = mv->semvers.find(result->version);
+  if (prediction_log) {
+    LoggedPrediction logged;
+    logged.request_id = request_bits;
+    logged.at_ns = to_unix_nanos(clock->now());
+    logged.version = result->version;
+    logged.label = label;
+    logged.confidence = confidence;
+    logged.latency_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    logged.set(name, semver != mv->semvers.end() ? std::string_view(semver->second) : "",
+               id != mv->ids.end() ? std::string_view(id->second) : "");
+    prediction_log->record(logged);
+  }
   // The hot path's answer, written directly (the same text nlohmann would produce, keys sorted).
   const std::string prediction = label == 1   ? "positive"
                                  : label == 0 ? "negative"
@@ -633,6 +660,7 @@ HttpResponse RestApi::State::feedback_route(const HttpRequest& r) {
   entry->deployment->record_outcome(entry->version, correct);
   forward_label(std::string(entry->deployment->model()), request_id, label == "positive" ? 1 : 0,
                 correct);
+  if (prediction_log) prediction_log->label(*bits, label, correct);
   return json_response(200, {{"request_id", request_id}, {"correct", correct}});
 }
 
@@ -659,6 +687,20 @@ HttpResponse RestApi::State::metrics() {
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = prometheus_text(rows);
+  if (prediction_log) {
+    const auto s = prediction_log->stats();
+    r.body +=
+        "# HELP switchyard_prediction_log_rows_total Predictions written to predictions.db.\n"
+        "# TYPE switchyard_prediction_log_rows_total counter\n"
+        "switchyard_prediction_log_rows_total " + std::to_string(s.written) + "\n"
+        "# HELP switchyard_prediction_log_dropped_total Predictions dropped: the queue was full.\n"
+        "# TYPE switchyard_prediction_log_dropped_total counter\n"
+        "switchyard_prediction_log_dropped_total " + std::to_string(s.dropped) + "\n"
+        "# HELP switchyard_prediction_log_failed_batches_total Batches SQLite refused.\n"
+        "# TYPE switchyard_prediction_log_failed_batches_total counter\n"
+        "switchyard_prediction_log_failed_batches_total " + std::to_string(s.failed_batches) +
+        "\n";
+  }
   return r;
 }
 

@@ -71,6 +71,9 @@ class RestApi {
     const Clock* clock = nullptr;
     /// Length of the drift windows of GET /models/{name}/drift (on `clock`). Default 1 minute.
     std::chrono::seconds drift_window{60};
+    /// Log every prediction to SQLite (`predictions.db` in data_dir) in batches written by a
+    /// background thread; POST /feedback fills in its label. Default off.
+    bool prediction_log = false;
   };
 
   /// Opens (or creates) the registry in options.data_dir, trains the models, and restores the

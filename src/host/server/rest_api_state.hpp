@@ -30,6 +30,7 @@
 
 #include "api_support.hpp"
 #include "dashboard.hpp"
+#include "prediction_log.hpp"
 #include "rest_api.hpp"
 #include "text_classifier.hpp"
 
@@ -43,7 +44,8 @@ namespace switchyard::server {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct CanaryRun;   // canary_routes.cpp
+struct CanaryRun;      // canary_routes.cpp
+struct ExperimentRun;  // experiment_routes.cpp
 struct DriftWatch;  // drift_routes.cpp
 
 
@@ -135,6 +137,10 @@ struct RestApi::State {
                                .names = NameRules{.require_domain_task = false}});
     std::lock_guard lock(control_mu);
     load_traffic_locked();
+    if (options.prediction_log) {
+      prediction_log = std::make_unique<PredictionLog>(
+          PredictionLog::Options{.path = options.data_dir / "predictions.db"});
+    }
     resume_canaries_locked();  // rollouts live in the store drive their models' traffic again
     for (const auto& name : registry->models()) apply_traffic_locked(name);
     publish_view_locked();
@@ -191,7 +197,7 @@ struct RestApi::State {
     auto& d = deployments[name];
     if (!d)
       d = std::make_unique<Deployment>(
-          Deployment::Options{.model = name, .source = registry.get()});
+          Deployment::Options{.model = name, .source = registry.get(), .events = &events});
     return *d;
   }
 
@@ -360,6 +366,14 @@ struct RestApi::State {
   void observe_drift(const ModelView& model, std::string_view text) noexcept;
   HttpResponse drift_report(const Target& t);
 
+  // Experiments (experiment_routes.cpp): A/B reports over a model's split.
+  HttpResponse start_experiment(const HttpRequest& r, const Target& t, const std::string& actor);
+  HttpResponse stop_experiment(const HttpRequest& r, const Target& t, const std::string& actor);
+  HttpResponse experiment_report(const Target& t);
+  HttpResponse list_experiments();
+  void label_experiments_locked(const std::string& model, const std::string& request_id,
+                                std::int32_t label);
+
   Options options;
   const Clock* clock;
   TextFeaturizer featurizer;
@@ -368,6 +382,8 @@ struct RestApi::State {
   std::unique_ptr<ArtifactStore> artifacts;
   std::unique_ptr<ModelRegistry> registry;
   std::mutex control_mu;                                           // serialises control-plane calls
+  // Prediction events of every deployment; emitted only while an experiment listens.
+  EventHub events;
   std::map<std::string, std::unique_ptr<Deployment>> deployments;  // never erased
   std::map<std::string, std::map<std::int64_t, int>> traffic;      // name -> version -> percent
   detail::SnapshotCell<ServingView> view{std::make_shared<ServingView>()};
@@ -377,6 +393,8 @@ struct RestApi::State {
   std::map<std::string, std::shared_ptr<ShadowPredictor>> shadows;  // one per model, on demand
   std::map<std::string, std::shared_ptr<CanaryRun>> canaries;        // the last rollout per model
   std::shared_ptr<DriftWatch> drift;                                 // set once at construction
+  std::map<std::string, std::shared_ptr<ExperimentRun>> experiments;  // by experiment name
+  std::unique_ptr<PredictionLog> prediction_log;                     // Options::prediction_log
   // GET /dashboard: built once (the page and the hashes of its Content-Security-Policy).
   const HttpResponse dashboard_page = render_dashboard(embedded_chartjs());
 };

@@ -94,23 +94,7 @@ feedback 20 wrong
 
 # ---- the runbook's sh blocks ----------------------------------------------------------------
 # extract TAG: the `sh` blocks, and the `sh TAG` ones, in document order.
-extract() {
-  awk -v want="$1" '
-    /^```/ {
-      if (state == 0) {
-        tag = substr($0, 4)
-        if (tag == "sh" || tag == "sh " want) state = 1
-        else if (tag ~ /^sh( |$)/) state = 2
-        else state = 3
-        next
-      }
-      state = 0
-      print ""
-      next
-    }
-    state == 1 { print }
-  ' "$runbook"
-}
+extract() { awk -v want="$1" -f "$(dirname "$0")/doc_steps.awk" "$runbook"; }
 extract server > "$work/server-steps.sh"
 extract cli > "$work/cli-steps.sh"
 for f in server cli; do

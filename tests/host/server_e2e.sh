@@ -197,11 +197,14 @@ check "a clean request still answers after the garbage" 200 "$status"
 
 # ---- restart: the registry and the split persist -----------------------------------------------
 stop_server
-start_server "$work/data"
+start_server "$work/data" --prediction-log
 call GET '/models?status=active'
 check "after a restart: two active models" "200 2" "$status $(jq '.models | length' <<< "$body")"
 call POST /predict '{"text": "Great product!", "model_version": "2.0.0"}'
 check "after a restart: pinned to 2.0.0" "200 $model2_id" "$status $(jq -r .model_id <<< "$body")"
+logged_id=$(jq -r .request_id <<< "$body")
+call POST /feedback "{\"request_id\": \"$logged_id\", \"label\": \"positive\"}"
+check "feedback on a logged prediction" 200 "$status"
 
 # ---- aliases, a shadow from seed 003's YAML, a canary, drift (PUT, DELETE and YAML bodies) -----
 call PUT /models/sentiment/aliases/champion '{"version": "2.0.0"}'
@@ -255,6 +258,14 @@ check "stable has all the traffic again" "$model1_id 100" \
 call GET /models/sentiment/drift
 check "drift route with three features" "200 3" "$status $(jq '.features | length' <<< "$body")"
 stop_server
+# --prediction-log: the 21 predictions of this run, written by the time the server stopped.
+if command -v sqlite3 > /dev/null; then
+  check "the prediction log has every prediction and the label" "21|1|$model2_id" \
+    "$(sqlite3 "$work/data/predictions.db" "SELECT COUNT(*), COUNT(label),
+        (SELECT model_id FROM predictions WHERE request_id = '$logged_id') FROM predictions")"
+else
+  echo "skip: no sqlite3 to read the prediction log"
+fi
 
 # ---- the bearer token ---------------------------------------------------------------------------
 start_server "$work/secured" --token 's3cret-token' --max-connections 4

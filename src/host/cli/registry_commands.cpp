@@ -550,6 +550,24 @@ CommandResult run_import(const GlobalOptions& global, const ImportOptions& o) {
               "\n"};
 }
 
+void add_gate_options(CLI::App* c, std::vector<std::string>& min, std::vector<std::string>& max) {
+  c->add_option("--min", min, "Gate: metric at least METRIC=NUMBER, repeatable");
+  c->add_option("--max", max, "Gate: metric at most METRIC=NUMBER, repeatable");
+}
+
+// The options of a stage change (transition, promote).
+void add_transition_options(CLI::App* c, TransitionOptionsCli& o) {
+  c->add_option("--reason", o.reason, "Why, for the audit trail");
+  add_gate_options(c, o.min, o.max);
+  c->add_flag("--keep-existing-production", o.keep_existing_production,
+              "To Production: keep the current Production version(s) instead of archiving");
+  c->add_option("--evidence", o.evidence,
+                "KIND=FILE: a JSON report with \"passed\" (and \"summary\") the transition rests "
+                "on (shadow, ab_test, canary, load_test), kept in the audit trail; repeatable");
+  c->add_flag("--sign-off", o.sign_off,
+              "Record the --actor's sign-off (a policy may require one of the model's owners)");
+}
+
 }  // namespace
 
 void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAction& action) {
@@ -592,16 +610,7 @@ void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAc
     c->add_option("version", o->selector, selector_help)->required();
     c->add_option("stage", o->stage, "Development, Staging, Production, Archived or Rejected")
         ->required();
-    c->add_option("--reason", o->reason, "Why, for the audit trail");
-    c->add_option("--min", o->min, "Gate: metric at least METRIC=NUMBER, repeatable");
-    c->add_option("--max", o->max, "Gate: metric at most METRIC=NUMBER, repeatable");
-    c->add_flag("--keep-existing-production", o->keep_existing_production,
-                "To Production: keep the current Production version(s) instead of archiving");
-    c->add_option("--evidence", o->evidence,
-                  "KIND=FILE: a JSON report with \"passed\" (and \"summary\") the transition rests "
-                  "on (shadow, ab_test, canary, load_test), kept in the audit trail; repeatable");
-    c->add_flag("--sign-off", o->sign_off,
-                "Record the --actor's sign-off (a policy may require one of the model's owners)");
+    add_transition_options(c, *o);
     on_parse(c, global, action, o, run_transition);
   }
   {
@@ -612,14 +621,7 @@ void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAc
         "Staging; the previous Production version is archived");
     c->add_option("model", o->model, "Model name")->required();
     c->add_option("version", o->selector, selector_help)->required();
-    c->add_option("--reason", o->reason, "Why, for the audit trail");
-    c->add_option("--min", o->min, "Gate: metric at least METRIC=NUMBER, repeatable");
-    c->add_option("--max", o->max, "Gate: metric at most METRIC=NUMBER, repeatable");
-    c->add_flag("--keep-existing-production", o->keep_existing_production,
-                "Keep the current Production version(s) instead of archiving");
-    c->add_option("--evidence", o->evidence,
-                  "KIND=FILE: a JSON report with \"passed\" the promotion rests on; repeatable");
-    c->add_flag("--sign-off", o->sign_off, "Record the --actor's sign-off");
+    add_transition_options(c, *o);
     on_parse(c, global, action, o, run_promote);
   }
   {
@@ -628,8 +630,7 @@ void add_registry_commands(CLI::App& app, const GlobalOptions& global, CommandAc
         "validate", "Run a version's validation gates and print the report; changes nothing");
     c->add_option("model", o->model, "Model name")->required();
     c->add_option("version", o->selector, selector_help)->capture_default_str();
-    c->add_option("--min", o->min, "Gate: metric at least METRIC=NUMBER, repeatable");
-    c->add_option("--max", o->max, "Gate: metric at most METRIC=NUMBER, repeatable");
+    add_gate_options(c, o->min, o->max);
     on_parse(c, global, action, o, run_validate);
   }
   {

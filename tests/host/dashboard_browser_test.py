@@ -317,6 +317,18 @@ def main():
             proc.wait(timeout=30)
 
 
+def register(base, name, versions):
+    """Registers `versions` of model `name`; their model ids by version."""
+    ids = {}
+    for version in versions:
+        status, body, _ = request(base, "POST", "/models", {"name": name, "version": version},
+                                  TOKEN)
+        if status != 201:
+            fail(f"register {name} {version}: {status} {body!r}")
+        ids[version] = json.loads(body)["model_id"]
+    return ids
+
+
 def check(browser, base, work, screenshot):
     status, page, headers = request(base, "GET", "/dashboard")
     if status != 200 or not headers.get("Content-Type", "").startswith("text/html"):
@@ -324,26 +336,14 @@ def check(browser, base, work, screenshot):
     if "default-src 'none'" not in headers.get("Content-Security-Policy", ""):
         fail("GET /dashboard has no strict Content-Security-Policy")
     charts = b'<body data-charts="available"' in page
-    ids = {}
-    for version in ("1.0.0", "1.1.0"):
-        status, body, _ = request(base, "POST", "/models", {"name": "sentiment", "version": version},
-                                  TOKEN)
-        if status != 201:
-            fail(f"register {version}: {status} {body!r}")
-        ids[version] = json.loads(body)["model_id"]
+    ids = register(base, "sentiment", ("1.0.0", "1.1.0"))
     for version, percent in (("1.0.0", 70), ("1.1.0", 30)):
         status, body, _ = request(base, "POST", f"/models/{ids[version]}/activate",
                                   {"traffic_percent": percent}, TOKEN)
         if status != 200:
             fail(f"activate {version}: {status} {body!r}")
     # "support": 1.0.0 in Production with all the traffic, 2.0.0 its shadow and canary.
-    support = {}
-    for version in ("1.0.0", "2.0.0"):
-        status, body, _ = request(base, "POST", "/models", {"name": "support", "version": version},
-                                  TOKEN)
-        if status != 201:
-            fail(f"register support {version}: {status} {body!r}")
-        support[version] = json.loads(body)["model_id"]
+    support = register(base, "support", ("1.0.0", "2.0.0"))
     for path, body in ((f"/models/{support['1.0.0']}/transition", {"stage": "Staging"}),
                        (f"/models/{support['1.0.0']}/transition", {"stage": "Production"}),
                        (f"/models/{support['1.0.0']}/activate", {"traffic_percent": 100}),

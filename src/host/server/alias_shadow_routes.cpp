@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // RestApi's alias routes (the registry's named pointers) and shadow routes (a ShadowPredictor per
 // model, mirroring a share of its live requests to other versions off the request path).
-#include <cctype>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <switchyard/core/units.hpp>
 #include <switchyard/shadow/shadow_config.hpp>
 #include <switchyard/shadow/shadow_predictor.hpp>
 
@@ -86,35 +87,23 @@ HttpResponse RestApi::State::remove_alias(const HttpRequest&, const Target& t,
 
 namespace {
 
-// A duration in a JSON body: whole seconds (a number) or "<n><ms|s|m|h|d>" as seed 003 writes
-// them. 400 naming `field` for anything else.
-Duration parse_duration(const json& value, const char* field) {
-  auto bad = [&]() -> Duration {
-    fail(400, std::string(field) + " must be a positive duration: seconds, or e.g. \"90s\", \"1h\"",
-         field);
-  };
+// A duration in a JSON body: whole seconds (a number) or the library's duration text ("90s",
+// "1h", "7d"), positive and at most 3650 days. 400 naming `field` for anything else.
+Duration duration_field(const json& value, const char* field) {
+  std::optional<Duration> d;
   if (value.is_number()) {
     const double s = value.get<double>();
-    if (!(s > 0) || s > 3650.0 * 86400) return bad();
-    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    if (s > 0 && s <= 3650.0 * 86400) {
+      d = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    }
+  } else if (value.is_string()) {
+    d = parse_duration(value.get<std::string>());
   }
-  if (!value.is_string()) return bad();
-  const std::string text = value.get<std::string>();
-  std::size_t digits = 0;
-  while (digits < text.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(text[digits])))
-    ++digits;
-  if (digits == 0) return bad();
-  const std::int64_t n = std::stoll(text.substr(0, digits));
-  const std::string unit = text.substr(digits);
-  Duration d{};
-  if (unit == "ms") d = std::chrono::milliseconds(n);
-  else if (unit == "s") d = std::chrono::seconds(n);
-  else if (unit == "m") d = std::chrono::minutes(n);
-  else if (unit == "h") d = std::chrono::hours(n);
-  else if (unit == "d") d = std::chrono::hours(24 * n);
-  else return bad();
-  if (d <= Duration::zero() || d > std::chrono::hours(24 * 3650)) return bad();
-  return d;
+  if (!d || *d <= Duration::zero() || *d > std::chrono::hours(24 * 3650)) {
+    fail(400, std::string(field) + " must be a positive duration: seconds, or e.g. \"90s\", \"1h\"",
+         field);
+  }
+  return *d;
 }
 
 // The shadows a POST body asks for: a JSON object ({"version", "share", "sampling",
@@ -142,7 +131,7 @@ std::vector<ShadowVersionOptions> shadows_requested(const VersionResolver& resol
       }
     }
     if (const auto it = doc.find("duration"); it != doc.end() && !it->is_null()) {
-      o.duration = parse_duration(*it, "duration");
+      o.duration = duration_field(*it, "duration");
     }
     return {std::move(o)};
   }

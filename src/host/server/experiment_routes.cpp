@@ -27,16 +27,17 @@ HttpResponse RestApi::State::start_experiment(const HttpRequest& r, const Target
   } catch (const InvalidArgument& e) {
     fail(400, e.what(), "name");
   }
+  // The label and latency metrics need no outcome route; their names are MetricKind's.
   MetricSpec primary{.name = metric};
-  if (metric == "accuracy") {
-    primary.kind = MetricKind::kAccuracy;
-  } else if (metric == "log_loss") {
-    primary.kind = MetricKind::kLogLoss;
-  } else if (metric == "brier_score") {
-    primary.kind = MetricKind::kBrierScore;
-  } else if (metric == "latency") {
-    primary.kind = MetricKind::kLatency;
-  } else {
+  bool known = false;
+  for (const MetricKind k : {MetricKind::kAccuracy, MetricKind::kLogLoss, MetricKind::kBrierScore,
+                             MetricKind::kLatency}) {
+    if (to_string(k) == metric) {
+      primary.kind = k;
+      known = true;
+    }
+  }
+  if (!known) {
     fail(400, "primary_metric '" + metric + "': expected accuracy, log_loss, brier_score or latency",
          "primary_metric");
   }

@@ -760,6 +760,33 @@ TEST(CanaryControllerTest, blue_green_releases_the_previous_version_after_keep_p
   EXPECT_EQ(b.h.deployment->router().policy().variants.size(), 1u);
 }
 
+// A sequentially judged step keeps its cumulative data in the record on each write; a controller
+// restarted mid-step continues the step's sequence from it instead of starting it again.
+TEST(CanaryControllerTest, a_restart_mid_step_restores_the_steps_sequential_data) {
+  Harness h;
+  std::string saved;
+  {
+    CanaryController c(h.options());
+    CanaryPlan p = h.plan({CanaryStep::set_weight(10), CanaryStep::pause(1h)});
+    p.judgement = RuleJudgement::kSequential;
+    c.start(p);
+    h.good_traffic();
+    EXPECT_EQ(c.evaluate(), RolloutAction::kHeld);
+    // Past half the 10-minute lease: this evaluation renews it, writing the step's data so far.
+    h.f.clock.advance(6min);
+    h.good_traffic();
+    EXPECT_EQ(c.evaluate(), RolloutAction::kHeld);
+    saved = h.f.store->load_rollout(kModel)->step_state;
+    EXPECT_FALSE(saved.empty());
+  }
+  h.f.reopen();
+  h.new_deployment();
+  CanaryController c(h.options());
+  ASSERT_TRUE(c.resume_from_store());
+  c.pause("alice", "look at the data");  // a write: the step's data as restored
+  EXPECT_EQ(h.f.store->load_rollout(kModel)->step_state, saved);
+}
+
 // Seed 001's zero failed deployments: while two threads predict, the controller rolls back; no
 // request fails, and every request that starts after evaluate() returned is served by stable.
 TEST(CanaryControllerTest, a_rollback_under_concurrent_load_fails_no_request) {

@@ -93,6 +93,11 @@ struct RolloutRecord {
   std::int64_t consecutive_failures = 0;  ///< failed evaluations since the last pass
   std::int64_t revision = 0;              ///< increased by every write (a controller's check)
   std::vector<RolloutDecision> decisions;
+  /// What the controller judged the current step on so far (its cumulative counts), as of this
+  /// write, in the controller's own text form; empty when the step keeps none. A controller
+  /// resumed from this record continues the step's sequence from it. Missing in records written
+  /// before it existed (read as empty).
+  std::string step_state{};
 
   friend bool operator==(const RolloutRecord&, const RolloutRecord&) = default;
 };

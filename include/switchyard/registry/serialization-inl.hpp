@@ -698,6 +698,7 @@ void fields(Io& io, T& r) {
   io.field("consecutive_failures", r.consecutive_failures);
   io.field("revision", r.revision);
   io.field("decisions", r.decisions);
+  io.optional_field("step_state", r.step_state);
 }
 
 template <class Io, SameAs<AliasRecord> T>

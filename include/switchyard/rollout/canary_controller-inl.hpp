@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -317,7 +318,9 @@ SWITCHYARD_INLINE bool CanaryController::resume_from_store() {
                                    options_.lease_ttl);
     record_ = std::move(*stored);
     plan_ = std::move(plan);
+    const std::string step_state = std::move(record_->step_state);
     reset_step_data();
+    restore_step_state(step_state);
     // Whatever the router holds (a publish the crash interrupted, or a fresh process), the
     // persisted weights are what serves from now on.
     republish();
@@ -743,6 +746,7 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
 }
 
 SWITCHYARD_INLINE void CanaryController::reset_step_data() {
+  record_->step_state.clear();
   step_ = std::make_unique<StepData>();
   step_->checked = plan_->guardrails;
   if (record_->step >= static_cast<std::int64_t>(plan_->steps.size())) return;
@@ -808,6 +812,130 @@ SWITCHYARD_INLINE void CanaryController::reset_step_data() {
     step_->stable.moments.resize(step_->judged.size());
     step_->candidate.moments.resize(step_->judged.size());
     step_->observations.reserve(step_->judged.size());
+  }
+}
+
+// ---- the step's data in the record ------------------------------------------------------------
+
+namespace detail::canary_controller {
+
+// "s1 <metrics>", then per side (stable, candidate): errors, accuracy (successes trials), the
+// latency histogram (count sum min max, occupied buckets as index count), then per judged metric
+// its moments (count sum sum_squares). Numbers in std::to_chars' shortest round-trip form.
+class StepStateWriter {
+ public:
+  template <class T>
+  StepStateWriter& operator<<(T v) {
+    char buf[40];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    text_.append(buf, r.ptr);
+    text_ += ' ';
+    return *this;
+  }
+  std::string done() { return std::move(text_); }
+
+ private:
+  std::string text_ = "s1 ";
+};
+
+class StepStateReader {
+ public:
+  explicit StepStateReader(std::string_view text) : p_(text.data()), end_(p_ + text.size()) {
+    ok_ = text.substr(0, 3) == "s1 ";
+    p_ += ok_ ? 3 : 0;
+  }
+  template <class T>
+  T next() {
+    while (p_ < end_ && *p_ == ' ') ++p_;
+    T v{};
+    const auto r = std::from_chars(p_, end_, v);
+    if (r.ec != std::errc()) {
+      ok_ = false;
+      return T{};
+    }
+    p_ = r.ptr;
+    return v;
+  }
+  bool ok() const noexcept { return ok_; }
+  bool at_end() {
+    while (p_ < end_ && *p_ == ' ') ++p_;
+    return p_ == end_;
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+  bool ok_ = true;
+};
+
+}  // namespace detail::canary_controller
+
+SWITCHYARD_INLINE std::string CanaryController::encode_step_state() const {
+  if (!step_ || !step_->judge) return {};
+  detail::canary_controller::StepStateWriter w;
+  w << step_->judged.size();
+  for (const StepData::Side* side : {&step_->stable, &step_->candidate}) {
+    w << side->errors.successes << side->errors.trials << side->accuracy.successes
+      << side->accuracy.trials;
+    const LatencyHistogram& h = side->latency;
+    std::size_t occupied = 0;
+    if (h.count() > 0) {
+      for (std::size_t b = LatencyBuckets::index(h.min()); b <= LatencyBuckets::index(h.max());
+           ++b) {
+        occupied += h.bucket_count(b) ? 1 : 0;
+      }
+    }
+    w << h.count() << h.sum() << h.min() << h.max() << occupied;
+    if (h.count() > 0) {
+      for (std::size_t b = LatencyBuckets::index(h.min()); b <= LatencyBuckets::index(h.max());
+           ++b) {
+        if (h.bucket_count(b)) w << b << h.bucket_count(b);
+      }
+    }
+    for (const MetricMoments& m : side->moments) w << m.count << m.sum << m.sum_squares;
+  }
+  return w.done();
+}
+
+SWITCHYARD_INLINE void CanaryController::restore_step_state(std::string_view text) {
+  if (text.empty() || !step_ || !step_->judge) return;
+  detail::canary_controller::StepStateReader r(text);
+  if (r.next<std::size_t>() != step_->judged.size() || !r.ok()) return;
+  StepData::Side sides[2];
+  for (StepData::Side& side : sides) {
+    side.errors.successes = r.next<std::uint64_t>();
+    side.errors.trials = r.next<std::uint64_t>();
+    side.accuracy.successes = r.next<std::uint64_t>();
+    side.accuracy.trials = r.next<std::uint64_t>();
+    const auto count = r.next<std::uint64_t>();
+    const auto sum = r.next<std::uint64_t>();
+    const auto min = r.next<std::uint64_t>();
+    const auto max = r.next<std::uint64_t>();
+    const auto occupied = r.next<std::size_t>();
+    std::uint64_t in_buckets = 0;
+    for (std::size_t i = 0; i < occupied && r.ok(); ++i) {
+      const auto b = r.next<std::size_t>();
+      const auto n = r.next<std::uint64_t>();
+      if (b >= LatencyBuckets::kCount) return;
+      side.latency.add_bucket(b, n);
+      in_buckets += n;
+    }
+    if (in_buckets != count) return;
+    if (count > 0) side.latency.set_totals(count, sum, min, max);
+    side.moments.resize(step_->judged.size());
+    for (MetricMoments& m : side.moments) {
+      m.count = r.next<decltype(m.count)>();
+      m.sum = r.next<double>();
+      m.sum_squares = r.next<double>();
+    }
+  }
+  if (!r.ok() || !r.at_end()) return;
+  for (std::size_t s = 0; s < 2; ++s) {
+    StepData::Side& into = s == 0 ? step_->stable : step_->candidate;
+    for (std::size_t i = 0; i < into.moments.size(); ++i) {
+      sides[s].moments[i].name = into.moments[i].name;
+    }
+    into = std::move(sides[s]);
   }
 }
 
@@ -1299,6 +1427,7 @@ SWITCHYARD_INLINE void CanaryController::write_record(RegistryTransaction& tx) {
   const TimePoint now = clock_->now();
   if (!lease_) throw LeaseHeld("rollout '" + name_ + "': this controller holds no lease", "", {});
   RolloutLease renewed = renew_rollout_lease(tx, *lease_, now, options_.lease_ttl);
+  record_->step_state = encode_step_state();
   RolloutRecord next = *record_;
   next.revision += 1;
   next.updated_at = now;

@@ -343,6 +343,10 @@ class CanaryController {
   bool run_hooks(const std::vector<std::string>& names, std::string_view stage,
                  std::string_view reason) SWITCHYARD_REQUIRES(mu_);
   void reset_step_data() SWITCHYARD_REQUIRES(mu_);
+  // The current step's cumulative judge data as RolloutRecord::step_state text, and back (a text
+  // that does not fit the step is ignored: the step's sequence starts again).
+  std::string encode_step_state() const SWITCHYARD_REQUIRES(mu_);
+  void restore_step_state(std::string_view text) SWITCHYARD_REQUIRES(mu_);
   void require_live(std::string_view what) const SWITCHYARD_REQUIRES(mu_);
   RolloutStatusEvent status_event(std::string_view actor, std::string_view reason) const
       SWITCHYARD_REQUIRES(mu_);

@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [--with-tools]
 #   --with-tools  also install what the tests and the sanitizer, fuzz and reference-value scripts
 #                 use (clang-14, libFuzzer, prometheus's promtool, python3-scipy/sklearn, curl and
-#                 jq for the server's end-to-end test, headless chromium for the report and
+#                 jq (and sqlite3, to read the prediction log) for the server's end-to-end test,
+#                 headless chromium for the report and
 #                 dashboard checks).
 set -euo pipefail
 SUDO=""
@@ -20,7 +21,7 @@ packages=(
 )
 if [ "${1:-}" = "--with-tools" ]; then
   packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn
-             curl jq chromium)
+             curl jq sqlite3 chromium)
 fi
 
 missing=()

@@ -26,6 +26,9 @@
 #include <switchyard/core/units.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <switchyard/models/model_loader.hpp>
+#if defined(SWITCHYARD_WITH_XGBOOST)  // defined by the optional switchyard::xgboost target
+#include <switchyard/models/xgboost_model.hpp>
+#endif
 #include <switchyard/stats/bayesian_test.hpp>
 #include <switchyard/stats/chi_square.hpp>
 #include <switchyard/stats/classification_metrics.hpp>

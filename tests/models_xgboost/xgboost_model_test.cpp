@@ -201,6 +201,24 @@ TEST(XgboostModelTest, bad_bytes_are_load_errors_naming_the_source) {
   EXPECT_THROW((void)XgboostModel::from_bytes(json, "xgboost.bin"), InvalidArgument);
 }
 
+TEST(XgboostModelTest, ubjson_lengths_are_checked_before_xgboost_reads_them) {
+  // XGBoost 1.7's UBJSON reader trusts the lengths in the file; the adapter checks them first, so
+  // a file cut anywhere, or a length pointing past the end, is a LoadError and never a read past
+  // the buffer.
+  const std::string ubj = read("fraud_classifier.ubj");
+  for (std::size_t cut = 1; cut < ubj.size(); cut += 97) {
+    const std::string message = load_error(
+        [&] { (void)XgboostModel::from_bytes(ubj.substr(0, cut), kXgboostUbjsonFormat); });
+    EXPECT_NE(message.find("XGBoost model"), std::string::npos) << "cut at " << cut;
+  }
+  // The first key's length, 8 big-endian bytes after "{L", made huge.
+  std::string hostile = ubj;
+  hostile.replace(2, 8, std::string("\x7f\xff\xff\xff\xff\xff\xff\xff", 8));
+  const std::string message =
+      load_error([&] { (void)XgboostModel::from_bytes(hostile, kXgboostUbjsonFormat); });
+  EXPECT_NE(message.find("exceeds the bytes left"), std::string::npos) << message;
+}
+
 TEST(XgboostModelTest, concurrent_predict_on_one_booster_gives_the_reference_answers) {
   // XGBoost documents in-place prediction as thread-safe; two threads share one booster and each
   // checks every answer (run under ThreadSanitizer too: scripts/sanitize.sh).

@@ -64,6 +64,116 @@ inline bool looks_like(std::string_view bytes, std::string_view format) {
 
 // The binary objective whose value is a probability (binary:logitraw and binary:hinge return a
 // margin and a 0/1 decision: they are served as plain values).
+// Checks that UBJSON bytes are well formed in the subset XGBoost writes, before XGBoost parses
+// them: XGBoost 1.7's reader trusts every length it reads (a truncated or hostile file makes it
+// read past the end of the buffer), so every length is checked here against the bytes left.
+// Returns an empty string when they are, else what is wrong and where.
+class UbjsonCheck {
+ public:
+  explicit UbjsonCheck(std::string_view bytes) : b_(bytes) {}
+
+  std::string run() {
+    if (!value(0)) return error_;
+    return {};
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  bool fail(const std::string& what) {
+    error_ = what + " at byte " + std::to_string(pos_) + " of " + std::to_string(b_.size());
+    return false;
+  }
+  bool need(std::size_t n) {
+    return n <= b_.size() - pos_ || fail("the file ends inside a value (truncated?)");
+  }
+  bool skip(std::size_t n) {
+    if (!need(n)) return false;
+    pos_ += n;
+    return true;
+  }
+  bool expect(char c) {
+    if (!need(1)) return false;
+    if (b_[pos_] != c) return fail(std::string("expected '") + c + "'");
+    ++pos_;
+    return true;
+  }
+  // An 'L'-marked big-endian int64 count, at most `limit`.
+  bool count(std::size_t limit, std::size_t& n) {
+    if (!expect('L') || !need(8)) return false;
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(b_[pos_++]);
+    if (v > limit) return fail("a length of " + std::to_string(static_cast<std::int64_t>(v)) +
+                               " exceeds the bytes left");
+    n = static_cast<std::size_t>(v);
+    return true;
+  }
+  bool string() {
+    std::size_t n = 0;
+    return count(b_.size() - pos_, n) && skip(n);
+  }
+  static std::size_t scalar_size(char marker) {
+    switch (marker) {
+      case 'Z': case 'T': case 'F': return 0;
+      case 'i': case 'U': case 'C': return 1;
+      case 'I': return 2;
+      case 'l': case 'd': return 4;
+      case 'L': return 8;
+      default: return static_cast<std::size_t>(-1);
+    }
+  }
+  bool value(int depth) {
+    if (depth > kMaxDepth) return fail("values nest too deep");
+    if (!need(1)) return false;
+    const char marker = b_[pos_++];
+    if (marker == '{') {
+      while (need(1) && b_[pos_] != '}') {
+        if (!string() || !value(depth + 1)) return false;
+      }
+      return expect('}');
+    }
+    if (marker == 'S') return string();
+    if (marker == '[') return array(depth);
+    const std::size_t size = scalar_size(marker);
+    if (size == static_cast<std::size_t>(-1)) {
+      --pos_;
+      return fail("unknown UBJSON marker " + std::to_string(static_cast<unsigned char>(marker)));
+    }
+    return skip(size);
+  }
+  bool array(int depth) {
+    if (!need(1)) return false;
+    std::size_t n = 0;
+    if (b_[pos_] == '$') {  // typed array: '$' type '#' count, then count fixed-size elements
+      ++pos_;
+      if (!need(1)) return false;
+      const char type = b_[pos_++];
+      if (type != 'd' && type != 'U' && type != 'l' && type != 'L') {
+        --pos_;
+        return fail("unsupported typed array");
+      }
+      const std::size_t size = scalar_size(type);
+      return expect('#') && count((b_.size() - pos_) / size, n) && skip(n * size);
+    }
+    if (b_[pos_] == '#') {  // counted array: each element takes at least one byte
+      ++pos_;
+      if (!count(b_.size() - pos_, n)) return false;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!value(depth + 1)) return false;
+      }
+      return true;
+    }
+    while (need(1) && b_[pos_] != ']') {
+      if (!value(depth + 1)) return false;
+    }
+    return expect(']');
+  }
+
+  std::string_view b_;
+  std::size_t pos_ = 0;
+  std::string error_;
+};
+
 inline bool is_binary_classifier(std::string_view objective) {
   return objective == "binary:logistic";
 }
@@ -108,6 +218,10 @@ SWITCHYARD_INLINE std::shared_ptr<const XgboostModel> XgboostModel::from_bytes(
     throw LoadError(what + ": the bytes are not an XGBoost " +
                     (format == kXgboostJsonFormat ? "JSON" : "UBJSON") + " model (" +
                     std::to_string(bytes.size()) + " bytes)");
+  }
+  if (format == kXgboostUbjsonFormat) {
+    const std::string problem = detail::xgboost::UbjsonCheck(bytes).run();
+    if (!problem.empty()) throw LoadError(what + ": not a well-formed UBJSON model: " + problem);
   }
   auto booster = std::make_unique<Booster>();
   if (XGBoosterCreate(nullptr, 0, &booster->handle) != 0) {

@@ -319,5 +319,55 @@ TEST(XgboostRegistryTest, registered_versions_serve_the_reference_predictions) {
   EXPECT_EQ(after->version, v2->version);
 }
 
+TEST(XgboostRegistryTest, requests_never_fail_while_production_moves_to_a_new_version) {
+  // Two request threads keep predicting while v2 is registered and promoted: every answer is
+  // ok, comes from v1 or v2, and v1's answers are XGBoost's reference values.
+  Registered f;
+  const auto promote = [&](const char* format, const char* file) {
+    const auto v = f.registry->register_version(kModel, {format, read(file)}, {}, {.actor = "ci"});
+    f.registry->transition(kModel, v->version, Stage::kStaging, {.actor = "ci"});
+    f.registry->transition(kModel, v->version, Stage::kProduction, {.actor = "ci"});
+    return v->version;
+  };
+  const auto v1 = promote("xgboost.ubj", "fraud_classifier.ubj");
+  Deployment deployment({.model = kModel, .source = f.registry.get()});
+  RegistryBinding follow({.registry = f.registry.get(), .deployment = &deployment});
+  const auto x = inputs();
+  const auto expected = read_csv("classifier_predictions.csv");
+
+  const std::int64_t v2 = v1 + 1;  // the next version number, known before it is registered
+  std::latch start(3);
+  std::array<int, 2> failed{}, wrong{}, after_v2{};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      // Until this thread has been answered by v2 a few times (bounded, should the swap stall).
+      for (int i = 0; i < 200000 && after_v2[t] < 50; ++i) {
+        const std::size_t r = static_cast<std::size_t>(i) % kRows;
+        auto a = deployment.predict(
+            {.key = "user", .input = TensorView(x.data() + r * kFeatures, {1, kFeatures})});
+        if (!a.ok()) {
+          ++failed[t];
+        } else if (a->version == v1) {
+          if (static_cast<float>(a->prediction.values(0, 0)) != expected[r][0]) ++wrong[t];
+        } else if (a->version == v2) {
+          ++after_v2[t];
+        } else {
+          ++wrong[t];
+        }
+      }
+    });
+  }
+  start.arrive_and_wait();
+  EXPECT_EQ(promote("xgboost.json", "fraud_classifier_v2.json"), v2);
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(failed[t], 0) << "thread " << t;
+    EXPECT_EQ(wrong[t], 0) << "thread " << t;
+    EXPECT_EQ(after_v2[t], 50) << "thread " << t;
+  }
+}
+
 }  // namespace xgboost_model_test
 }  // namespace switchyard

@@ -195,6 +195,42 @@ TEST(CanaryControllerTest, walks_the_steps_promotes_and_records_every_decision) 
   EXPECT_EQ(doc["candidate_version"].GetInt64(), h.candidate);
 }
 
+TEST(CanaryControllerTest, rules_against_stable_do_not_hold_a_step_where_stable_takes_nothing) {
+  // Seed 003's last stage sends 100 % to the candidate: a plan-level error_rate_increase rule
+  // has no stable traffic to compare with there. It is reported as not applicable, and the
+  // rollout completes instead of holding forever; per window and judged sequentially alike.
+  for (const RuleJudgement judgement : {RuleJudgement::kPerWindow, RuleJudgement::kSequential}) {
+    Harness h;
+    CanaryController c(h.options());
+    std::vector<RolloutAnalysisEvent> analyses;
+    c.analysis.connect([&](const RolloutAnalysisEvent& e) { analyses.push_back(e); });
+    CanaryPlan p = h.plan({CanaryStep::set_weight(10), CanaryStep::pause(10min),
+                           CanaryStep::set_weight(100), CanaryStep::pause(10min)});
+    p.judgement = judgement;
+    ASSERT_EQ(c.start(p), RolloutAction::kAdvanced);
+    for (int minute = 0; minute < 10; ++minute) {
+      h.f.clock.advance(1min);
+      h.good_traffic();
+      if (c.evaluate() == RolloutAction::kAdvanced) break;
+    }
+    ASSERT_EQ(h.weight("canary"), 100) << to_string(judgement);
+    RolloutAction last = RolloutAction::kHeld;
+    for (int minute = 0; minute < 10 && last != RolloutAction::kPromoted; ++minute) {
+      h.f.clock.advance(1min);
+      h.traffic(0, 0, 2000, 11);  // every request on the candidate
+      last = c.evaluate();
+    }
+    EXPECT_EQ(last, RolloutAction::kPromoted) << to_string(judgement);
+    ASSERT_FALSE(analyses.empty());
+    const RolloutAnalysisEvent& at_100 = analyses.back();
+    EXPECT_EQ(at_100.step, 3);
+    ASSERT_EQ(at_100.checks.size(), 1u);
+    EXPECT_EQ(at_100.checks[0].state, GuardrailState::kNotJudged);
+    EXPECT_NE(at_100.checks[0].reason.find("not applicable"), std::string::npos)
+        << at_100.checks[0].reason;
+  }
+}
+
 TEST(CanaryControllerTest, a_failing_guardrail_rolls_back_and_rejects_with_the_evidence) {
   Harness h;
   CanaryController c(h.options());

@@ -141,6 +141,10 @@ struct CanaryController::StepData {
   // A pause step judging its comparative rules sequentially (RuleJudgement::kSequential): the
   // judge only ever fails the step, every rule is critical, and each rule is reported as a check.
   bool sequential_pause = false;
+  // The stable arm takes no traffic in this step (the candidate at 100 %): rules against stable
+  // are checked per window, and reported as not applicable instead of holding the step when
+  // stable (reached only by the candidate's fallbacks) has too few samples to compare with.
+  bool stable_idle = false;
   struct Side {
     JudgeCounts errors;    // successes = errors, trials = requests
     JudgeCounts accuracy;  // successes = correct, trials = labelled
@@ -551,6 +555,8 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
         std::max<std::uint64_t>(1, g.min_samples ? g.min_samples
                                                  : (step.min_samples ? step.min_samples
                                                                      : plan_->min_samples));
+    const bool needs_stable =
+        g.bound == GuardrailBound::kIncreaseOverStable || g.bound == GuardrailBound::kDropBelowStable;
     cc::SideValue a, b;
     bool absent_holds = true;  // a metric without any data holds the step (errors, latency)
     if (g.metric == GuardrailMetric::kPredictionDrift) {
@@ -571,8 +577,14 @@ SWITCHYARD_INLINE RolloutAnalysisEvent CanaryController::analyse(const CanaryWin
     check.candidate = b.value;
     check.stable_samples = a.samples == ~std::uint64_t{0} ? 0 : a.samples;
     check.candidate_samples = b.samples == ~std::uint64_t{0} ? 0 : b.samples;
-    const bool needs_stable =
-        g.bound == GuardrailBound::kIncreaseOverStable || g.bound == GuardrailBound::kDropBelowStable;
+    if (needs_stable && step_->stable_idle && (!a.has_value || a.samples < min_samples)) {
+      // Only the candidate's fallbacks reach stable here: too few to compare with, so the rule
+      // neither holds nor fails the step.
+      check.state = GuardrailState::kNotJudged;
+      check.reason = "not applicable: the stable version takes no traffic in this step";
+      ev.checks.push_back(std::move(check));
+      continue;
+    }
     const bool have = b.has_value && (!needs_stable || a.has_value);
     const bool enough = have && b.samples >= min_samples && (!needs_stable || a.samples >= min_samples);
     if (!enough) {
@@ -752,6 +764,8 @@ SWITCHYARD_INLINE void CanaryController::reset_step_data() {
   if (record_->step >= static_cast<std::int64_t>(plan_->steps.size())) return;
   const CanaryStep& step = plan_->steps[static_cast<std::size_t>(record_->step)];
   if (step.kind == StepKind::kSetWeight) return;
+  const auto stable_weight = record_->weights.find(detail::canary_controller::kStableArm);
+  step_->stable_idle = stable_weight != record_->weights.end() && stable_weight->second <= 0.0;
   // In a sequentially judged pause step the plan's comparative rules are judged with the step's.
   const bool sequential_pause =
       step.kind == StepKind::kPause && plan_->judgement == RuleJudgement::kSequential;
@@ -767,7 +781,7 @@ SWITCHYARD_INLINE void CanaryController::reset_step_data() {
     const bool comparative = g.bound == GuardrailBound::kIncreaseOverStable ||
                              g.bound == GuardrailBound::kDropBelowStable;
     if ((step.kind != StepKind::kAnalysis && !sequential_pause) || !comparative ||
-        g.metric == GuardrailMetric::kPredictionDrift) {
+        g.metric == GuardrailMetric::kPredictionDrift || step_->stable_idle) {
       step_->checked.push_back(g);
       continue;
     }

@@ -35,8 +35,8 @@ std::vector<float> rows(std::int64_t batch) {
   return x;
 }
 
-// The baseline: what a caller of the C API does for the same answer (the array interface over
-// the rows, the same config as the adapter, the result read from XGBoost's buffer).
+// A plain caller of the C API: the array interface over the rows, the same config as the
+// adapter, no proxy DMatrix (XGBoost makes one per call), the result read from XGBoost's buffer.
 void BM_Xgboost_DirectCApi(benchmark::State& state) {
   const std::string bytes = model_bytes();
   BoosterHandle h = nullptr;
@@ -71,6 +71,44 @@ void BM_Xgboost_DirectCApi(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+// The same call with a proxy DMatrix made once (the C API then skips making one per call), as
+// the adapter does with one proxy per thread: the baseline for the adapter's own overhead.
+void BM_Xgboost_DirectCApiReusedProxy(benchmark::State& state) {
+  const std::string bytes = model_bytes();
+  BoosterHandle h = nullptr;
+  DMatrixHandle proxy = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &h) != 0 ||
+      XGBoosterLoadModelFromBuffer(h, bytes.data(), bytes.size()) != 0 ||
+      XGBoosterSetParam(h, "nthread", "1") != 0 || XGProxyDMatrixCreate(&proxy) != 0) {
+    state.SkipWithError(XGBGetLastError());
+    return;
+  }
+  const std::int64_t batch = state.range(0);
+  const std::vector<float> x = rows(batch);
+  const char* config =
+      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
+      R"("strict_shape": false, "missing": NaN, "cache_id": 0})";
+  for (auto _ : state) {
+    char interface[160];
+    std::snprintf(interface, sizeof interface,
+                  R"({"data": [%)" PRIuPTR R"(, true], "shape": [%lld, %lld], "typestr": "<f4", )"
+                  R"("version": 3})",
+                  reinterpret_cast<std::uintptr_t>(x.data()), static_cast<long long>(batch),
+                  static_cast<long long>(kFeatures));
+    const bst_ulong* shape = nullptr;
+    bst_ulong dims = 0;
+    const float* out = nullptr;
+    if (XGBoosterPredictFromDense(h, interface, config, proxy, &shape, &dims, &out) != 0) {
+      state.SkipWithError(XGBGetLastError());
+      break;
+    }
+    benchmark::DoNotOptimize(out[0]);
+  }
+  XGDMatrixFree(proxy);
+  XGBoosterFree(h);
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
 // The adapter: the same prediction plus the Prediction it returns (values as float64, labels
 // and confidence per row).
 void BM_Xgboost_Adapter(benchmark::State& state) {
@@ -87,6 +125,7 @@ void BM_Xgboost_Adapter(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Xgboost_DirectCApi)->Arg(1)->Arg(64);
+BENCHMARK(BM_Xgboost_DirectCApiReusedProxy)->Arg(1)->Arg(64);
 BENCHMARK(BM_Xgboost_Adapter)->Arg(1)->Arg(64);
 
 }  // namespace

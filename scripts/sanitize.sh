@@ -39,6 +39,12 @@ jobs="${JOBS:-1}"
 cxx="${CXX:-clang++-14}"
 extra_cmake=()
 
+# The host service (label host): the REST server and its end-to-end, dashboard and runbook tests,
+# the CLI and the deployment guide's programs, so the server's threads and its handling of abusive
+# clients run under the sanitizers too.
+host_targets=(host_tests switchyard_server switchyard_cli example_train_fraud_model
+              example_serve_fraud_model)
+
 case "$mode" in
   asan-ubsan)
     build="${BUILD_DIR:-$root/build-asan}"
@@ -48,10 +54,10 @@ case "$mode" in
     flags+=" -fsanitize-ignorelist=$build/ubsan-ignorelist.txt"
     if [ "$ci" = "true" ]; then
       targets=(registry_tests models_tests monitoring_tests serving_tests shadow_tests rollout_tests
-               drift_tests reliability_tests)
+               drift_tests reliability_tests "${host_targets[@]}")
       # Every fuzz target (tests/fuzz/<target>_fuzzer.cpp), whose corpus replays under label fuzz.
       for f in "$root"/tests/fuzz/*_fuzzer.cpp; do f=${f##*/}; targets+=("fuzz_${f%_fuzzer.cpp}"); done
-      labels="registry|models|monitoring|serving|shadow|rollout|drift|fuzz|reliability"
+      labels="registry|models|monitoring|serving|shadow|rollout|drift|fuzz|reliability|host"
     else
       targets=(all)
       labels=""
@@ -63,8 +69,9 @@ case "$mode" in
     build="${BUILD_DIR:-$root/build-tsan}"
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
     if [ "$ci" = "true" ]; then
-      targets=(serving_tests shadow_tests rollout_tests drift_tests registry_tests reliability_tests)
-      labels="serving|shadow|rollout|drift|registry|reliability"
+      targets=(serving_tests shadow_tests rollout_tests drift_tests registry_tests reliability_tests
+               "${host_targets[@]}")
+      labels="serving|shadow|rollout|drift|registry|reliability|host"
     else
       targets=(core_tests models_tests registry_tests monitoring_tests serving_tests shadow_tests stats_tests rollout_tests drift_tests reliability_tests)
       labels="core|models|registry|monitoring|serving|shadow|stats|rollout|drift|reliability"

@@ -18,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   libjs-chart.js
+  libxgboost-dev
 )
 if [ "${1:-}" = "--with-tools" ]; then
   packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn

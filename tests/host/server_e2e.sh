@@ -45,10 +45,10 @@ start_server() {
 }
 
 stop_server() {
-  exec 3<&-
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?
+  exec 3<&-  # after the exit: --log-connections may still report the last connections closing
   pid=""
   check "server stops cleanly on SIGTERM" 0 "$rc"
 }
@@ -268,7 +268,7 @@ else
 fi
 
 # ---- the bearer token ---------------------------------------------------------------------------
-start_server "$work/secured" --token 's3cret-token' --max-connections 4
+start_server "$work/secured" --token 's3cret-token' --max-connections 4 --log-connections
 call POST /models '{"name": "sentiment", "version": "1.0.0"}'
 expect_error "register without a token" 401 Authorization
 call POST /models '{"name": "sentiment", "version": "1.0.0"}' -H 'Authorization: Bearer nope'
@@ -290,22 +290,21 @@ check "control-plane calls audited with their actor" "token:e2e" \
 
 # ---- the connection limit -----------------------------------------------------------------------
 # Four idle connections fill --max-connections 4: a fifth is closed at once, and once they go
-# (here: the clients hang up) the server answers again.
+# (here: the clients hang up) the server answers again. The server says on stdout (the port
+# FIFO, --log-connections) how many connections are open after each change; the reads block
+# until it does.
+wait_connections() {  # wait_connections N: until the server reports N open connections
+  local line
+  while read -r -t 30 line <&3; do [[ "$line" == "connections $1" ]] && return 0; done
+  fail "the server never reported $1 open connections"
+}
 exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port"
 exec 6<>"/dev/tcp/127.0.0.1/$port" 7<>"/dev/tcp/127.0.0.1/$port"
-tries=0
-until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/health" || true)" == 000 ]]; do
-  tries=$((tries + 1)); ((tries < 100)) || break  # the four may need a moment to be accepted
-  sleep 0.05
-done
+wait_connections 4
 check "a connection over --max-connections is closed" 000 \
   "$(curl -s -o /dev/null -w '%{http_code}' "$base/health" || true)"
 exec 4>&- 5>&- 6>&- 7>&-
-tries=0
-until curl -sf "$base/health" > /dev/null; do
-  tries=$((tries + 1)); ((tries < 200)) || break
-  sleep 0.05
-done
+wait_connections 0
 call GET /health
 check "answers again once the idle connections closed" 200 "$status"
 stop_server

@@ -19,6 +19,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -40,7 +41,7 @@ constexpr const char* kUsage =
     "usage: switchyard-server --data DIR [--port N] [--bind ADDR] [--token T] [--threads N]\n"
     "                         [--max-body BYTES] [--read-timeout SECONDS]\n"
     "                         [--max-connections N] [--training FILE] [--drift-window S]\n"
-    "                         [--prediction-log]\n"
+    "                         [--prediction-log] [--log-connections]\n"
     "  --data DIR          registry directory (registry.db, artifacts/, traffic.json, audit.log);\n"
     "                      created when missing, a fresh one starts empty\n"
     "  --port N            TCP port (default 8000; 0 picks a free one); the bound port is printed\n"
@@ -53,7 +54,9 @@ constexpr const char* kUsage =
     "  --max-connections N open connections beyond which new ones are closed (default 4096)\n"
     "  --training FILE     labelled sentences to train on (default: the set built in)\n"
     "  --drift-window S    seconds per window of GET /models/{name}/drift (default 60)\n"
-    "  --prediction-log    log every prediction to DIR/predictions.db (SQLite, in batches)\n";
+    "  --prediction-log    log every prediction to DIR/predictions.db (SQLite, in batches)\n"
+    "  --log-connections   print \"connections N\" to stdout whenever a connection opens or ends\n"
+    "                      (N: those open then), for tests and debugging\n";
 
 struct Config {
   std::string data;
@@ -67,7 +70,16 @@ struct Config {
   std::string training_file;
   std::chrono::seconds drift_window{60};
   bool prediction_log = false;
+  bool log_connections = false;
 };
+
+// --log-connections: one line per change of the open connection count, whole lines from any
+// I/O thread.
+void log_connections(std::size_t open) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  std::cout << "connections " << open << std::endl;
+}
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "switchyard-server: " << message << "\n" << kUsage;
@@ -96,6 +108,10 @@ Config parse_args(int argc, char** argv) {
     }
     if (arg == "--prediction-log") {
       c.prediction_log = true;
+      continue;
+    }
+    if (arg == "--log-connections") {
+      c.log_connections = true;
       continue;
     }
     if (i + 1 >= argc) usage_error(arg + " needs a value (or is unknown)");
@@ -135,9 +151,13 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, RestApi& api, const Config& config, std::atomic<std::size_t>& live)
       : stream_(std::move(socket)), api_(api), config_(config), live_(live) {
-    live_.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t open = live_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (config_.log_connections) log_connections(open);
   }
-  ~Session() { live_.fetch_sub(1, std::memory_order_relaxed); }
+  ~Session() {
+    const std::size_t open = live_.fetch_sub(1, std::memory_order_relaxed) - 1;
+    if (config_.log_connections) log_connections(open);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -339,6 +359,8 @@ std::string read_training_file(const std::string& path) {
 
 int main(int argc, char** argv) {
   const Config config = parse_args(argc, argv);
+  // A reader of stdout that goes away (the port line, --log-connections) must not kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     RestApi::Options options;
     options.data_dir = config.data;

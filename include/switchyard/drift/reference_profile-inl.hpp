@@ -371,6 +371,7 @@ inline void save_feature(cereal::PortableBinaryOutputArchive& ar, const FeatureP
   save_vector(ar, f.sample);
 }
 
+// A read-only stream buffer over bytes the caller keeps alive. Not thread-safe: one reader.
 class ViewStreamBuf final : public std::streambuf {
  public:
   explicit ViewStreamBuf(std::string_view bytes) {
@@ -385,6 +386,7 @@ inline LoadError corrupt(const std::string& what) {
 }
 
 // Bounded reads: every length is checked against its cap and the bytes left before allocating.
+// Not thread-safe: one per from_bytes() call, on its thread.
 class ProfileReader {
  public:
   explicit ProfileReader(std::string_view payload)

@@ -23,7 +23,8 @@ inline constexpr const char* kStableArm = "stable";
 inline constexpr const char* kCanaryArm = "canary";
 inline constexpr const char* kPreviousArm = "previous";
 
-/// Builds one JSON object member by member.
+/// Builds one JSON object member by member. Not thread-safe: one per event, on the thread that
+/// builds it.
 class JsonObject {
  public:
   JsonObject& raw(std::string_view key, std::string_view value) {
@@ -836,6 +837,7 @@ namespace detail::canary_controller {
 // "s1 <metrics>", then per side (stable, candidate): errors, accuracy (successes trials), the
 // latency histogram (count sum min max, occupied buckets as index count), then per judged metric
 // its moments (count sum sum_squares). Numbers in std::to_chars' shortest round-trip form.
+// Writer and reader are local to one call under the controller's lock: not thread-safe.
 class StepStateWriter {
  public:
   template <class T>

@@ -394,7 +394,8 @@ namespace detail::canary_plan {
 
 namespace y = detail::yaml;
 
-/// The reader of one document, with the parse options.
+/// The reader of one document, with the parse options. Not thread-safe: one per
+/// parse_canary_plan() call, on its thread.
 class Reader {
  public:
   explicit Reader(const CanaryPlanParseOptions& options) : options_(options) {}

@@ -36,51 +36,19 @@ std::vector<float> rows(std::int64_t batch) {
 }
 
 // A plain caller of the C API: the array interface over the rows, the same config as the
-// adapter, no proxy DMatrix (XGBoost makes one per call), the result read from XGBoost's buffer.
-void BM_Xgboost_DirectCApi(benchmark::State& state) {
-  const std::string bytes = model_bytes();
-  BoosterHandle h = nullptr;
-  if (XGBoosterCreate(nullptr, 0, &h) != 0 ||
-      XGBoosterLoadModelFromBuffer(h, bytes.data(), bytes.size()) != 0 ||
-      XGBoosterSetParam(h, "nthread", "1") != 0) {
-    state.SkipWithError(XGBGetLastError());
-    return;
-  }
-  const std::int64_t batch = state.range(0);
-  const std::vector<float> x = rows(batch);
-  const char* config =
-      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
-      R"("strict_shape": false, "missing": NaN, "cache_id": 0})";
-  for (auto _ : state) {
-    char interface[160];
-    std::snprintf(interface, sizeof interface,
-                  R"({"data": [%)" PRIuPTR R"(, true], "shape": [%lld, %lld], "typestr": "<f4", )"
-                  R"("version": 3})",
-                  reinterpret_cast<std::uintptr_t>(x.data()), static_cast<long long>(batch),
-                  static_cast<long long>(kFeatures));
-    const bst_ulong* shape = nullptr;
-    bst_ulong dims = 0;
-    const float* out = nullptr;
-    if (XGBoosterPredictFromDense(h, interface, config, nullptr, &shape, &dims, &out) != 0) {
-      state.SkipWithError(XGBGetLastError());
-      break;
-    }
-    benchmark::DoNotOptimize(out[0]);
-  }
-  XGBoosterFree(h);
-  state.SetItemsProcessed(state.iterations() * batch);
-}
-
-// The same call with a proxy DMatrix made once (the C API then skips making one per call), as
-// the adapter does with one proxy per thread: the baseline for the adapter's own overhead.
-void BM_Xgboost_DirectCApiReusedProxy(benchmark::State& state) {
+// adapter, the result read from XGBoost's buffer. Without a proxy DMatrix XGBoost makes one per
+// call; `reuse_proxy` makes one once (the C API then skips making one per call), as the adapter
+// does with one proxy per thread: the baseline for the adapter's own overhead.
+void direct_c_api(benchmark::State& state, bool reuse_proxy) {
   const std::string bytes = model_bytes();
   BoosterHandle h = nullptr;
   DMatrixHandle proxy = nullptr;
   if (XGBoosterCreate(nullptr, 0, &h) != 0 ||
       XGBoosterLoadModelFromBuffer(h, bytes.data(), bytes.size()) != 0 ||
-      XGBoosterSetParam(h, "nthread", "1") != 0 || XGProxyDMatrixCreate(&proxy) != 0) {
+      XGBoosterSetParam(h, "nthread", "1") != 0 ||
+      (reuse_proxy && XGProxyDMatrixCreate(&proxy) != 0)) {
     state.SkipWithError(XGBGetLastError());
+    if (h != nullptr) XGBoosterFree(h);
     return;
   }
   const std::int64_t batch = state.range(0);
@@ -104,10 +72,13 @@ void BM_Xgboost_DirectCApiReusedProxy(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(out[0]);
   }
-  XGDMatrixFree(proxy);
+  if (proxy != nullptr) XGDMatrixFree(proxy);
   XGBoosterFree(h);
   state.SetItemsProcessed(state.iterations() * batch);
 }
+
+void BM_Xgboost_DirectCApi(benchmark::State& state) { direct_c_api(state, false); }
+void BM_Xgboost_DirectCApiReusedProxy(benchmark::State& state) { direct_c_api(state, true); }
 
 // The adapter: the same prediction plus the Prediction it returns (values as float64, labels
 // and confidence per row).

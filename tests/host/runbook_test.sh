@@ -31,33 +31,13 @@ export PATH="$work/bin:$PATH"
 token=runbook-token-0123456789
 model=sentiment-model
 
-# start_server DATA_DIR: starts it with a token and reads the port it prints once it listens.
-start_server() {
-  rm -f "$work/port.fifo"
-  mkfifo "$work/port.fifo"
-  "$server" --port 0 --data "$1" --token "$token" > "$work/port.fifo" 2> "$work/server.log" &
-  pid=$!
-  exec 3< "$work/port.fifo"
-  if ! read -r -t 30 port <&3 || [[ ! "$port" =~ ^[0-9]+$ ]]; then
-    cat "$work/server.log" >&2
-    echo "the server printed no port" >&2
-    exit 1
-  fi
-  base="http://127.0.0.1:$port"
-  curl -fsS "$base/health" > /dev/null
-}
-stop_server() {
-  exec 3<&-
-  kill -TERM "$pid"
-  wait "$pid"
-  pid=""
-}
+source "$(dirname "$0")/server_lib.sh"
 post() {  # post PATH BODY: a control-plane call with the token; prints the response body
   curl -fsS -X POST "$base$1" -H "Authorization: Bearer $token" -d "$2"
 }
 
 # ---- the incident ---------------------------------------------------------------------------
-start_server "$work/data"
+start_server "$work/data" --token "$token"
 id1=$(post /models '{"name": "sentiment-model", "version": "1.0.0", "accuracy": 0.9}' | jq -r .model_id)
 id2=$(post /models '{"name": "sentiment-model", "version": "2.0.0", "accuracy": 0.92}' | jq -r .model_id)
 post "/models/$id1/transition" '{"stage": "Staging"}' > /dev/null
@@ -87,7 +67,7 @@ post "/models/$id2/activate" '{"traffic_percent": 100}' > /dev/null
 # bad answers come after it, where the runbook's first step can see them.
 stop_server
 cp -a "$work/data" "$work/data-cli"
-start_server "$work/data"
+start_server "$work/data" --token "$token"
 feedback 20 wrong
 [[ "$(curl -fsS "$base/models/performance" | jq --arg id "$id2" '.models[] | select(.model_id == $id) | .accuracy')" == 0 ]] ||
   { echo "setup: version 2.0.0 should have accuracy 0" >&2; exit 1; }

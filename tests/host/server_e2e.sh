@@ -24,32 +24,12 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then echo "ok: $1"; else fail "$1: expected '$2', got '$3'"; fi
 }
 
-# start_server DATA_DIR [options...]: starts it and reads the port it prints once it listens (the
-# read blocks on a FIFO until that line arrives); connections made after that wait in the listen
-# queue, so /health answers at once.
-start_server() {
-  local data=$1
-  shift
-  rm -f "$work/port.fifo"
-  mkfifo "$work/port.fifo"
-  "$server" --port 0 --data "$data" --read-timeout 2 "$@" > "$work/port.fifo" 2> "$work/server.log" &
-  pid=$!
-  exec 3< "$work/port.fifo"
-  if ! read -r -t 30 port <&3 || [[ ! "$port" =~ ^[0-9]+$ ]]; then
-    cat "$work/server.log" >&2
-    echo "the server printed no port" >&2
-    exit 1
-  fi
-  base="http://127.0.0.1:$port"
-  curl -sf "$base/health" > /dev/null || { cat "$work/server.log" >&2; echo "no /health" >&2; exit 1; }
-}
-
-stop_server() {
-  kill -TERM "$pid"
+source "$(dirname "$0")/server_lib.sh"
+# The server's reads time out after 2 s here, so the slow-client checks stay short.
+start_test_server() { start_server "$@" --read-timeout 2; }
+stop_test_server() {
   local rc=0
-  wait "$pid" || rc=$?
-  exec 3<&-  # after the exit: --log-connections may still report the last connections closing
-  pid=""
+  stop_server || rc=$?
   check "server stops cleanly on SIGTERM" 0 "$rc"
 }
 
@@ -68,7 +48,7 @@ expect_error() {  # expect_error DESCRIPTION STATUS FIELD
   [[ "$(jq -r '.error | type' <<< "$body")" == string ]] || fail "$1: no error message in $body"
 }
 
-start_server "$work/data"
+start_test_server "$work/data"
 
 # ---- seed 002's testing commands (only the address and the model ids filled in) -------------
 BASE=$base
@@ -196,8 +176,8 @@ call POST /predict '{"text": "still here?"}'
 check "a clean request still answers after the garbage" 200 "$status"
 
 # ---- restart: the registry and the split persist -----------------------------------------------
-stop_server
-start_server "$work/data" --prediction-log
+stop_test_server
+start_test_server "$work/data" --prediction-log
 call GET '/models?status=active'
 check "after a restart: two active models" "200 2" "$status $(jq '.models | length' <<< "$body")"
 call POST /predict '{"text": "Great product!", "model_version": "2.0.0"}'
@@ -257,7 +237,7 @@ check "stable has all the traffic again" "$model1_id 100" \
   "$(jq -r '.models[] | "\(.model_id) \(.traffic_percent)"' <<< "$body")"
 call GET /models/sentiment/drift
 check "drift route with three features" "200 3" "$status $(jq '.features | length' <<< "$body")"
-stop_server
+stop_test_server
 # --prediction-log: the 21 predictions of this run, written by the time the server stopped.
 if command -v sqlite3 > /dev/null; then
   check "the prediction log has every prediction and the label" "21|1|$model2_id" \
@@ -268,7 +248,7 @@ else
 fi
 
 # ---- the bearer token ---------------------------------------------------------------------------
-start_server "$work/secured" --token 's3cret-token' --max-connections 4 --log-connections
+start_test_server "$work/secured" --token 's3cret-token' --max-connections 4 --log-connections
 call POST /models '{"name": "sentiment", "version": "1.0.0"}'
 expect_error "register without a token" 401 Authorization
 call POST /models '{"name": "sentiment", "version": "1.0.0"}' -H 'Authorization: Bearer nope'
@@ -307,7 +287,7 @@ exec 4>&- 5>&- 6>&- 7>&-
 wait_connections 0
 call GET /health
 check "answers again once the idle connections closed" 200 "$status"
-stop_server
+stop_test_server
 
 if ((failures > 0)); then
   echo "$failures check(s) failed" >&2

@@ -28,6 +28,8 @@
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
 
+#include "canary_bench_support.hpp"
+
 namespace {
 
 using namespace switchyard;
@@ -35,13 +37,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kModel = "fraud-detection";
 
-Artifact artifact(double seed) {
-  Eigen::MatrixXd w(3, 1);
-  w << 0.5 * seed, -0.25, 1.0;
-  Eigen::VectorXd b(1);
-  b << 0.1;
-  return {std::string(kLinearFormat), LogisticModel(w, b, {"legit", "fraud"}).to_artifact()};
-}
+using bench::canary_artifact;
 
 struct Setup {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
@@ -57,10 +53,10 @@ struct Setup {
   std::int64_t stable = 0, candidate = 0;
 
   explicit Setup(RuleJudgement judgement = RuleJudgement::kSequential) {
-    stable = registry.register_version(kModel, artifact(1), {})->version;
+    stable = registry.register_version(kModel, canary_artifact(1), {})->version;
     registry.transition(kModel, stable, Stage::kStaging);
     registry.transition(kModel, stable, Stage::kProduction);
-    candidate = registry.register_version(kModel, artifact(2), {})->version;
+    candidate = registry.register_version(kModel, canary_artifact(2), {})->version;
     registry.transition(kModel, candidate, Stage::kStaging);
     deployment = std::make_unique<Deployment>(
         Deployment::Options{.model = kModel, .source = &registry, .check_signatures = false});

@@ -28,6 +28,8 @@
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
 
+#include "canary_bench_support.hpp"
+
 namespace {
 
 using namespace switchyard;
@@ -38,13 +40,7 @@ constexpr const char* kModel = "fraud-detection";
 constexpr int kThreads = 2;
 constexpr std::int64_t kNotSeen = -1;
 
-Artifact artifact(double seed) {
-  Eigen::MatrixXd w(3, 1);
-  w << 0.5 * seed, -0.25, 1.0;
-  Eigen::VectorXd b(1);
-  b << 0.1;
-  return {std::string(kLinearFormat), LogisticModel(w, b, {"legit", "fraud"}).to_artifact()};
-}
+using bench::canary_artifact;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -138,7 +134,7 @@ struct Setup {
   int next_seed = 2;
 
   Setup() {
-    stable = registry.register_version(kModel, artifact(1), {})->version;
+    stable = registry.register_version(kModel, canary_artifact(1), {})->version;
     registry.transition(kModel, stable, Stage::kStaging);
     registry.transition(kModel, stable, Stage::kProduction);
     deployment = std::make_unique<Deployment>(
@@ -150,7 +146,8 @@ struct Setup {
     std::filesystem::remove_all(dir, ec);
   }
   std::int64_t new_candidate() {
-    const std::int64_t v = registry.register_version(kModel, artifact(next_seed++), {})->version;
+    const std::int64_t v =
+        registry.register_version(kModel, canary_artifact(next_seed++), {})->version;
     registry.transition(kModel, v, Stage::kStaging);
     return v;
   }

@@ -41,6 +41,8 @@
 #include <switchyard/rollout/rollout_simulator.hpp>
 #include <vector>
 
+#include "canary_bench_support.hpp"
+
 namespace {
 
 using namespace switchyard;
@@ -70,13 +72,7 @@ constexpr const char* kJudged = R"(deployment:
       - pause: 24h
 )";
 
-Artifact artifact(double seed) {
-  Eigen::MatrixXd w(3, 1);
-  w << 0.5 * seed, -0.25, 1.0;
-  Eigen::VectorXd b(1);
-  b << 0.1;
-  return {std::string(kLinearFormat), LogisticModel(w, b, {"legit", "fraud"}).to_artifact()};
-}
+using bench::canary_artifact;
 
 struct Scenario {
   const char* name;
@@ -111,7 +107,7 @@ Outcome run_once(const CanaryPlan& plan, const JudgeConfig& judge, SimulatedVers
   ArtifactStore artifacts(dir);
   ModelRegistry registry({.store = &store, .artifacts = &artifacts, .clock = &sim.clock()});
   for (std::int64_t v = 1; v <= plan.candidate_version; ++v) {
-    registry.register_version(plan.model, artifact(static_cast<double>(v)), {});
+    registry.register_version(plan.model, canary_artifact(static_cast<double>(v)), {});
   }
   registry.transition(plan.model, stable_version, Stage::kStaging);
   registry.transition(plan.model, stable_version, Stage::kProduction);

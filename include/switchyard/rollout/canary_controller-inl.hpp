@@ -1324,6 +1324,18 @@ SWITCHYARD_INLINE void CanaryController::release() {
 
 // ---- traffic ---------------------------------------------------------------------------------
 
+namespace detail::canary_controller {
+// A new percent-weighted policy that keeps how `current` routes (mode, hash, seed).
+inline RoutingPolicy percent_policy_like(const RoutingPolicy& current) {
+  RoutingPolicy p;
+  p.mode = current.mode;
+  p.hash = current.hash;
+  p.seed = current.seed;
+  p.weight_style = WeightStyle::kPercent;
+  return p;
+}
+}  // namespace detail::canary_controller
+
 SWITCHYARD_INLINE void CanaryController::publish_weights(double candidate_percent) {
   namespace cc = detail::canary_controller;
   TrafficRouter& router = options_.deployment->router();
@@ -1343,11 +1355,7 @@ SWITCHYARD_INLINE void CanaryController::publish_weights(double candidate_percen
     router.set_weights({{cc::kStableArm, 100.0 - candidate_percent},
                         {cc::kCanaryArm, candidate_percent}});
   } else {
-    RoutingPolicy p;
-    p.mode = current.mode;
-    p.hash = current.hash;
-    p.seed = current.seed;
-    p.weight_style = WeightStyle::kPercent;
+    RoutingPolicy p = cc::percent_policy_like(current);
     p.variants = {{cc::kStableArm, record_->stable_version, 100.0 - candidate_percent},
                   {cc::kCanaryArm, record_->candidate_version, candidate_percent}};
     // A candidate that throws is answered by stable (seed 004).
@@ -1363,11 +1371,7 @@ SWITCHYARD_INLINE void CanaryController::publish_promoted() {
   namespace cc = detail::canary_controller;
   TrafficRouter& router = options_.deployment->router();
   const RoutingPolicy current = router.policy();
-  RoutingPolicy p;
-  p.mode = current.mode;
-  p.hash = current.hash;
-  p.seed = current.seed;
-  p.weight_style = WeightStyle::kPercent;
+  RoutingPolicy p = cc::percent_policy_like(current);
   // The promoted version serves everything; the previous one stays loaded as the fallback, so
   // switching back is one publish.
   p.variants = {{cc::kStableArm, record_->candidate_version, 100.0},
@@ -1384,11 +1388,7 @@ SWITCHYARD_INLINE void CanaryController::publish_released() {
   namespace cc = detail::canary_controller;
   TrafficRouter& router = options_.deployment->router();
   const RoutingPolicy current = router.policy();
-  RoutingPolicy p;
-  p.mode = current.mode;
-  p.hash = current.hash;
-  p.seed = current.seed;
-  p.weight_style = WeightStyle::kPercent;
+  RoutingPolicy p = cc::percent_policy_like(current);
   // The previous version leaves the table; the router unloads it once its last request is done.
   p.variants = {{cc::kStableArm, record_->candidate_version, 100.0}};
   if (options_.before_publish) options_.before_publish({{cc::kStableArm, 100.0}});

@@ -29,6 +29,9 @@
 #if defined(SWITCHYARD_WITH_XGBOOST)  // defined by the optional switchyard::xgboost target
 #include <switchyard/models/xgboost_model.hpp>
 #endif
+#if defined(SWITCHYARD_WITH_TORCH)  // defined by the optional switchyard::torch target
+#include <switchyard/models/torchscript_model.hpp>
+#endif
 #include <switchyard/stats/bayesian_test.hpp>
 #include <switchyard/stats/chi_square.hpp>
 #include <switchyard/stats/classification_metrics.hpp>

@@ -662,9 +662,10 @@ TEST(CanaryControllerTest, a_crash_before_a_set_weight_step_ran_runs_it_once_on_
   EXPECT_EQ(count_decisions(*h.f.store->load_rollout(kModel), "advance", 2), 1u);
 }
 
-// The process stops after the rollback is recorded and before the router publish (the publish
-// hook throws where the process would have died): a restarted controller finishes the rollback
-// rather than republishing the candidate's weight, and the rollback is decided once.
+// RollbackOrder::kRecordFirst: the process stops after the rollback is recorded and before the
+// router publish (the publish hook throws where the process would have died): a restarted
+// controller finishes the rollback rather than republishing the candidate's weight, and the
+// rollback is decided once.
 struct CrashBeforePublish {};
 
 TEST(CanaryControllerTest, a_crash_between_recording_a_rollback_and_publishing_it_resumes_it) {
@@ -672,6 +673,7 @@ TEST(CanaryControllerTest, a_crash_between_recording_a_rollback_and_publishing_i
   {
     bool armed = false;
     CanaryController::Options o = h.options();
+    o.rollback_order = RollbackOrder::kRecordFirst;
     o.before_publish = [&armed](const std::map<std::string, double>& weights) {
       if (armed && weights.at("canary") == 0.0) throw CrashBeforePublish{};
     };
@@ -708,6 +710,55 @@ TEST(CanaryControllerTest, a_crash_between_recording_a_rollback_and_publishing_i
   ASSERT_EQ(rollbacks.size(), 1u);
   EXPECT_EQ(rollbacks[0].reason, stored.decisions.back().reason);
   EXPECT_EQ(c.evaluate(), RolloutAction::kNone);
+}
+
+// RollbackOrder::kPublishFirst (the default): traffic moves before anything is written, and the
+// rollback, the rejection and the record are then one commit. A process that stops at the
+// publish leaves the rollout stored at its step: the restarted controller republishes that
+// step's weight and rolls back again once the failure is seen again.
+TEST(CanaryControllerTest, a_rollback_publishes_before_it_writes_and_a_crash_there_is_judged_again) {
+  Harness h;
+  std::vector<RolloutStatus> stored_at_publish;
+  {
+    bool crash = false;  // armed once the rollout runs (start() publishes 0 % before it)
+    CanaryController::Options o = h.options();
+    o.before_publish = [&](const std::map<std::string, double>& weights) {
+      if (!crash || weights.at("canary") != 0.0) return;
+      stored_at_publish.push_back(h.f.store->load_rollout(kModel)->status);
+      throw CrashBeforePublish{};
+    };
+    CanaryController c(o);
+    c.start(h.plan({CanaryStep::set_weight(50), CanaryStep::pause(1h)}));
+    crash = true;
+    h.bad_traffic();
+    EXPECT_THROW(c.evaluate(), CrashBeforePublish);
+  }
+  ASSERT_EQ(stored_at_publish, std::vector<RolloutStatus>({RolloutStatus::kRunning}))
+      << "nothing was written before the publish";
+  EXPECT_EQ(h.f.store->load_rollout(kModel)->weights.at("canary"), 50.0);
+  EXPECT_EQ(count_decisions(*h.f.store->load_rollout(kModel), "rollback", 1), 0u);
+
+  h.f.reopen();
+  h.new_deployment();
+  bool watch = false;
+  CanaryController::Options o = h.options();
+  o.before_publish = [&](const std::map<std::string, double>& weights) {
+    if (watch && weights.at("canary") == 0.0) {
+      stored_at_publish.push_back(h.f.store->load_rollout(kModel)->status);
+    }
+  };
+  CanaryController c(o);
+  ASSERT_TRUE(c.resume_from_store());
+  EXPECT_EQ(h.weight("canary"), 50) << "the step's weight, as stored";
+  watch = true;
+  h.bad_traffic();
+  EXPECT_EQ(c.evaluate(), RolloutAction::kRolledBack);
+  EXPECT_EQ(h.weight("canary"), 0);
+  EXPECT_EQ(stored_at_publish, std::vector<RolloutStatus>(2, RolloutStatus::kRunning));
+  const RolloutRecord r = *h.f.store->load_rollout(kModel);
+  EXPECT_EQ(r.status, RolloutStatus::kRolledBack);
+  EXPECT_EQ(count_decisions(r, "rollback", 1), 1u);
+  EXPECT_EQ(h.f.registry->get(kModel, h.candidate)->stage, Stage::kRejected);
 }
 
 TEST(CanaryControllerTest, a_rollback_whose_publish_failed_is_finished_by_the_next_evaluation) {

@@ -1062,12 +1062,15 @@ SWITCHYARD_INLINE void CanaryController::do_rollback(Pending& out, std::string_v
                                                      const std::string& analysis_json) {
   namespace cc = detail::canary_controller;
   if (record_->status != RolloutStatus::kRollingBack) {
-    // The decision is durable before traffic moves: a restart after a crash between the two
-    // finishes the rollback instead of republishing the candidate's weight.
     record_->status = RolloutStatus::kRollingBack;
     record_->weights = {{cc::kStableArm, 100.0}, {cc::kCanaryArm, 0.0}};
     decide("rollback", actor, reason);
-    persist();
+    // kRecordFirst: the decision is durable before traffic moves, so a restart after a crash
+    // between the two finishes the rollback instead of republishing the candidate's weight.
+    // kPublishFirst: finish_rollback() publishes at once and writes everything in one commit;
+    // until that commit succeeds this controller holds kRollingBack in memory and the next
+    // evaluate() finishes it.
+    if (options_.rollback_order == RollbackOrder::kRecordFirst) persist();
   }
   finish_rollback(out, actor, reason, analysis_json);
 }

@@ -163,9 +163,12 @@ using RolloutHook = std::function<bool(const RolloutHookContext&)>;
 /// Durability: the RolloutRecord (plan JSON, step, start times, weights, counters, decisions)
 /// is written to the registry store on every change, in the same transaction as the registry
 /// change it causes (promotion, rejection), after checking this controller's lease (fencing).
-/// A rollback is recorded as RolloutStatus::kRollingBack (canary weight 0) before the router
-/// publish, then as kRolledBack with the rejection; an abort is recorded before its publish: a
-/// crash between the two never brings the candidate's weight back on resume.
+/// A rollback moves traffic first (Options::rollback_order, default RollbackOrder::kPublishFirst):
+/// the candidate's 0 % is published within microseconds of the decision, then recorded as
+/// kRolledBack with the rejection in one transaction. With RollbackOrder::kRecordFirst it is
+/// recorded as RolloutStatus::kRollingBack (canary weight 0) before the publish, at the cost of
+/// one store commit (an fsync with SQLite) before traffic moves. An abort is recorded before its
+/// publish.
 /// A controller constructed on the same store after a crash calls resume(): it takes the lease,
 /// republishes the persisted weights and continues at the persisted step: no step is replayed
 /// or skipped. Only one controller drives a deployment: start() and resume() throw LeaseHeld
@@ -185,6 +188,18 @@ using RolloutHook = std::function<bool(const RolloutHookContext&)>;
 /// canary.start(switchyard::load_canary_plan("fraud-canary.yaml"));
 /// every(plan.interval, [&] { canary.evaluate(); });
 /// @endcode
+/// When a rollback's traffic moves relative to its durable record (CanaryController::Options).
+enum class RollbackOrder {
+  /// Publish 0 % first, then write the rollback and the rejection in one transaction: traffic is
+  /// safe whatever the store's commit costs (SQLite: an fsync, milliseconds). A crash between
+  /// the two leaves the rollout recorded at its step: the resumed controller republishes that
+  /// step's weight and rolls back again once the step's rules see the failure again.
+  kPublishFirst,
+  /// Record kRollingBack (canary weight 0) first, then publish: a crash between the two never
+  /// brings the candidate's weight back on resume, at the cost of one commit before traffic moves.
+  kRecordFirst,
+};
+
 class CanaryController {
  public:
   struct Options {
@@ -225,6 +240,8 @@ class CanaryController {
     /// publish does not happen: the state is then what a process stopped at that point leaves
     /// in the store (a test's crash point). Null: nothing is called.
     std::function<void(const std::map<std::string, double>& weights)> before_publish{};
+    /// Whether a rollback publishes before or after its first durable write (see RollbackOrder).
+    RollbackOrder rollback_order = RollbackOrder::kPublishFirst;
   };
 
   /// Throws InvalidArgument naming a missing required option.

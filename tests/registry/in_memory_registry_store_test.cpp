@@ -1,58 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-// The RegistryStore contract, run against both implementations (InMemoryRegistryStore and
-// SqliteRegistryStore), plus what only the in-memory store has. SQLite-only behaviour (files,
-// processes, corruption) is in sqlite_registry_store_test.cpp.
+// The RegistryStore contract (registry/store_contract.hpp) run against InMemoryRegistryStore and
+// SqliteRegistryStore, plus what only the in-memory store has. SQLite-only behaviour (files,
+// processes, corruption) is in sqlite_registry_store_test.cpp; the PostgreSQL store runs the same
+// contract in registry_postgres_tests.
 #include <switchyard/registry/in_memory_registry_store.hpp>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
-#include <latch>
 #include <memory>
 #include <random>
-#include <set>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include <switchyard/registry/sqlite_registry_store.hpp>
+
+#include "registry/store_contract.hpp"
 
 namespace switchyard {
 namespace {
 namespace in_memory_registry_store_test {
 
+using store_contract::make_audit;
+using store_contract::make_version;
+
 using std::chrono::milliseconds;
-
-ModelVersion make_version(const std::string& name, std::int64_t version,
-                          Stage stage = Stage::kDevelopment) {
-  ModelVersion v;
-  v.name = name;
-  v.version = version;
-  v.stage = stage;
-  v.semver = "1." + std::to_string(version) + ".0";
-  v.run_id = "run-" + std::to_string(version);
-  v.metrics = {{"auc", 0.5 + 0.01 * static_cast<double>(version)}};
-  v.signature.inputs = {{"x", DType::kFloat64, {-1, 3}}};
-  v.tags = {{"team", "risk"}};
-  v.created_at = from_unix_nanos(1'700'000'000'000'000'000 + version);
-  v.stage_changed_at = v.created_at;
-  v.artifact = {"switchyard.linear", std::string(64, 'b'), 123, "sha256/bb/x"};
-  return v;
-}
-
-AuditRecord make_audit(const std::string& model, std::int64_t version, const std::string& action,
-                       std::int64_t at_ns = 1'700'000'000'000'000'000) {
-  AuditRecord r;
-  r.at = from_unix_nanos(at_ns);
-  r.actor = "tester";
-  r.model = model;
-  r.version = version;
-  r.action = action;
-  r.to_stage = Stage::kDevelopment;
-  return r;
-}
 
 // Each factory opens connections to one shared store: a second connection stands in for another
 // process (SQLite: another store object on the same file).
@@ -93,389 +67,6 @@ struct SqliteStores {
     return static_cast<SqliteRegistryStore&>(s).load_changes_since(sequence);
   }
 };
-
-template <class Stores>
-class RegistryStoreContractTest : public ::testing::Test {
- protected:
-  Stores stores_;
-};
-
-using Implementations = ::testing::Types<InMemoryStores, SqliteStores>;
-TYPED_TEST_SUITE(RegistryStoreContractTest, Implementations);
-
-TYPED_TEST(RegistryStoreContractTest, empty_store_loads_empty) {
-  auto store = this->stores_.open();
-  const StoreState s = store->load();
-  EXPECT_TRUE(s.versions.empty());
-  EXPECT_TRUE(s.aliases.empty());
-  EXPECT_EQ(s.last_sequence, 0);
-  EXPECT_EQ(store->changes_since(0), (std::pair<std::vector<std::string>, std::int64_t>{{}, 0}));
-  EXPECT_TRUE(store->audit({}).empty());
-}
-
-TYPED_TEST(RegistryStoreContractTest, committed_writes_are_visible_everywhere_in_order) {
-  auto a = this->stores_.open();
-  auto b = this->stores_.open();
-  {
-    auto tx = a->begin();
-    tx->insert_version(make_version("zeta", 1));
-    tx->insert_version(make_version("alpha", 2, Stage::kStaging));
-    tx->insert_version(make_version("alpha", 1));
-    tx->set_alias({"alpha", "champion", 2});
-    EXPECT_EQ(tx->append_audit(make_audit("alpha", 1, "register")), 1);
-    EXPECT_EQ(tx->append_audit(make_audit("alpha", 2, "register")), 2);
-    EXPECT_EQ(tx->append_audit(make_audit("zeta", 1, "register")), 3);
-    tx->commit();
-  }
-  for (auto* store : {a.get(), b.get()}) {
-    const StoreState s = store->load();
-    ASSERT_EQ(s.versions.size(), 3u);
-    EXPECT_EQ(s.versions[0], make_version("alpha", 1));
-    EXPECT_EQ(s.versions[1], make_version("alpha", 2, Stage::kStaging));
-    EXPECT_EQ(s.versions[2], make_version("zeta", 1));
-    EXPECT_EQ(s.aliases, (std::vector<AliasRecord>{{"alpha", "champion", 2}}));
-    EXPECT_EQ(s.last_sequence, 3);
-    const auto audit = store->audit({});
-    ASSERT_EQ(audit.size(), 3u);
-    AuditRecord expected = make_audit("alpha", 2, "register");
-    expected.sequence = 2;
-    EXPECT_EQ(audit[1], expected);
-  }
-}
-
-TYPED_TEST(RegistryStoreContractTest, uncommitted_transaction_changes_nothing) {
-  auto store = this->stores_.open();
-  {
-    auto tx = store->begin();
-    tx->insert_version(make_version("m", 1));
-    tx->set_alias({"m", "latest", 1});
-    tx->append_audit(make_audit("m", 1, "register"));
-    // destroyed without commit()
-  }
-  EXPECT_TRUE(store->load().versions.empty());
-  EXPECT_TRUE(store->load().aliases.empty());
-  EXPECT_TRUE(store->audit({}).empty());
-  EXPECT_EQ(store->changes_since(0).second, 0);
-  auto tx = store->begin();
-  EXPECT_EQ(tx->max_version("m"), 0);
-  EXPECT_FALSE(tx->find_version("m", 1));
-  EXPECT_EQ(tx->append_audit(make_audit("m", 1, "register")), 1) << "sequence 1 was never used";
-}
-
-TYPED_TEST(RegistryStoreContractTest, artifacts_are_kept_with_their_transaction) {
-  auto store = this->stores_.open();
-  const std::string sha(64, 'a'), other(64, 'b');
-  const std::string bytes("model\0bytes\xff", 12);  // binary, with a NUL inside
-  {
-    auto tx = store->begin();
-    tx->put_artifact(sha, bytes);
-    EXPECT_FALSE(store->read_artifact(sha)) << "visible before commit";
-    // destroyed without commit()
-  }
-  EXPECT_FALSE(store->read_artifact(sha));
-  {
-    auto tx = store->begin();
-    tx->put_artifact(sha, bytes);
-    tx->put_artifact(other, "");
-    tx->insert_version(make_version("m", 1));
-    tx->commit();
-  }
-  EXPECT_EQ(store->read_artifact(sha), bytes);
-  EXPECT_EQ(store->read_artifact(other), "");
-  EXPECT_EQ(this->stores_.open()->read_artifact(sha), bytes) << "another connection";
-  {
-    auto tx = store->begin();  // the same key again replaces the row (how damage is repaired)
-    tx->put_artifact(sha, "repaired");
-    tx->commit();
-  }
-  EXPECT_EQ(store->read_artifact(sha), "repaired");
-  EXPECT_THROW((void)store->read_artifact("../" + sha.substr(3)), InvalidArgument);
-  auto tx = store->begin();
-  EXPECT_THROW(tx->put_artifact(std::string(64, 'A'), bytes), InvalidArgument);
-  EXPECT_THROW(tx->put_artifact(sha, std::string(kMaxStoreArtifactBytes + 1, 'x')),
-               InvalidArgument);
-}
-
-TYPED_TEST(RegistryStoreContractTest, transaction_reads_its_own_writes_and_others_do_not) {
-  auto store = this->stores_.open();
-  auto other = this->stores_.open();
-  {
-    auto tx = store->begin();
-    tx->insert_version(make_version("m", 1, Stage::kProduction));
-    tx->commit();
-  }
-  auto tx = store->begin();
-  tx->insert_version(make_version("m", 2, Stage::kStaging));
-  EXPECT_EQ(tx->max_version("m"), 2);
-  EXPECT_EQ(tx->find_version("m", 2), make_version("m", 2, Stage::kStaging));
-  EXPECT_EQ(tx->versions_in_stage("m", Stage::kProduction), (std::vector<std::int64_t>{1}));
-  ModelVersion demoted = make_version("m", 1, Stage::kArchived);
-  demoted.description = "replaced by v2";
-  tx->update_version(demoted);
-  ModelVersion promoted = make_version("m", 2, Stage::kProduction);
-  tx->update_version(promoted);
-  EXPECT_EQ(tx->versions_in_stage("m", Stage::kProduction), (std::vector<std::int64_t>{2}));
-  EXPECT_EQ(tx->versions_in_stage("m", Stage::kArchived), (std::vector<std::int64_t>{1}));
-  EXPECT_EQ(tx->find_version("m", 1), demoted);
-  tx->set_alias({"m", "champion", 2});
-  EXPECT_EQ(tx->find_alias("m", "champion"), 2);
-  tx->set_alias({"m", "champion", 1});
-  EXPECT_EQ(tx->find_alias("m", "champion"), 1);
-  tx->remove_alias("m", "champion");
-  EXPECT_FALSE(tx->find_alias("m", "champion"));
-  tx->set_alias({"m", "latest", 2});
-  tx->append_audit(make_audit("m", 2, "transition"));
-  tx->append_audit(make_audit("other", 1, "register"));
-  EXPECT_EQ(tx->history("m").size(), 1u);
-
-  // Neither this store's reads nor another connection see any of it before commit.
-  for (auto* s : {store.get(), other.get()}) {
-    const StoreState before = s->load();
-    ASSERT_EQ(before.versions.size(), 1u);
-    EXPECT_EQ(before.versions[0].stage, Stage::kProduction);
-    EXPECT_TRUE(before.aliases.empty());
-    EXPECT_EQ(before.last_sequence, 0);
-  }
-  tx->commit();
-  const StoreState after = other->load();
-  ASSERT_EQ(after.versions.size(), 2u);
-  EXPECT_EQ(after.versions[0], demoted);
-  EXPECT_EQ(after.versions[1], promoted);
-  EXPECT_EQ(after.aliases, (std::vector<AliasRecord>{{"m", "latest", 2}}));
-  EXPECT_EQ(after.last_sequence, 2);
-}
-
-TYPED_TEST(RegistryStoreContractTest,
-           collisions_and_missing_rows_throw_and_leave_the_transaction_usable) {
-  auto store = this->stores_.open();
-  auto tx = store->begin();
-  tx->insert_version(make_version("m", 1));
-  EXPECT_THROW(tx->insert_version(make_version("m", 1)), AlreadyExists);
-  EXPECT_THROW(tx->update_version(make_version("m", 2)), NotFound);
-  EXPECT_THROW(tx->set_alias({"m", "champion", 9}), NotFound);
-  EXPECT_THROW(tx->set_alias({"nobody", "champion", 1}), NotFound);
-  tx->remove_alias("m", "never-set");  // removing an absent alias does nothing
-  tx->commit();
-  EXPECT_EQ(store->load().versions.size(), 1u);
-
-  auto tx2 = store->begin();
-  EXPECT_THROW(tx2->insert_version(make_version("m", 1)), AlreadyExists) << "committed row";
-}
-
-TYPED_TEST(RegistryStoreContractTest, refuses_versions_it_could_not_store_faithfully) {
-  auto store = this->stores_.open();
-  auto tx = store->begin();
-  ModelVersion v = make_version("m", 1);
-  v.metrics["auc"] = std::nan("");
-  EXPECT_THROW(tx->insert_version(v), InvalidArgument);
-  EXPECT_THROW(tx->insert_version(make_version("", 1)), InvalidArgument);
-  EXPECT_THROW(tx->insert_version(make_version("m", 0)), InvalidArgument);
-  tx->insert_version(make_version("m", 1));
-  tx->commit();
-  EXPECT_EQ(store->load().versions.size(), 1u);
-}
-
-TYPED_TEST(RegistryStoreContractTest, max_version_is_the_highest_ever_assigned) {
-  auto store = this->stores_.open();
-  {
-    auto tx = store->begin();
-    EXPECT_EQ(tx->max_version("m"), 0);
-    tx->insert_version(make_version("m", 3));
-    tx->insert_version(make_version("m", 1));
-    EXPECT_EQ(tx->max_version("m"), 3);
-    EXPECT_EQ(tx->max_version("other"), 0);
-    tx->commit();
-  }
-  auto tx = store->begin();
-  EXPECT_EQ(tx->max_version("m"), 3);
-}
-
-TYPED_TEST(RegistryStoreContractTest, audit_queries_filter_and_limit_in_sequence_order) {
-  auto store = this->stores_.open();
-  {
-    auto tx = store->begin();
-    tx->insert_version(make_version("a", 1));
-    tx->insert_version(make_version("b", 1));
-    tx->append_audit(make_audit("a", 1, "register", 100));
-    tx->append_audit(make_audit("b", 1, "register", 200));
-    tx->commit();
-  }
-  {
-    auto tx = store->begin();
-    tx->insert_version(make_version("a", 2));
-    tx->append_audit(make_audit("a", 2, "register", 300));
-    tx->append_audit(make_audit("a", 1, "transition", 400));
-    tx->commit();
-  }
-  auto sequences = [&](const AuditQuery& q) {
-    std::vector<std::int64_t> out;
-    for (const auto& r : store->audit(q)) out.push_back(r.sequence);
-    return out;
-  };
-  using V = std::vector<std::int64_t>;
-  EXPECT_EQ(sequences({}), (V{1, 2, 3, 4}));
-  EXPECT_EQ(sequences({.model = "a"}), (V{1, 3, 4}));
-  EXPECT_EQ(sequences({.model = "a", .version = 1}), (V{1, 4}));
-  EXPECT_EQ(sequences({.version = 1}), (V{1, 2, 4}));
-  EXPECT_EQ(sequences({.from = from_unix_nanos(200), .until = from_unix_nanos(300)}), (V{2, 3}));
-  EXPECT_EQ(sequences({.after_sequence = 2}), (V{3, 4}));
-  EXPECT_EQ(sequences({.model = "a", .limit = 2}), (V{1, 3}));
-  EXPECT_EQ(sequences({.model = "nobody"}), V{});
-
-  auto tx = store->begin();
-  const auto history = tx->history("a");
-  ASSERT_EQ(history.size(), 3u);
-  EXPECT_EQ(history[2].action, "transition");
-  EXPECT_EQ(history[2].at, from_unix_nanos(400));
-}
-
-TYPED_TEST(RegistryStoreContractTest, changes_since_and_load_models_cover_what_changed) {
-  auto store = this->stores_.open();
-  {
-    auto tx = store->begin();
-    tx->insert_version(make_version("a", 1));
-    tx->set_alias({"a", "latest", 1});
-    tx->append_audit(make_audit("a", 1, "register"));
-    tx->commit();
-  }
-  {
-    auto tx = store->begin();
-    tx->insert_version(make_version("b", 1));
-    tx->insert_version(make_version("c", 1));
-    tx->set_alias({"c", "latest", 1});
-    tx->append_audit(make_audit("c", 1, "register"));
-    tx->append_audit(make_audit("b", 1, "register"));
-    tx->commit();
-  }
-  using Changes = std::pair<std::vector<std::string>, std::int64_t>;
-  EXPECT_EQ(store->changes_since(0), (Changes{{"a", "b", "c"}, 3}));
-  EXPECT_EQ(store->changes_since(1), (Changes{{"b", "c"}, 3}));
-  EXPECT_EQ(store->changes_since(3), (Changes{{}, 3}));
-
-  const StoreState s = store->load_models({"c", "a", "missing", "c"});
-  ASSERT_EQ(s.versions.size(), 2u);
-  EXPECT_EQ(s.versions[0].name, "a");
-  EXPECT_EQ(s.versions[1].name, "c");
-  EXPECT_EQ(s.aliases, (std::vector<AliasRecord>{{"a", "latest", 1}, {"c", "latest", 1}}));
-  EXPECT_EQ(s.last_sequence, 3);
-
-  // The same in one snapshot (proposed for the RegistryStore interface).
-  const auto [models, image] = TypeParam::load_changes(*store, 1);
-  EXPECT_EQ(models, (std::vector<std::string>{"b", "c"}));
-  ASSERT_EQ(image.versions.size(), 2u);
-  EXPECT_EQ(image.versions[0], make_version("b", 1));
-  EXPECT_EQ(image.versions[1], make_version("c", 1));
-  EXPECT_EQ(image.aliases, (std::vector<AliasRecord>{{"c", "latest", 1}}));
-  EXPECT_EQ(image.last_sequence, 3);
-  EXPECT_TRUE(TypeParam::load_changes(*store, 3).first.empty());
-}
-
-TYPED_TEST(RegistryStoreContractTest, may_have_changed_reports_other_connections_commits_only) {
-  auto mine = this->stores_.open();
-  auto theirs = this->stores_.open();
-  EXPECT_FALSE(mine->may_have_changed()) << "nothing committed since it opened";
-  {
-    auto tx = mine->begin();
-    tx->insert_version(make_version("m", 1));
-    tx->commit();
-  }
-  EXPECT_FALSE(mine->may_have_changed()) << "its own commit";
-  EXPECT_TRUE(theirs->may_have_changed());
-  EXPECT_FALSE(theirs->may_have_changed()) << "already reported";
-  {
-    auto tx = theirs->begin();
-    tx->insert_version(make_version("m", 2));
-    tx->commit();
-  }
-  EXPECT_TRUE(mine->may_have_changed());
-  EXPECT_FALSE(theirs->may_have_changed());
-}
-
-TYPED_TEST(RegistryStoreContractTest, second_writer_times_out_while_the_first_is_open) {
-  auto a = this->stores_.open();
-  auto b = this->stores_.open();
-  auto tx = a->begin();
-  tx->insert_version(make_version("m", 1));
-  try {
-    (void)b->begin();
-    FAIL() << "second writer got in";
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find(b->describe()), std::string::npos) << e.what();
-  }
-  tx->commit();
-  auto tx2 = b->begin();  // free again
-  EXPECT_EQ(tx2->max_version("m"), 1);
-}
-
-TYPED_TEST(RegistryStoreContractTest, same_thread_second_begin_fails_at_once) {
-  auto store = this->stores_.open();
-  auto tx = store->begin();
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_THROW((void)store->begin(), StorageError);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(50))
-      << "refused without waiting for the timeout";
-  tx.reset();
-  EXPECT_NO_THROW((void)store->begin());
-}
-
-TYPED_TEST(RegistryStoreContractTest, a_finished_transaction_refuses_further_use) {
-  auto store = this->stores_.open();
-  auto tx = store->begin();
-  tx->insert_version(make_version("m", 1));
-  tx->commit();
-  EXPECT_THROW(tx->commit(), StorageError);
-  EXPECT_THROW(tx->insert_version(make_version("m", 2)), StorageError);
-  EXPECT_THROW((void)tx->max_version("m"), StorageError);
-  EXPECT_EQ(store->load().versions.size(), 1u);
-}
-
-TYPED_TEST(RegistryStoreContractTest, concurrent_writers_never_share_a_version_number) {
-  // Two connections (for SQLite: two store objects on one file), one thread each, each
-  // registering 200 versions of one name as max_version + 1 inside its transaction.
-  constexpr int kPerWriter = 200;
-  // A writer waits for the other's commits: a timeout no busy machine reaches.
-  const milliseconds patient(30'000);
-  std::unique_ptr<RegistryStore> stores[2] = {this->stores_.open(patient),
-                                              this->stores_.open(patient)};
-  std::latch start(2);
-  std::vector<std::string> failures[2];
-  auto writer = [&](int w) {
-    start.arrive_and_wait();
-    for (int i = 0; i < kPerWriter; ++i) {
-      try {
-        auto tx = stores[w]->begin();
-        ModelVersion v = make_version("shared", tx->max_version("shared") + 1);
-        v.owner = "writer-" + std::to_string(w);
-        tx->insert_version(v);
-        tx->append_audit(make_audit("shared", v.version, "register"));
-        tx->commit();
-      } catch (const std::exception& e) {
-        failures[w].push_back(e.what());
-      }
-    }
-  };
-  std::thread t0(writer, 0), t1(writer, 1);
-  t0.join();
-  t1.join();
-  for (const auto& list : failures) {
-    for (const auto& f : list) ADD_FAILURE() << f;
-  }
-  const StoreState s = stores[0]->load();
-  std::set<std::int64_t> numbers;
-  int by_writer[2] = {0, 0};
-  for (const auto& v : s.versions) {
-    numbers.insert(v.version);
-    by_writer[v.owner == "writer-1"] += 1;
-  }
-  EXPECT_EQ(s.versions.size(), 2u * kPerWriter);
-  EXPECT_EQ(numbers.size(), s.versions.size()) << "no version number twice";
-  ASSERT_FALSE(numbers.empty());
-  EXPECT_EQ(*numbers.begin(), 1);
-  EXPECT_EQ(*numbers.rbegin(), 2 * kPerWriter) << "consecutive";
-  EXPECT_EQ(s.last_sequence, 2 * kPerWriter);
-  EXPECT_EQ(by_writer[0], kPerWriter);
-  EXPECT_EQ(by_writer[1], kPerWriter);
-}
 
 // ---- in-memory only ---------------------------------------------------------------------------
 
@@ -522,4 +113,11 @@ TEST(InMemoryRegistryStoreTest, loads_are_copies_unaffected_by_later_commits) {
 
 }  // namespace in_memory_registry_store_test
 }  // namespace
+
+namespace store_contract {
+// In the suite's namespace, as GoogleTest requires.
+using LocalStores = ::testing::Types<in_memory_registry_store_test::InMemoryStores,
+                                     in_memory_registry_store_test::SqliteStores>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Local, RegistryStoreContractTest, LocalStores);
+}  // namespace store_contract
 }  // namespace switchyard

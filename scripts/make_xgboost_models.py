@@ -7,6 +7,7 @@ Writes, into tests/data/xgboost/ by default:
   fraud_classifier.json / .ubj   binary:logistic, 20 trees, 5 named features
   fraud_classifier_v2.json       the same data, other seed and depth (a second version to canary)
   amount_regressor.json / .ubj   reg:squarederror, 20 trees, the same 5 features
+  fraud_classifier_100.ubj       binary:logistic, 100 trees of depth 3 (for benchmarks/xgboost)
   inputs.csv                     32 float32 rows (some with missing values), header = feature names
   classifier_predictions.csv     probability and raw margin per input row
   regressor_predictions.csv      value per input row
@@ -58,12 +59,12 @@ def fmt(v):
     return "nan" if np.isnan(v) else np.format_float_positional(v, unique=True, trim="-")
 
 
-def train(objective, label, seed, depth):
+def train(objective, label, seed, depth, trees=TREES):
     x, fraud, refund = training_data(1234)
     d = xgb.DMatrix(x, label=fraud if label == "fraud" else refund, feature_names=FEATURES)
     params = {"objective": objective, "max_depth": depth, "eta": 0.3, "seed": seed,
               "nthread": 1, "tree_method": "exact"}
-    return xgb.train(params, d, num_boost_round=TREES)
+    return xgb.train(params, d, num_boost_round=trees)
 
 
 def check_inplace(booster, x, **kw):
@@ -87,6 +88,9 @@ def main():
         booster.save_model(os.path.join(out, name + ".json"))
         booster.save_model(os.path.join(out, name + ".ubj"))
     clf2.save_model(os.path.join(out, "fraud_classifier_v2.json"))
+    big = train("binary:logistic", "fraud", seed=1, depth=3, trees=100)
+    big.save_model(os.path.join(out, "fraud_classifier_100.ubj"))
+    assert xgb.Booster(model_file=os.path.join(out, "fraud_classifier_100.ubj")).num_boosted_rounds() == 100
 
     with open(os.path.join(out, "inputs.csv"), "w") as f:
         f.write(",".join(FEATURES) + "\n")

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Adapter overhead: XgboostModel::predict against XGBoosterPredictFromDense called directly, on
 // the same model file (the 20-tree fraud classifier of scripts/make_xgboost_models.py), the same
-// rows and one XGBoost thread, batch 1 and 64. Compare the two in one run (ratios, medians):
+// rows and one XGBoost thread, batch 1 and 64. And serving: Deployment::predict of one row on the
+// 100-tree classifier from one and from two request threads, with each request's median and p99
+// latency. Compare in one run (ratios, medians):
 //   xgboost_model_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <xgboost/c_api.h>
 
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -13,17 +17,20 @@
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <vector>
-
+#include <switchyard/core/model_source.hpp>
 #include <switchyard/models/xgboost_model.hpp>
+#include <switchyard/monitoring/latency_histogram.hpp>
+#include <switchyard/serving/deployment.hpp>
+#include <thread>
+#include <vector>
 
 namespace {
 
 constexpr std::int64_t kFeatures = 5;
 
-std::string model_bytes() {
-  std::ifstream in(SWITCHYARD_XGBOOST_MODEL, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " SWITCHYARD_XGBOOST_MODEL);
+std::string model_bytes(const char* path = SWITCHYARD_XGBOOST_MODEL) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(std::string("cannot read ") + path);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
@@ -83,8 +90,8 @@ void BM_Xgboost_DirectCApiReusedProxy(benchmark::State& state) { direct_c_api(st
 // The adapter: the same prediction plus the Prediction it returns (values as float64, labels
 // and confidence per row).
 void BM_Xgboost_Adapter(benchmark::State& state) {
-  const auto model = switchyard::XgboostModel::from_bytes(model_bytes(),
-                                                           switchyard::kXgboostUbjsonFormat);
+  const auto model =
+      switchyard::XgboostModel::from_bytes(model_bytes(), switchyard::kXgboostUbjsonFormat);
   const std::int64_t batch = state.range(0);
   const std::vector<float> x = rows(batch);
   const switchyard::TensorView view(x.data(), {batch, kFeatures});
@@ -95,9 +102,64 @@ void BM_Xgboost_Adapter(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+// Deployment::predict of one row (routing, signature check, the model, the response) on the
+// 100-tree classifier, from state.range(0) request threads at once, each timing every request.
+// One iteration is 20,000 requests per thread; the counters are the requests' median and p99
+// latency in nanoseconds over all threads, and requests per second in total.
+void BM_Xgboost_DeploymentPredict100Trees(benchmark::State& state) {
+  switchyard::StaticModelSource source;
+  source.add("payments-fraud", 1,
+             switchyard::XgboostModel::from_bytes(model_bytes(SWITCHYARD_XGBOOST_MODEL_100),
+                                                  switchyard::kXgboostUbjsonFormat));
+  switchyard::Deployment deployment({.model = "payments-fraud", .source = &source});
+  switchyard::RoutingPolicy policy;
+  policy.variants = {{"stable", 1, 100}};
+  policy.weight_style = switchyard::WeightStyle::kPercent;
+  deployment.router().set_policy(policy);
+
+  const int n_threads = static_cast<int>(state.range(0));
+  constexpr int kRequests = 20000;
+  const std::vector<float> x = rows(256);
+  std::atomic<std::uint64_t> failures{0};
+  switchyard::LatencyHistogram all;
+  double seconds = 0;
+  for (auto _ : state) {
+    std::vector<switchyard::LatencyHistogram> latency(static_cast<std::size_t>(n_threads));
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < n_threads; ++t) {
+      threads.emplace_back([&, t] {
+        auto& h = latency[static_cast<std::size_t>(t)];
+        for (int i = 0; i < kRequests; ++i) {
+          const std::size_t r = static_cast<std::size_t>(i * 7 + t) % 256;
+          const auto t0 = std::chrono::steady_clock::now();
+          auto answer = deployment.predict(
+              {.key = "user",
+               .input = switchyard::TensorView(x.data() + r * kFeatures, {1, kFeatures})});
+          const auto t1 = std::chrono::steady_clock::now();
+          if (!answer.ok()) failures.fetch_add(1, std::memory_order_relaxed);
+          h.record(static_cast<std::uint64_t>((t1 - t0).count()));
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const auto& h : latency) all.merge(h);
+  }
+  if (failures.load() != 0) state.SkipWithError("a request failed");
+  state.counters["p50_ns"] = all.quantile(0.5);
+  state.counters["p99_ns"] = all.quantile(0.99);
+  state.counters["requests_per_s"] = static_cast<double>(all.count()) / seconds;
+}
+
 BENCHMARK(BM_Xgboost_DirectCApi)->Arg(1)->Arg(64);
 BENCHMARK(BM_Xgboost_DirectCApiReusedProxy)->Arg(1)->Arg(64);
 BENCHMARK(BM_Xgboost_Adapter)->Arg(1)->Arg(64);
+BENCHMARK(BM_Xgboost_DeploymentPredict100Trees)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

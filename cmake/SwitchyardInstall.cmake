@@ -34,6 +34,28 @@ install(EXPORT switchyardTargets
         DESTINATION "${SWITCHYARD_INSTALL_CMAKEDIR}"
         COMPONENT switchyard_development)
 
+# The optional adapters that were built, each in its own export set with a component file that
+# finds its dependencies: find_package(switchyard COMPONENTS xgboost torch) loads only what it
+# names, and a consumer of the core never needs XGBoost or LibTorch.
+foreach(adapter xgboost torch)
+  if(TARGET switchyard_${adapter})
+    install(TARGETS switchyard_${adapter}
+            EXPORT switchyard_${adapter}Targets
+            ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT switchyard_development
+            LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT switchyard_runtime
+                    NAMELINK_COMPONENT switchyard_development
+            RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT switchyard_runtime)
+    install(EXPORT switchyard_${adapter}Targets
+            NAMESPACE switchyard::
+            FILE switchyard_${adapter}Targets.cmake
+            DESTINATION "${SWITCHYARD_INSTALL_CMAKEDIR}"
+            COMPONENT switchyard_development)
+    install(FILES "${PROJECT_SOURCE_DIR}/cmake/switchyard_${adapter}-component.cmake"
+            DESTINATION "${SWITCHYARD_INSTALL_CMAKEDIR}"
+            COMPONENT switchyard_development)
+  endif()
+endforeach()
+
 configure_package_config_file(
   "${PROJECT_SOURCE_DIR}/cmake/switchyardConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/packaging/switchyardConfig.cmake"

@@ -67,6 +67,9 @@
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/registry/validation.hpp>
+#if defined(SWITCHYARD_WITH_POSTGRES)  // defined by the optional switchyard::postgres target
+#include <switchyard/registry/postgres_registry_store.hpp>
+#endif
 #include <switchyard/monitoring/exposition.hpp>
 #include <switchyard/monitoring/latency_histogram.hpp>
 #include <switchyard/monitoring/variant_stats.hpp>

@@ -16,7 +16,8 @@
 # connections, so nothing here sleeps. PostgreSQL refuses to run as root: as root, initdb and
 # pg_ctl run as the user `nobody`, and DIR (created by the caller with mktemp -d, not under a
 # directory `nobody` cannot enter) is handed to it. PG_BINDIR overrides where initdb and pg_ctl
-# are found (default: pg_config --bindir, else /usr/lib/postgresql/15/bin).
+# are found (default: pg_config --bindir, else /usr/lib/postgresql/15/bin). The server runs with
+# fsync off unless PG_SERVER_DURABLE=1.
 set -euo pipefail
 
 usage="usage: pg_server.sh start|stop|destroy DIR [URL_FILE] | fixture-start|fixture-stop STATE"
@@ -76,10 +77,13 @@ case "$cmd" in
         --no-sync -D "$data" >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    # Only a Unix socket in DIR; durability does not matter for a throwaway server.
+    # Only a Unix socket in DIR. Durability does not matter for a throwaway server, except to a
+    # benchmark (PG_SERVER_DURABLE=1 keeps fsync and synchronous_commit on).
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [[ "${PG_SERVER_DURABLE:-0}" == 1 ]] && durability=""
     as_owner "$bindir/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off \
-          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start \
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir' $durability \
+          -c max_connections=200" start \
       >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     if [[ -n "$url_file" ]]; then
       printf 'postgresql:///postgres?host=%s&user=postgres\n' "$dir" >"$url_file"

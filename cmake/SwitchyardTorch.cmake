@@ -8,6 +8,13 @@ if(NOT Torch_FOUND)
                       "Debian: apt-get install --no-install-recommends libtorch-dev; elsewhere set "
                       "CMAKE_PREFIX_PATH (or Torch_DIR) to LibTorch's install prefix.")
 endif()
+# LibTorch 1.x's headers keep std::vector<c10::IValue> members while IValue is incomplete, which
+# C++20's constexpr std::vector rejects under Clang (pytorch/pytorch#97689); GCC accepts them.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND Torch_VERSION VERSION_LESS 2.0)
+  message(FATAL_ERROR "SWITCHYARD_WITH_TORCH: LibTorch ${Torch_VERSION}'s headers do not compile as "
+                      "C++20 with Clang (incomplete c10::IValue in std::vector, "
+                      "pytorch/pytorch#97689); build the TorchScript adapter with GCC.")
+endif()
 message(STATUS "TorchScript adapter: LibTorch ${Torch_VERSION}")
 
 add_library(switchyard_torch "${PROJECT_SOURCE_DIR}/src/models/torchscript_model.cpp")

@@ -218,6 +218,21 @@ inline bool begin_or_reconnect(Connection& c, const char* sql, std::string_view 
   return false;
 }
 
+/// One read statement outside a transaction, retried once on a re-established connection when
+/// the first attempt found it lost (a read changes nothing, so the retry is safe).
+inline ResultPtr run_read(Connection& c, const char* sql, const Params& params,
+                          std::string_view doing, bool binary = false) {
+  if (!c.ensure()) {
+    try {
+      return c.run(sql, params, doing, binary);
+    } catch (const StorageError&) {
+      if (c.ok()) throw;
+    }
+    c.ensure();
+  }
+  return c.run(sql, params, doing, binary);
+}
+
 /// One REPEATABLE READ READ ONLY transaction on a connection: several SELECTs see one snapshot.
 /// Reconnects a lost connection first. Not thread-safe: it belongs to the thread using `c`.
 class ReadSnapshot {
@@ -987,8 +1002,8 @@ SWITCHYARD_INLINE std::optional<std::string> PostgresRegistryStore::read_artifac
   pg::Params p;
   p.text(sha256);
   detail::MutexLock lk(reader_mu_);
-  reader_->ensure();
-  pg::ResultPtr r = reader_->run(pg::kReadArtifact, p, "reading an artifact", /*binary=*/true);
+  pg::ResultPtr r = pg::run_read(*reader_, pg::kReadArtifact, p, "reading an artifact",
+                                 /*binary=*/true);
   if (PQntuples(r.get()) == 0) return std::nullopt;
   return pg::RowReader(r.get(), 0, where_, &pg::artifact_label)
       .blob(1, "bytes", kMaxStoreArtifactBytes);
@@ -1000,8 +1015,7 @@ SWITCHYARD_INLINE std::optional<RolloutRecord> PostgresRegistryStore::load_rollo
   pg::Params p;
   p.text(deployment, "a deployment");
   detail::MutexLock lk(reader_mu_);
-  reader_->ensure();
-  pg::ResultPtr r = reader_->run(pg::kFindRollout, p, "reading a rollout");
+  pg::ResultPtr r = pg::run_read(*reader_, pg::kFindRollout, p, "reading a rollout");
   if (PQntuples(r.get()) == 0) return std::nullopt;
   return pg::read_rollout(r.get(), 0, where_);
 }

@@ -782,6 +782,114 @@ TEST(CanaryControllerTest, a_rollback_whose_publish_failed_is_finished_by_the_ne
   EXPECT_EQ(h.f.registry->get(kModel, h.candidate)->stage, Stage::kRejected);
 }
 
+// Seed 003's A/B plan, as written, run by the controller: its arms are aliases of the
+// deployment's model, the treatment gets its 50 % at once, and the experiment decides, but not
+// before each arm has min_sample_size (10,000) exposures.
+struct AbRun {
+  Harness h;
+  CanaryPlan plan = parse_canary_plan(kSeed003ExperimentPlanYaml);
+  std::unique_ptr<CanaryController> c;
+  int next_id = 0;
+
+  AbRun() {
+    h.f.registry->set_alias(kModel, "recommendation-v6", h.stable);
+    h.f.registry->set_alias(kModel, "recommendation-v7", h.candidate);
+    c = std::make_unique<CanaryController>(h.options());
+  }
+  // `n` exposures per arm; of every 100 requests of an arm `per_100` convert and one fails (so
+  // the rates are exact), and latencies cycle through 10..16 ms.
+  void feed(int n, int stable_per_100, int canary_per_100) {
+    Experiment& e = *c->experiment();
+    for (int i = 0; i < n; ++i) {
+      for (const auto& [arm, per_100] : {std::pair{"stable", stable_per_100},
+                                         std::pair{"canary", canary_per_100}}) {
+        const std::string id = "r" + std::to_string(next_id++);
+        ASSERT_TRUE(e.expose({.request_id = id, .variant = arm,
+                              .latency_ms = 10.0 + static_cast<double>(i % 7)}));
+        if (i % 100 < per_100) e.record_outcome(id, "conversion_rate");
+        e.record_outcome(id, "error_rate", i % 100 == 99 ? 1.0 : 0.0);
+      }
+    }
+  }
+};
+
+TEST(CanaryControllerTest, seed_003s_ab_plan_is_decided_by_its_experiment_and_ships_by_hand) {
+  AbRun run;
+  EXPECT_EQ(run.c->start(run.plan), RolloutAction::kAdvanced);
+  EXPECT_EQ(run.h.weight("canary"), 50) << "the treatment's share at once";
+  EXPECT_EQ(run.c->record()->stable_version, run.h.stable);
+  EXPECT_EQ(run.c->record()->candidate_version, run.h.candidate);
+  ASSERT_NE(run.c->experiment(), nullptr);
+
+  run.feed(5000, 10, 14);  // already significant, but below min_sample_size
+  EXPECT_EQ(run.c->experiment()->analyze().decision.kind, DecisionKind::kShipTreatment)
+      << run.c->experiment()->analyze().to_string();
+  EXPECT_EQ(run.c->evaluate(), RolloutAction::kHeld);
+  run.feed(5000, 10, 14);
+  run.h.f.clock.advance(1h);
+  // seed 003 leaves auto_promote off for experiments: the decision waits for a person.
+  EXPECT_EQ(run.c->evaluate(), RolloutAction::kPaused);
+  EXPECT_NE(run.c->record()->decisions.back().reason.find("ship_treatment"), std::string::npos)
+      << run.c->record()->decisions.back().reason;
+  EXPECT_EQ(run.h.f.registry->get(kModel, run.h.candidate)->stage, Stage::kStaging);
+  EXPECT_EQ(run.c->promote_now("alice"), RolloutAction::kPromoted);
+  EXPECT_EQ(run.h.f.registry->get(kModel, run.h.candidate)->stage, Stage::kProduction);
+  bool ab_test = false;
+  std::vector<PromotionEvidence> evidence;
+  for (const AuditRecord& a : run.h.f.registry->history(kModel)) {
+    evidence.insert(evidence.end(), a.evidence.begin(), a.evidence.end());
+  }
+  for (const auto& e : evidence) {
+    if (e.kind != "ab_test") continue;
+    ab_test = true;
+    EXPECT_TRUE(e.passed);
+    testing::json::Document doc;
+    doc.Parse(e.detail_json.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << e.detail_json;
+    EXPECT_STREQ(doc["decision"]["kind"].GetString(), "ship_treatment");
+  }
+  EXPECT_TRUE(ab_test) << "the experiment's report is the promotion's evidence";
+}
+
+TEST(CanaryControllerTest, an_ab_plan_whose_treatment_loses_rolls_back_with_the_report) {
+  AbRun run;
+  run.plan.auto_promote = true;
+  run.c->start(run.plan);
+  run.feed(10000, 10, 6);
+  EXPECT_EQ(run.c->evaluate(), RolloutAction::kRolledBack);
+  EXPECT_EQ(run.h.weight("canary"), 0);
+  EXPECT_EQ(run.h.f.registry->get(kModel, run.h.candidate)->stage, Stage::kRejected);
+  EXPECT_NE(run.c->record()->decisions.back().reason.find("keep_control"), std::string::npos);
+}
+
+TEST(CanaryControllerTest, an_ab_plan_still_undecided_at_its_duration_rolls_back) {
+  AbRun run;
+  run.c->start(run.plan);
+  run.feed(10000, 10, 10);
+  run.h.f.clock.advance(24h);
+  EXPECT_EQ(run.c->evaluate(), RolloutAction::kHeld) << "no effect yet, 13 days left";
+  run.h.f.clock.advance(std::chrono::hours(24 * 13));
+  EXPECT_EQ(run.c->evaluate(), RolloutAction::kRolledBack);
+  EXPECT_NE(run.c->record()->decisions.back().reason.find("undecided after 14d"),
+            std::string::npos)
+      << run.c->record()->decisions.back().reason;
+}
+
+TEST(CanaryControllerTest, an_ab_arm_that_names_no_version_or_alias_is_refused_and_nothing_starts) {
+  Harness h;
+  h.f.registry->set_alias(kModel, "recommendation-v7", h.candidate);
+  CanaryController c(h.options());
+  try {
+    c.start(parse_canary_plan(kSeed003ExperimentPlanYaml));
+    FAIL() << "started without a control";
+  } catch (const NotFound& e) {
+    EXPECT_NE(std::string(e.what()).find("control names 'recommendation-v6'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(h.f.store->load_rollout(kModel), std::nullopt);
+  EXPECT_EQ(h.weight("canary"), -1) << "the router was never touched";
+}
+
 // Blue/green (seed 001): after the switch the previous version stays loaded for the plan's
 // keep_previous_for, so a rollback within it is one publish back; after it the version is
 // released and a switch-back is refused.

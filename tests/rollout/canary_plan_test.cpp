@@ -44,21 +44,8 @@ deployment:
         # Full rollout after 24h observation
 )";
 
-// Seed 003's A/B test configuration, exactly as the seed writes it.
-constexpr std::string_view kSeedExperiment = R"(# A/B test configuration
-experiment:
-  name: recommendation-model-v7
-  control:
-    model: recommendation-v6
-    traffic: 50%
-  treatment:
-    model: recommendation-v7
-    traffic: 50%
-  primary_metric: conversion_rate
-  guardrail_metrics: [latency_p99, error_rate]
-  duration: 14d
-  min_sample_size: 10000
-)";
+// Seed 003's A/B test configuration, exactly as the seed writes it (shipped with the library).
+constexpr std::string_view kSeedExperiment = kSeed003ExperimentPlanYaml;
 
 std::string replaced(std::string_view text, std::string_view from, std::string_view to) {
   std::string out(text);

@@ -205,11 +205,6 @@ SWITCHYARD_INLINE RolloutAction CanaryController::start(const CanaryPlan& plan) 
       throw InvalidTransition("rollout '" + name_ + "' is already running on this controller");
     }
     plan.validate();
-    if (plan.strategy == RolloutStrategy::kExperiment) {
-      throw InvalidArgument("rollout '" + name_ +
-                            "': experiment plans are decided by an Experiment, not by the "
-                            "CanaryController");
-    }
     const std::pair<const std::vector<std::string>*, const char*> lists[] = {
         {&plan.hooks.pre_rollout, "pre_rollout"},
         {&plan.hooks.confirm_promotion, "confirm_promotion"},
@@ -223,13 +218,21 @@ SWITCHYARD_INLINE RolloutAction CanaryController::start(const CanaryPlan& plan) 
         }
       }
     }
-    if (plan.model != options_.deployment->model()) {
+    const bool experiment_plan = plan.strategy == RolloutStrategy::kExperiment;
+    // Seed 003's A/B form names the treatment where a model name goes; its arms resolve against
+    // the deployment's model (experiment_versions()).
+    if (plan.model != options_.deployment->model() &&
+        !(experiment_plan && plan.model == plan.experiment->treatment.model)) {
       throw InvalidArgument("rollout '" + name_ + "': the plan rolls out model '" + plan.model +
                             "' but the deployment serves '" +
                             std::string(options_.deployment->model()) + "'");
     }
+    const std::string model(options_.deployment->model());
     ModelRegistry& registry = *options_.registry;
-    const VersionRef candidate = registry.get(plan.model, plan.candidate_version);
+    std::optional<std::pair<std::int64_t, std::int64_t>> arms;
+    if (experiment_plan) arms = experiment_versions(plan);
+    const VersionRef candidate =
+        registry.get(model, arms ? arms->second : plan.candidate_version);
     if (candidate->stage != Stage::kStaging) {
       throw InvalidTransition("rollout '" + name_ + "': candidate version " +
                               std::to_string(candidate->version) + " is in " +
@@ -237,12 +240,14 @@ SWITCHYARD_INLINE RolloutAction CanaryController::start(const CanaryPlan& plan) 
                               "; a canary rolls out a Staging version");
     }
     std::int64_t stable = 0;
-    if (plan.stable_version) {
-      stable = registry.get(plan.model, *plan.stable_version)->version;
+    if (arms) {
+      stable = arms->first;
+    } else if (plan.stable_version) {
+      stable = registry.get(model, *plan.stable_version)->version;
     } else {
-      const auto production = registry.versions(plan.model, Stage::kProduction);
+      const auto production = registry.versions(model, Stage::kProduction);
       if (production.empty()) {
-        throw NotFound("rollout '" + name_ + "': model '" + plan.model +
+        throw NotFound("rollout '" + name_ + "': model '" + model +
                        "' has no Production version to compare the candidate with");
       }
       stable = production.back()->version;
@@ -277,19 +282,29 @@ SWITCHYARD_INLINE RolloutAction CanaryController::start(const CanaryPlan& plan) 
       tx->commit();
       lease_ = lease;
     }
+    // The plan as run: versions resolved, so a resumed controller needs no alias.
+    CanaryPlan run = plan;
+    run.model = model;
+    run.candidate_version = candidate->version;
+    run.stable_version = stable;
+    if (run.experiment) {
+      run.experiment->control.version = stable;
+      run.experiment->treatment.version = candidate->version;
+    }
     r.deployment = name_;
-    r.model = plan.model;
+    r.model = model;
     r.stable_version = stable;
     r.candidate_version = candidate->version;
-    r.plan_json = plan_to_json(plan);
+    r.plan_json = plan_to_json(run);
     r.status = RolloutStatus::kRunning;
     r.step = 0;
     r.started_at = r.step_started_at = r.updated_at = now;
     r.weights = {{detail::canary_controller::kStableArm, 100.0},
                  {detail::canary_controller::kCanaryArm, 0.0}};
     record_ = std::move(r);
-    plan_ = plan;
+    plan_ = std::move(run);
     reset_step_data();
+    make_experiment();
     decide("start", options_.owner,
            "version " + std::to_string(candidate->version) + " against stable version " +
                std::to_string(stable));
@@ -325,6 +340,7 @@ SWITCHYARD_INLINE bool CanaryController::resume_from_store() {
     plan_ = std::move(plan);
     const std::string step_state = std::move(record_->step_state);
     reset_step_data();
+    make_experiment();
     restore_step_state(step_state);
     // Whatever the router holds (a publish the crash interrupted, or a fresh process), the
     // persisted weights are what serves from now on.
@@ -404,6 +420,8 @@ SWITCHYARD_INLINE RolloutAction CanaryController::evaluate() {
                "failed evaluation " + std::to_string(record_->failures) + ": " + summary);
         persist();
         action = RolloutAction::kHeld;
+      } else if (experiment_ && step.kind == StepKind::kPause) {
+        action = judge_experiment(out, step, elapsed, changed);
       } else if (verdict == AnalysisVerdict::kInconclusive) {
         if (step.kind == StepKind::kAnalysis && step.duration && elapsed >= *step.duration) {
           do_pause(out, options_.owner, "analysis still inconclusive after its duration: " +
@@ -1022,6 +1040,17 @@ SWITCHYARD_INLINE RolloutAction CanaryController::do_promote(Pending& out, std::
   std::vector<PromotionEvidence> evidence = options_.promotion_evidence;
   PromotionEvidence canary = make_evidence();
   evidence.push_back(std::move(canary));
+  if (experiment_) {
+    // Seed 003's Staging -> Production gate accepts "a successful A/B test".
+    const ExperimentReport report = experiment_->analyze();
+    evidence.push_back({.kind = "ab_test",
+                        .passed = report.decision.kind == DecisionKind::kShipTreatment,
+                        .summary = "experiment '" + report.name + "': " +
+                                   std::string(to_string(report.decision.kind)) + ", " +
+                                   report.decision.reason,
+                        .detail_json = report.to_json(),
+                        .actor = options_.owner});
+  }
   RolloutRecord next = *record_;
   next.revision += 1;
   next.updated_at = clock_->now();
@@ -1544,6 +1573,104 @@ SWITCHYARD_INLINE PromotionEvidence CanaryController::evidence() const {
     throw InvalidTransition("rollout '" + name_ + "': this controller drives none yet");
   }
   return make_evidence();
+}
+
+SWITCHYARD_INLINE std::shared_ptr<Experiment> CanaryController::experiment() const {
+  detail::MutexLock lk(mu_);
+  return experiment_;
+}
+
+SWITCHYARD_INLINE std::pair<std::int64_t, std::int64_t> CanaryController::experiment_versions(
+    const CanaryPlan& plan) const {
+  const std::string model(options_.deployment->model());
+  ModelRegistry& registry = *options_.registry;
+  auto resolve = [&](const ExperimentPlanArm& arm, const char* which, Stage natural) {
+    if (arm.version > 0) return registry.get(model, arm.version)->version;
+    if (arm.model == model) {
+      const auto in_stage = registry.versions(model, natural);
+      if (in_stage.empty()) {
+        throw NotFound("rollout '" + name_ + "': experiment " + which + " names model '" +
+                       model + "', which has no " + std::string(to_string(natural)) +
+                       " version; give the arm a version");
+      }
+      return in_stage.back()->version;
+    }
+    try {
+      return registry.by_alias(model, arm.model)->version;
+    } catch (const NotFound&) {
+      throw NotFound("rollout '" + name_ + "': experiment " + which + " names '" + arm.model +
+                     "', which is neither model '" + model + "' nor one of its aliases; give " +
+                     "the arm a version or set the alias");
+    }
+  };
+  const ExperimentPlan& e = *plan.experiment;
+  const std::int64_t control = resolve(e.control, "control", Stage::kProduction);
+  const std::int64_t treatment = resolve(e.treatment, "treatment", Stage::kStaging);
+  if (plan.stable_version && *plan.stable_version != control) {
+    throw InvalidArgument("rollout '" + name_ + "': stable_version " +
+                          std::to_string(*plan.stable_version) + " is not the control's version " +
+                          std::to_string(control));
+  }
+  return {control, treatment};
+}
+
+SWITCHYARD_INLINE void CanaryController::make_experiment() {
+  namespace cc = detail::canary_controller;
+  if (experiment_) experiment_->detach();
+  experiment_.reset();
+  if (!plan_->experiment) return;
+  const ExperimentPlan& e = *plan_->experiment;
+  experiment_ = std::make_shared<Experiment>(Experiment::Options{
+      .name = plan_->name,
+      .model = record_->model,
+      .arms = {{std::string(cc::kStableArm), e.control.traffic},
+               {std::string(cc::kCanaryArm), e.treatment.traffic}},
+      .control = std::string(cc::kStableArm),
+      .primary = e.primary,
+      .guardrails = e.guardrails,
+      .mode = e.mode,
+      .clock = clock_});
+  if (options_.events) experiment_->attach(*options_.events);
+}
+
+SWITCHYARD_INLINE RolloutAction CanaryController::judge_experiment(Pending& out,
+                                                                   const CanaryStep& step,
+                                                                   Duration elapsed,
+                                                                   bool changed) {
+  const ExperimentPlan& e = *plan_->experiment;
+  const ExperimentReport report = experiment_->analyze();
+  std::uint64_t fewest = report.arms.empty() ? 0 : ~std::uint64_t{0};
+  for (const ArmReport& a : report.arms) fewest = std::min(fewest, a.exposures);
+  const ExperimentDecision& d = report.decision;
+  const std::string what = "experiment '" + report.name + "' " + std::string(to_string(d.kind));
+  if (d.kind == DecisionKind::kInvalid) {
+    do_pause(out, options_.owner, what + ": " + d.reason);
+    persist();
+    return RolloutAction::kPaused;
+  }
+  if (fewest >= e.min_sample_size && d.kind == DecisionKind::kShipTreatment) {
+    if (!plan_->auto_promote) {
+      do_pause(out, options_.owner, what + ": " + d.reason + "; waiting for a manual promotion");
+      persist();
+      return RolloutAction::kPaused;
+    }
+    return do_promote(out, options_.owner, what + ": " + d.reason);
+  }
+  if (fewest >= e.min_sample_size && d.kind == DecisionKind::kKeepControl) {
+    do_rollback(out, options_.owner, what + ": " + d.reason, report.to_json());
+    return RolloutAction::kRolledBack;
+  }
+  if (step.duration && elapsed >= *step.duration) {
+    do_rollback(out, options_.owner,
+                "experiment '" + report.name + "' undecided after " +
+                    format_duration(*step.duration) + " (" + std::to_string(fewest) +
+                    " exposures in the smaller arm, " + std::to_string(e.min_sample_size) +
+                    " required): " + d.reason,
+                report.to_json());
+    return RolloutAction::kRolledBack;
+  }
+  if (changed) persist();
+  return RolloutAction::kHeld;
 }
 
 SWITCHYARD_INLINE PromotionEvidence CanaryController::make_evidence() const {

@@ -22,6 +22,7 @@
 #include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/rollout/canary_metrics.hpp>
 #include <switchyard/rollout/canary_plan.hpp>
+#include <switchyard/rollout/experiment.hpp>
 #include <switchyard/serving/deployment.hpp>
 
 namespace switchyard {
@@ -160,6 +161,17 @@ using RolloutHook = std::function<bool(const RolloutHookContext&)>;
 /// the rest of the step. A failed evaluation counts against the plan's failure_limit and
 /// consecutive_failure_limit; one beyond either rolls back.
 ///
+/// Experiment plans (RolloutStrategy::kExperiment, seed 003's A/B form): the treatment's share
+/// is published at once and held; each arm names a version of the deployment's model by its
+/// `version`, else by its `model` as one of the model's aliases (seed 003's
+/// `recommendation-v6`), else by the model's own name (control: the Production version;
+/// treatment: the newest Staging version). The decision is the plan's Experiment's (see
+/// experiment()), once every arm has min_sample_size exposures: ship_treatment promotes (or,
+/// with auto_promote off, the default for experiments, pauses for promote_now()), keep_control
+/// rolls back with the report as evidence, an invalid experiment (sample ratio mismatch)
+/// pauses, and no decision by the end of the duration rolls back. The plan's guardrails still
+/// apply on every evaluation; a promotion carries the report as "ab_test" evidence.
+///
 /// Durability: the RolloutRecord (plan JSON, step, start times, weights, counters, decisions)
 /// is written to the registry store on every change, in the same transaction as the registry
 /// change it causes (promotion, rejection), after checking this controller's lease (fencing).
@@ -233,7 +245,9 @@ class CanaryController {
     /// among the rules and their pass rule kNotRejected); its metrics are ignored: they come from
     /// the step's guardrails.
     JudgeConfig judge{};
-    /// Where a throwing signal slot is reported. Null: ignored.
+    /// Where a throwing signal slot is reported (null: ignored). For an experiment plan also the
+    /// hub the Deployment emits predictions on: the plan's Experiment is attached to it for its
+    /// exposures (null: the host attaches experiment() itself).
     EventHub* events = nullptr;
     /// Called just before each publish to the router, with the arms' new percentages (an audit
     /// line, a trace span). What it throws propagates out of the controller's call and that
@@ -315,6 +329,12 @@ class CanaryController {
   SWITCHYARD_API PromotionEvidence evidence() const;
   /// The key this controller's rollout has in the store.
   const std::string& rollout_name() const noexcept { return name_; }
+  /// An experiment plan's A/B test (null otherwise, and before start()/resume_from_store()):
+  /// its arms are the router's "stable" (the control) and "canary" (the treatment). The host
+  /// feeds it: attach() it to the EventHub the Deployment emits on (done here when
+  /// Options::events is set), record_outcome() and record_label() as outcomes arrive. Its
+  /// figures live in memory: a controller resumed after a restart starts a new sample.
+  SWITCHYARD_API std::shared_ptr<Experiment> experiment() const;
 
   // ---- notifications (emitted outside the lock, after the change is durable) -----------------
 
@@ -368,6 +388,12 @@ class CanaryController {
   RolloutStatusEvent status_event(std::string_view actor, std::string_view reason) const
       SWITCHYARD_REQUIRES(mu_);
   PromotionEvidence make_evidence() const SWITCHYARD_REQUIRES(mu_);
+  // Experiment plans: the arms' versions (start()), the Experiment (start() and resume), and
+  // the decision on a pause step whose guardrails did not fail.
+  std::pair<std::int64_t, std::int64_t> experiment_versions(const CanaryPlan& plan) const;
+  void make_experiment() SWITCHYARD_REQUIRES(mu_);
+  RolloutAction judge_experiment(Pending& out, const CanaryStep& step, Duration elapsed,
+                                 bool changed) SWITCHYARD_REQUIRES(mu_);
   void emit(Pending& out);
 
   Options options_;
@@ -379,6 +405,7 @@ class CanaryController {
   std::optional<RolloutRecord> record_ SWITCHYARD_GUARDED_BY(mu_);
   std::optional<RolloutLease> lease_ SWITCHYARD_GUARDED_BY(mu_);
   std::unique_ptr<StepData> step_ SWITCHYARD_GUARDED_BY(mu_);
+  std::shared_ptr<Experiment> experiment_ SWITCHYARD_GUARDED_BY(mu_);
 };
 
 }  // namespace switchyard

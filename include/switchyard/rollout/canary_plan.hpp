@@ -303,6 +303,24 @@ deployment:
         # Full rollout after 24h observation
 )";
 
+/// Seed 003's A/B test configuration, exactly as that document writes it: the arms name
+/// `recommendation-v6` and `recommendation-v7`, which a CanaryController resolves as aliases of
+/// the deployment's model (or give each arm a `version`).
+inline constexpr std::string_view kSeed003ExperimentPlanYaml = R"(# A/B test configuration
+experiment:
+  name: recommendation-model-v7
+  control:
+    model: recommendation-v6
+    traffic: 50%
+  treatment:
+    model: recommendation-v7
+    traffic: 50%
+  primary_metric: conversion_rate
+  guardrail_metrics: [latency_p99, error_rate]
+  duration: 14d
+  min_sample_size: 10000
+)";
+
 /// What the parser accepts beyond the built-in names.
 struct CanaryPlanParseOptions {
   /// Metric names the host defines (custom guardrails, experiment metrics). Any other name that

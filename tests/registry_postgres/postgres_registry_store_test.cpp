@@ -161,6 +161,46 @@ TEST(PostgresRegistryStoreTest, text_with_a_nul_byte_is_refused_and_the_transact
   EXPECT_EQ(store->audit({})[0].reason, "ab");
 }
 
+TEST(PostgresRegistryStoreTest, hostile_rows_are_corrupt_store_naming_the_row) {
+  pg_test::TempDatabase db;
+  auto store = open_store(db.conninfo());
+  {
+    auto tx = store->begin();
+    ModelVersion v;
+    v.name = "m";
+    v.version = 1;
+    v.semver = "1.0.0";
+    tx->insert_version(v);
+    AuditRecord r;
+    r.actor = "ci";
+    r.model = "m";
+    r.version = 1;
+    r.action = "transition";
+    r.evidence = {{.kind = "canary", .passed = true, .summary = "ok"}};
+    tx->append_audit(r);
+    tx->commit();
+  }
+  auto expect_corrupt = [&](const std::string& sql, auto read, const std::string& names) {
+    pg_test::exec_sql(db.conninfo(), "BEGIN; " + sql + "; COMMIT");
+    try {
+      read();
+      ADD_FAILURE() << "read a row no Switchyard writes: " << sql;
+    } catch (const CorruptStore& e) {
+      EXPECT_TRUE(contains(e.what(), names)) << e.what();
+      EXPECT_TRUE(contains(e.what(), store->describe())) << e.what();
+    }
+  };
+  expect_corrupt("UPDATE model_versions SET stage = 99", [&] { store->load(); },
+                 "model_versions row (name 'm', version '1'): column 'stage' holds 99");
+  expect_corrupt("UPDATE model_versions SET stage = 0, metadata = 'not json'",
+                 [&] { store->load_models({"m"}); }, "column 'metadata' is not valid");
+  expect_corrupt("UPDATE model_versions SET metadata = '{}'; UPDATE audit_evidence SET passed = 2",
+                 [&] { store->audit({}); },
+                 "audit_evidence row (sequence '1', position '0'): column 'passed' holds 2");
+  expect_corrupt("UPDATE audit_evidence SET passed = 1; UPDATE audit SET from_stage = -3",
+                 [&] { store->audit({}); }, "audit row (sequence '1'): column 'from_stage'");
+}
+
 TEST(PostgresRegistryStoreTest, registry_on_postgres_keeps_one_production_version) {
   Fleet fleet;
   auto a = fleet.replica();

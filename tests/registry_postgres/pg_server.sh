@@ -24,7 +24,12 @@ usage="usage: pg_server.sh start|stop|destroy DIR [URL_FILE] | fixture-start|fix
 cmd=${1:?$usage}
 dir=${2:?$usage}
 url_file=${3:-}
-self=${BASH_SOURCE[0]}
+self=$(realpath -- "${BASH_SOURCE[0]}")
+# Absolute paths, then a working directory every user may enter: the server's user may not be
+# able to enter the caller's (a build tree under /root).
+dir=$(realpath -m -- "$dir")
+[[ -n "$url_file" ]] && url_file=$(realpath -m -- "$url_file")
+cd /
 
 case "$cmd" in
   fixture-start)

@@ -35,9 +35,9 @@ install(EXPORT switchyardTargets
         COMPONENT switchyard_development)
 
 # The optional adapters that were built, each in its own export set with a component file that
-# finds its dependencies: find_package(switchyard COMPONENTS xgboost torch) loads only what it
-# names, and a consumer of the core never needs XGBoost or LibTorch.
-foreach(adapter xgboost torch)
+# finds its dependencies: find_package(switchyard COMPONENTS xgboost torch postgres) loads only
+# what it names, and a consumer of the core never needs XGBoost, LibTorch or libpq.
+foreach(adapter xgboost torch postgres)
   if(TARGET switchyard_${adapter})
     install(TARGETS switchyard_${adapter}
             EXPORT switchyard_${adapter}Targets

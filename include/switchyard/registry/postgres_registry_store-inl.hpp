@@ -75,20 +75,19 @@ class PostgresRegistryStore::Transaction final : public RegistryTransaction {
   explicit Transaction(Lease lease) : lease_(std::move(lease)), c_(*lease_.store().writer_) {
     if (c_.ensure()) lease_.store().writer_pid_.store(PQbackendPID(c_.get()));
     try {
-      // A connection the server dropped (a restart) is found dead only now; nothing was sent
-      // yet, so one reconnect and retry is safe.
-      if (!detail::postgres::begin_or_reconnect(c_, "BEGIN ISOLATION LEVEL READ COMMITTED",
-                                                "beginning a write transaction")) {
+      // One round trip: begin, bound the wait (lock_timeout 0 would mean "wait forever"), take
+      // the writer lock. A connection the server dropped (a restart) is found dead only now;
+      // nothing was sent yet, so one reconnect and retry is safe.
+      const auto ms = std::max<std::int64_t>(1, lease_.store().options_.busy_timeout.count());
+      const std::string begin = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = " +
+                                std::to_string(ms) + "; SELECT pg_advisory_xact_lock(" +
+                                std::to_string(kPostgresWriterLockKey) + ")";
+      if (!detail::postgres::begin_or_reconnect(
+              c_, begin.c_str(),
+              "beginning a write transaction (waiting up to " + std::to_string(ms) +
+                  " ms for the writer lock)")) {
         lease_.store().writer_pid_.store(PQbackendPID(c_.get()));
       }
-      // lock_timeout 0 would mean "wait forever".
-      const auto ms = std::max<std::int64_t>(1, lease_.store().options_.busy_timeout.count());
-      const std::string timeout = "SET LOCAL lock_timeout = " + std::to_string(ms);
-      c_.exec(timeout.c_str(), "setting the writer lock's timeout");
-      detail::postgres::Params p;
-      p.integer(kPostgresWriterLockKey);
-      c_.run(detail::postgres::kLockWriters, p,
-             "waiting " + std::to_string(ms) + " ms for the writer lock");
     } catch (...) {
       c_.rollback();
       throw;
@@ -378,13 +377,15 @@ class PostgresRegistryStore::Transaction final : public RegistryTransaction {
   void commit() override {
     guarded([&] {
       namespace pg = detail::postgres;
+      // The notification (delivered to the listeners only if the transaction commits) and the
+      // commit in one round trip; a failing NOTIFY skips the COMMIT and is reported.
+      std::string sql;
       if (wrote_) {
-        // Delivered to the listeners only if the transaction commits.
-        pg::Params p;
-        p.text(std::to_string(next_sequence_ ? *next_sequence_ - 1 : 0));
-        c_.run(pg::kNotify, p, "notifying the other replicas");
+        sql = "SELECT pg_notify('" + std::string(kPostgresNotifyChannel) + "', '" +
+              std::to_string(next_sequence_ ? *next_sequence_ - 1 : 0) + "'); ";
       }
-      pg::ResultPtr r(PQexec(c_.get(), "COMMIT"));
+      sql += "COMMIT";
+      pg::ResultPtr r(PQexec(c_.get(), sql.c_str()));
       const ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
       if (s != PGRES_COMMAND_OK) {
         if (!c_.ok()) {

@@ -217,7 +217,6 @@ inline constexpr const char* kUpsertLease =
 inline constexpr const char* kDeleteLease = "DELETE FROM rollout_leases WHERE deployment = $1";
 inline constexpr const char* kChangedModels =
     "SELECT DISTINCT model COLLATE \"C\" FROM audit WHERE sequence > $1 ORDER BY 1";
-inline constexpr const char* kNotify = "SELECT pg_notify('switchyard_registry', $1)";
 
 #undef SWITCHYARD_VERSION_COLUMNS
 #undef SWITCHYARD_AUDIT_COLUMNS

@@ -336,6 +336,7 @@ TEST(PostgresRegistryStoreTest, server_down_keeps_the_snapshot_and_a_restart_cat
   auto b = fleet.replica();
   const auto v2 = b->add("fraud-detection", 2.0);
   EXPECT_EQ(v2, 2) << "the failed registration left nothing behind";
+  EXPECT_TRUE(a->store->wait_for_change(milliseconds(0))) << "listening again: may have missed some";
   EXPECT_TRUE(a->registry->refresh());
   EXPECT_EQ(a->registry->latest("fraud-detection")->version, v2);
   const auto v3 = a->add("fraud-detection", 3.0);

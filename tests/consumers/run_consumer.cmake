@@ -8,6 +8,8 @@
 #   MODE=pkg_config       compile the consumer with the flags `pkg-config` gives, link, run
 #   MODE=relocate         install BUILD_DIR into WORK_DIR/installed, move it to WORK_DIR/moved,
 #                         then run the find_package and pkg-config consumers against the new place
+#   MODE=adapters         configure, build and run consumers/adapters against PREFIX with
+#                         find_package(switchyard COMPONENTS <COMPONENTS>) (comma-separated)
 #   MODE=readme           extract the first ```cpp block of SOURCE_DIR/README.md, build it with
 #                         consumers/readme against PREFIX and run it in an empty directory; fails
 #                         when README.md has no such block
@@ -206,6 +208,11 @@ elseif(MODE STREQUAL "relocate")
   if(PKG_CONFIG)
     pkg_config_consumer("${WORK_DIR}/moved" "${WORK_DIR}/pkg_config")
   endif()
+
+elseif(MODE STREQUAL "adapters")
+  cmake_consumer(adapters "${WORK_DIR}" "-DCMAKE_PREFIX_PATH=${PREFIX}"
+                 "-DSWITCHYARD_COMPONENTS=${COMPONENTS}"
+                 "-DSWITCHYARD_TEST_DATA=${SOURCE_DIR}/tests/data")
 
 elseif(MODE STREQUAL "readme")
   file(REMOVE_RECURSE "${WORK_DIR}")

@@ -81,7 +81,8 @@ TEST(PostgresRegistryStoreTest, describe_names_the_server_without_credentials) {
 TEST(PostgresRegistryStoreTest, connection_string_comes_from_options_or_the_environment) {
   pg_test::TempDatabase db;
   const char* before = std::getenv("SWITCHYARD_PG_URL");
-  const std::optional<std::string> saved = before ? std::optional<std::string>(before) : std::nullopt;
+  const std::optional<std::string> saved =
+      before ? std::optional<std::string>(before) : std::nullopt;
   ::setenv("SWITCHYARD_PG_URL", db.conninfo().c_str(), 1);
   {
     PostgresRegistryStore store({});
@@ -94,7 +95,8 @@ TEST(PostgresRegistryStoreTest, connection_string_comes_from_options_or_the_envi
 
 TEST(PostgresRegistryStoreTest, unreachable_server_throws_storage_error_naming_it) {
   try {
-    PostgresRegistryStore store({.conninfo = "host=/nonexistent-switchyard-socket dbname=registry"});
+    PostgresRegistryStore store(
+        {.conninfo = "host=/nonexistent-switchyard-socket dbname=registry"});
     FAIL() << "connected to nothing";
   } catch (const StorageError& e) {
     EXPECT_TRUE(contains(e.what(), "postgresql://%2Fnonexistent-switchyard-socket:5432/registry"))
@@ -190,15 +192,19 @@ TEST(PostgresRegistryStoreTest, hostile_rows_are_corrupt_store_naming_the_row) {
       EXPECT_TRUE(contains(e.what(), store->describe())) << e.what();
     }
   };
-  expect_corrupt("UPDATE model_versions SET stage = 99", [&] { store->load(); },
-                 "model_versions row (name 'm', version '1'): column 'stage' holds 99");
-  expect_corrupt("UPDATE model_versions SET stage = 0, metadata = 'not json'",
-                 [&] { store->load_models({"m"}); }, "column 'metadata' is not valid");
-  expect_corrupt("UPDATE model_versions SET metadata = '{}'; UPDATE audit_evidence SET passed = 2",
-                 [&] { store->audit({}); },
-                 "audit_evidence row (sequence '1', position '0'): column 'passed' holds 2");
-  expect_corrupt("UPDATE audit_evidence SET passed = 1; UPDATE audit SET from_stage = -3",
-                 [&] { store->audit({}); }, "audit row (sequence '1'): column 'from_stage'");
+  expect_corrupt(
+      "UPDATE model_versions SET stage = 99", [&] { store->load(); },
+      "model_versions row (name 'm', version '1'): column 'stage' holds 99");
+  expect_corrupt(
+      "UPDATE model_versions SET stage = 0, metadata = 'not json'",
+      [&] { store->load_models({"m"}); }, "column 'metadata' is not valid");
+  expect_corrupt(
+      "UPDATE model_versions SET metadata = '{}'; UPDATE audit_evidence SET passed = 2",
+      [&] { store->audit({}); },
+      "audit_evidence row (sequence '1', position '0'): column 'passed' holds 2");
+  expect_corrupt(
+      "UPDATE audit_evidence SET passed = 1; UPDATE audit SET from_stage = -3",
+      [&] { store->audit({}); }, "audit row (sequence '1'): column 'from_stage'");
 }
 
 TEST(PostgresRegistryStoreTest, registry_on_postgres_keeps_one_production_version) {
@@ -209,7 +215,7 @@ TEST(PostgresRegistryStoreTest, registry_on_postgres_keeps_one_production_versio
   for (auto v : {v1, v2}) {
     a->registry->transition("fraud-detection", v, Stage::kStaging, {.actor = "ci"});
     a->registry->transition("fraud-detection", v, Stage::kProduction,
-                             {.actor = "alice", .reason = "ship"});
+                            {.actor = "alice", .reason = "ship"});
   }
   const auto production = a->registry->versions("fraud-detection", Stage::kProduction);
   ASSERT_EQ(production.size(), 1u);
@@ -336,7 +342,8 @@ TEST(PostgresRegistryStoreTest, server_down_keeps_the_snapshot_and_a_restart_cat
   auto b = fleet.replica();
   const auto v2 = b->add("fraud-detection", 2.0);
   EXPECT_EQ(v2, 2) << "the failed registration left nothing behind";
-  EXPECT_TRUE(a->store->wait_for_change(milliseconds(0))) << "listening again: may have missed some";
+  EXPECT_TRUE(a->store->wait_for_change(milliseconds(0)))
+      << "listening again: may have missed some";
   EXPECT_TRUE(a->registry->refresh());
   EXPECT_EQ(a->registry->latest("fraud-detection")->version, v2);
   const auto v3 = a->add("fraud-detection", 3.0);

@@ -20,8 +20,8 @@ namespace {
 
 struct PostgresStores {
   pg_test::TempDatabase db;
-  std::unique_ptr<RegistryStore> open(std::chrono::milliseconds timeout =
-                                          std::chrono::milliseconds(50)) {
+  std::unique_ptr<RegistryStore> open(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(50)) {
     return std::make_unique<PostgresRegistryStore>(
         PostgresRegistryStore::Options{.conninfo = db.conninfo(), .busy_timeout = timeout});
   }

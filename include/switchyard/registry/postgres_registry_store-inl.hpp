@@ -79,13 +79,13 @@ class PostgresRegistryStore::Transaction final : public RegistryTransaction {
       // the writer lock. A connection the server dropped (a restart) is found dead only now;
       // nothing was sent yet, so one reconnect and retry is safe.
       const auto ms = std::max<std::int64_t>(1, lease_.store().options_.busy_timeout.count());
-      const std::string begin = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = " +
-                                std::to_string(ms) + "; SELECT pg_advisory_xact_lock(" +
-                                std::to_string(kPostgresWriterLockKey) + ")";
-      if (!detail::postgres::begin_or_reconnect(
-              c_, begin.c_str(),
-              "beginning a write transaction (waiting up to " + std::to_string(ms) +
-                  " ms for the writer lock)")) {
+      const std::string begin =
+          "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = " + std::to_string(ms) +
+          "; SELECT pg_advisory_xact_lock(" + std::to_string(kPostgresWriterLockKey) + ")";
+      if (!detail::postgres::begin_or_reconnect(c_, begin.c_str(),
+                                                "beginning a write transaction (waiting up to " +
+                                                    std::to_string(ms) +
+                                                    " ms for the writer lock)")) {
         lease_.store().writer_pid_.store(PQbackendPID(c_.get()));
       }
     } catch (...) {
@@ -614,8 +614,9 @@ SWITCHYARD_INLINE bool PostgresRegistryStore::wait_for_change(std::chrono::milli
   }
   if (fd < 0) return true;
   pollfd p{fd, POLLIN, 0};
-  const int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(
-                                      timeout.count(), std::numeric_limits<int>::max())));
+  const int ready = ::poll(
+      &p, 1,
+      static_cast<int>(std::min<std::int64_t>(timeout.count(), std::numeric_limits<int>::max())));
   if (ready <= 0) return false;
   detail::MutexLock lk(listener_mu_);
   if (drain_notifications() || !listener_->ok()) {

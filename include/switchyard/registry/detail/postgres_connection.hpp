@@ -38,7 +38,8 @@ class Params {
   /// allows it only where the other stores refuse it too).
   Params& text(std::string_view v, std::string_view what = "a text value") {
     if (v.find('\0') != std::string_view::npos) {
-      throw InvalidArgument(std::string(what) + " contains a NUL byte, which PostgreSQL cannot store");
+      throw InvalidArgument(std::string(what) +
+                            " contains a NUL byte, which PostgreSQL cannot store");
     }
     return add(std::string(v), 0);
   }
@@ -203,7 +204,8 @@ class Connection {
       throw StorageError(where_ + ": cannot connect to the server: " + message);
     }
     // Notices (e.g. about an identifier) are not errors; keep them off stderr.
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
   }
 
   void check(const PGresult* r, std::string_view doing) const {

@@ -146,8 +146,9 @@ inline RolloutLease read_lease(const PGresult* r, int i, const std::string& wher
 inline std::int64_t max_sequence(Connection& c) {
   ResultPtr r = c.run(kMaxSequence, "reading the last audit sequence");
   const std::int64_t last =
-      PQntuples(r.get()) == 1 ? RowReader(r.get(), 0, c.where(), &audit_label).integer(0, "sequence")
-                              : 0;
+      PQntuples(r.get()) == 1
+          ? RowReader(r.get(), 0, c.where(), &audit_label).integer(0, "sequence")
+          : 0;
   if (last < 0 || last == std::numeric_limits<std::int64_t>::max()) {
     throw CorruptStore(c.where() + ": audit table: sequence " + std::to_string(last) +
                        " is out of range (0 to 2^63-2)");

@@ -115,7 +115,8 @@ static_assert(kPostgresSchemaVersion == kSqliteSchemaVersion,
 inline constexpr const char* kCreateSchemaTable =
     "CREATE TABLE switchyard_schema (application TEXT NOT NULL, version BIGINT NOT NULL)";
 inline constexpr const char* kSchemaTableExists =
-    "SELECT to_regclass('switchyard_schema') IS NOT NULL, to_regclass('model_versions') IS NOT NULL";
+    "SELECT to_regclass('switchyard_schema') IS NOT NULL, "
+    "to_regclass('model_versions') IS NOT NULL";
 inline constexpr const char* kReadSchema = "SELECT application, version FROM switchyard_schema";
 inline constexpr const char* kInsertSchema =
     "INSERT INTO switchyard_schema (application, version) VALUES ('switchyard', $1)";
@@ -143,7 +144,8 @@ inline constexpr const char* kCheckSchema[] = {
     "SELECT deployment, owner, expires_at_ns, token FROM rollout_leases LIMIT 0",
 };
 
-inline constexpr const char* kSelectMaxVersion = "SELECT name, max_version FROM models WHERE name = $1";
+inline constexpr const char* kSelectMaxVersion =
+    "SELECT name, max_version FROM models WHERE name = $1";
 inline constexpr const char* kFindVersion =
     "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions WHERE name = $1 AND version = $2";
 inline constexpr const char* kFindSemver =
@@ -186,7 +188,8 @@ inline constexpr const char* kInsertEvidence =
     "INSERT INTO audit_evidence (" SWITCHYARD_EVIDENCE_COLUMNS
     ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
 inline constexpr const char* kLoadVersions =
-    "SELECT " SWITCHYARD_VERSION_COLUMNS " FROM model_versions ORDER BY name COLLATE \"C\", version";
+    "SELECT " SWITCHYARD_VERSION_COLUMNS
+    " FROM model_versions ORDER BY name COLLATE \"C\", version";
 inline constexpr const char* kLoadVersionsOf =
     "SELECT " SWITCHYARD_VERSION_COLUMNS
     " FROM model_versions WHERE name = ANY($1::text[]) ORDER BY name COLLATE \"C\", version";

@@ -5,7 +5,8 @@
 #                 use (clang-14, libFuzzer, prometheus's promtool, python3-scipy/sklearn, curl and
 #                 jq (and sqlite3, to read the prediction log) for the server's end-to-end test,
 #                 headless chromium for the report and
-#                 dashboard checks).
+#                 dashboard checks), and what the optional adapters need: libpq and a PostgreSQL
+#                 server for the PostgreSQL store's tests (which start a throwaway one).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -22,7 +23,8 @@ packages=(
 )
 if [ "${1:-}" = "--with-tools" ]; then
   packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn
-             curl jq sqlite3 chromium)
+             curl jq sqlite3 chromium
+             libpq-dev postgresql-15)
 fi
 
 missing=()

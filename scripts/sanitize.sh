@@ -13,7 +13,8 @@
 #               core, models, registry, monitoring, serving, shadow, stats, rollout, drift,
 #               reliability; the fuzz replays and packaging checks are single-threaded). CI=true:
 #               the concurrency tests (labels serving, shadow, rollout, drift, registry,
-#               reliability) and the server (host).
+#               registry_postgres, reliability) and the server (host). Builds the PostgreSQL
+#               store (its tests start a throwaway server: scripts/install-deps.sh --with-tools).
 #   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
 #               builds everything and runs every test.
 # The sanitizer passes report warnings without failing on them (the clang pass gates warnings), so
@@ -70,12 +71,15 @@ case "$mode" in
   tsan)
     build="${BUILD_DIR:-$root/build-tsan}"
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
+    # The PostgreSQL store (label registry_postgres) against a throwaway server, too.
+    extra_cmake=(-DSWITCHYARD_WITH_POSTGRES=ON)
     if [ "$ci" = "true" ]; then
       targets=(serving_tests shadow_tests rollout_tests drift_tests registry_tests reliability_tests
-               "${host_targets[@]}")
+               registry_postgres_tests "${host_targets[@]}")
       labels="serving|shadow|rollout|drift|registry|reliability|host"
     else
-      targets=(core_tests models_tests registry_tests monitoring_tests serving_tests shadow_tests stats_tests rollout_tests drift_tests reliability_tests)
+      targets=(core_tests models_tests registry_tests registry_postgres_tests monitoring_tests
+               serving_tests shadow_tests stats_tests rollout_tests drift_tests reliability_tests)
       labels="core|models|registry|monitoring|serving|shadow|stats|rollout|drift|reliability"
     fi
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"

@@ -13,8 +13,9 @@
 #               core, models, registry, monitoring, serving, shadow, stats, rollout, drift,
 #               reliability; the fuzz replays and packaging checks are single-threaded). CI=true:
 #               the concurrency tests (labels serving, shadow, rollout, drift, registry,
-#               registry_postgres, reliability) and the server (host). Builds the PostgreSQL
-#               store (its tests start a throwaway server: scripts/install-deps.sh --with-tools).
+#               registry_postgres, reliability), the server (host) and the XGBoost adapter
+#               (models_xgboost). Builds the PostgreSQL store (its tests start a throwaway
+#               server: scripts/install-deps.sh --with-tools).
 #   clang       Clang 14 with -Wall -Wextra -Wpedantic -Werror and no sanitizer, in build-clang:
 #               builds everything and runs every test.
 # The sanitizer passes report warnings without failing on them (the clang pass gates warnings), so
@@ -71,15 +72,19 @@ case "$mode" in
   tsan)
     build="${BUILD_DIR:-$root/build-tsan}"
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
-    # The PostgreSQL store (label registry_postgres) against a throwaway server, too.
-    extra_cmake=(-DSWITCHYARD_WITH_POSTGRES=ON)
+    # The PostgreSQL store (label registry_postgres) against a throwaway server, and the XGBoost
+    # adapter from two request threads (label models_xgboost; OMP_NUM_THREADS=1 is set by its
+    # tests, libgomp is not instrumented). The TorchScript adapter needs GCC (Clang 14 cannot
+    # compile LibTorch 1.13's headers as C++20): docs/models.md.
+    extra_cmake=(-DSWITCHYARD_WITH_POSTGRES=ON -DSWITCHYARD_WITH_XGBOOST=ON)
     if [ "$ci" = "true" ]; then
       targets=(serving_tests shadow_tests rollout_tests drift_tests registry_tests reliability_tests
-               registry_postgres_tests "${host_targets[@]}")
-      labels="serving|shadow|rollout|drift|registry|reliability|host"
+               registry_postgres_tests models_xgboost_tests "${host_targets[@]}")
+      labels="serving|shadow|rollout|drift|registry|reliability|host|models_xgboost"
     else
-      targets=(core_tests models_tests registry_tests registry_postgres_tests monitoring_tests
-               serving_tests shadow_tests stats_tests rollout_tests drift_tests reliability_tests)
+      targets=(core_tests models_tests models_xgboost_tests registry_tests registry_postgres_tests
+               monitoring_tests serving_tests shadow_tests stats_tests rollout_tests drift_tests
+               reliability_tests)
       labels="core|models|registry|monitoring|serving|shadow|stats|rollout|drift|reliability"
     fi
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}"

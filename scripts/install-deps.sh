@@ -6,7 +6,8 @@
 #                 jq (and sqlite3, to read the prediction log) for the server's end-to-end test,
 #                 headless chromium for the report and
 #                 dashboard checks), and what the optional adapters need: libpq and a PostgreSQL
-#                 server for the PostgreSQL store's tests (which start a throwaway one).
+#                 server for the PostgreSQL store's tests (which start a throwaway one), LibTorch
+#                 for the TorchScript adapter.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -24,7 +25,7 @@ packages=(
 if [ "${1:-}" = "--with-tools" ]; then
   packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev prometheus python3 python3-scipy python3-sklearn
              curl jq sqlite3 chromium
-             libpq-dev postgresql-15)
+             libpq-dev postgresql-15 libtorch-dev)
 fi
 
 missing=()

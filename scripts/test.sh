@@ -14,6 +14,7 @@ jobs=${JOBS:-2}
 # per translation unit, and CI reads test output, not core files.
 cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
   -DSWITCHYARD_WERROR=ON -DSWITCHYARD_WITH_XGBOOST=ON -DSWITCHYARD_WITH_POSTGRES=ON \
+  -DSWITCHYARD_WITH_TORCH=ON \
   -DSWITCHYARD_BUILD_TESTS=ON -DSWITCHYARD_BUILD_EXAMPLES=ON -DSWITCHYARD_BUILD_BENCHMARKS=ON
 cmake --build build/ci -j"$jobs"
 (cd build/ci && ctest -j"$jobs" --output-on-failure --timeout 900)

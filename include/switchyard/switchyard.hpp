@@ -77,6 +77,7 @@
 #include <switchyard/serving/bucketing.hpp>
 #include <switchyard/serving/deployment.hpp>
 #include <switchyard/serving/registry_binding.hpp>
+#include <switchyard/serving/registry_follower.hpp>
 #include <switchyard/serving/routing_policy.hpp>
 #include <switchyard/serving/routing_table.hpp>
 #include <switchyard/serving/traffic_router.hpp>

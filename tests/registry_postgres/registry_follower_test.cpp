@@ -67,8 +67,9 @@ struct Replica {
     VersionMetadata m;
     m.metrics = {{"auc", 0.9}};
     m.owner = "test";
-    const auto v = registry->register_version(kModel, testing::logistic_artifact(seed), m,
-                                              {.actor = "ci"})->version;
+    const auto v =
+        registry->register_version(kModel, testing::logistic_artifact(seed), m, {.actor = "ci"})
+            ->version;
     registry->transition(kModel, v, Stage::kStaging, {.actor = "ci"});
     registry->transition(kModel, v, Stage::kProduction, {.actor = "ci"});
     return v;
@@ -122,22 +123,21 @@ TEST(RegistryFollowerTest, a_rollback_on_one_replica_is_served_by_the_other_with
   auto b = fleet.replica();
   b->serve();
   ASSERT_EQ(b->served(), v2);
-  ASSERT_TRUE(b->follower->wait_until([](const FollowerStatus& s) { return s.attempts >= 1; },
-                                      kPatience));
+  ASSERT_TRUE(
+      b->follower->wait_until([](const FollowerStatus& s) { return s.attempts >= 1; }, kPatience));
   const auto before = b->follower->status().changes;
 
   a->registry->rollback(kModel, {.actor = "oncall", .reason = "p99 over SLA"});
   // B never calls refresh(): its follower wakes on A's commit and B's binding republishes.
-  ASSERT_TRUE(b->follower->wait_until(
-      [&](const FollowerStatus& s) { return s.changes > before; }, kPatience));
+  ASSERT_TRUE(b->follower->wait_until([&](const FollowerStatus& s) { return s.changes > before; },
+                                      kPatience));
   EXPECT_EQ(b->served(), v1);
   EXPECT_EQ(b->binding->status().stable_version, v1);
 
   // A promotion of a new version: B loads it (from the database) before serving it.
   const auto v3 = a->promote(3.0);
   ASSERT_TRUE(b->follower->wait_until(
-      [&](const FollowerStatus&) { return b->binding->status().stable_version == v3; },
-      kPatience));
+      [&](const FollowerStatus&) { return b->binding->status().stable_version == v3; }, kPatience));
   EXPECT_EQ(b->served(), v3);
 
   const FollowerStatus s = b->follower->status();
@@ -146,12 +146,13 @@ TEST(RegistryFollowerTest, a_rollback_on_one_replica_is_served_by_the_other_with
   EXPECT_EQ(s.staleness_seconds, 0.0) << "the manual clock has not moved";
   const std::string metrics = b->follower->to_prometheus();
   EXPECT_TRUE(contains(metrics, "# TYPE switchyard_registry_staleness_seconds gauge")) << metrics;
-  EXPECT_TRUE(contains(metrics, "switchyard_registry_reachable{store=\"" +
-                                    b->store->describe() + "\"} 1\n"))
+  EXPECT_TRUE(contains(metrics,
+                       "switchyard_registry_reachable{store=\"" + b->store->describe() + "\"} 1\n"))
       << metrics;
 }
 
-TEST(RegistryFollowerTest, server_down_keeps_serving_reports_staleness_and_catches_up_after_restart) {
+TEST(RegistryFollowerTest,
+     server_down_keeps_serving_reports_staleness_and_catches_up_after_restart) {
   pg_test::ThrowawayServer server;
   Fleet fleet(server.url());
   auto a = fleet.replica();

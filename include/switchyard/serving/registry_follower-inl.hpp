@@ -24,7 +24,8 @@ SWITCHYARD_INLINE std::chrono::milliseconds follower_backoff(
 
 SWITCHYARD_INLINE RegistryFollower::RegistryFollower(Options options)
     : registry_(options.registry), options_(std::move(options)) {
-  if (registry_ == nullptr) throw InvalidArgument("registry follower: Options::registry is required");
+  if (registry_ == nullptr)
+    throw InvalidArgument("registry follower: Options::registry is required");
   using std::chrono::milliseconds;
   if (options_.wait_slice <= milliseconds(0) || options_.backoff_initial <= milliseconds(0) ||
       options_.backoff_max < options_.backoff_initial) {

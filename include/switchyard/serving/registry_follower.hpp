@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// RegistryFollower: one thread per replica that keeps its ModelRegistry in step with a shared store.
+// RegistryFollower: one thread per replica that keeps its ModelRegistry in step with a shared
+// store.
 #pragma once
 
 #include <chrono>
@@ -22,14 +23,14 @@ struct FollowerStatus {
   /// Seconds (on the follower's clock) since the last successful refresh: at most about one
   /// Options::wait_slice while the store is reachable, growing while it is not.
   double staleness_seconds = 0.0;
-  bool reachable = true;                ///< the last attempt reached the store
-  TimePoint last_success{};             ///< when the last successful refresh finished
-  std::uint64_t attempts = 0;           ///< refresh attempts (each one at least a round trip)
-  std::uint64_t changes = 0;            ///< attempts that picked up another replica's commits
-  std::uint64_t failures = 0;           ///< failed attempts, in total
+  bool reachable = true;                   ///< the last attempt reached the store
+  TimePoint last_success{};                ///< when the last successful refresh finished
+  std::uint64_t attempts = 0;              ///< refresh attempts (each one at least a round trip)
+  std::uint64_t changes = 0;               ///< attempts that picked up another replica's commits
+  std::uint64_t failures = 0;              ///< failed attempts, in total
   std::uint64_t consecutive_failures = 0;  ///< failed attempts since the last success
   std::chrono::milliseconds retry_in{0};   ///< the backoff before the next attempt (0: none)
-  std::string error;                    ///< the last failure's message (empty when reachable)
+  std::string error;                       ///< the last failure's message (empty when reachable)
 };
 
 /// The wait before retry number `consecutive_failures` (1 for the first retry): `initial`

@@ -48,14 +48,15 @@ struct Replica {
     binding.reset();
   }
 
-  void serve(RegistryFollower::Options options = {}) {
+  /// `push`: the follower waits on the store's notification; otherwise it polls.
+  void serve(RegistryFollower::Options options = {}, bool push = true) {
     deployment = std::make_unique<Deployment>(
         Deployment::Options{.model = kModel, .source = registry.get()});
     binding = std::make_unique<RegistryBinding>(
         RegistryBinding::Options{.registry = registry.get(), .deployment = deployment.get()});
     options.registry = registry.get();
     PostgresRegistryStore* s = store.get();
-    options.wait_for_change = [s](milliseconds t) { return s->wait_for_change(t); };
+    if (push) options.wait_for_change = [s](milliseconds t) { return s->wait_for_change(t); };
     follower = std::make_unique<RegistryFollower>(std::move(options));
   }
   /// The version a request is answered by; 0 when it failed.
@@ -149,6 +150,21 @@ TEST(RegistryFollowerTest, a_rollback_on_one_replica_is_served_by_the_other_with
   EXPECT_TRUE(contains(metrics,
                        "switchyard_registry_reachable{store=\"" + b->store->describe() + "\"} 1\n"))
       << metrics;
+}
+
+TEST(RegistryFollowerTest, without_push_it_polls_and_still_follows) {
+  Fleet fleet;
+  auto a = fleet.replica();
+  const auto v1 = a->promote(1.0);
+  const auto v2 = a->promote(2.0);
+  auto b = fleet.replica();
+  b->serve({.wait_slice = milliseconds(5)}, /*push=*/false);
+  ASSERT_EQ(b->served(), v2);
+  a->registry->rollback(kModel, {.actor = "oncall"});
+  ASSERT_TRUE(b->follower->wait_until(
+      [&](const FollowerStatus&) { return b->binding->status().stable_version == v1; }, kPatience));
+  EXPECT_EQ(b->served(), v1);
+  EXPECT_EQ(b->follower->status().failures, 0u);
 }
 
 TEST(RegistryFollowerTest,

@@ -69,6 +69,14 @@ as_owner() {
   fi
 }
 
+# A root directory made by mktemp -d (a bare chroot or container image) is mode 0700: no other
+# user can resolve any path, so `nobody` could not even start initdb. Grant search (not listing)
+# on / in that case, as every ordinary system has it.
+if [[ $(id -u) -eq 0 ]] && ! runuser -u nobody -- test -x / 2>/dev/null; then
+  echo "pg_server.sh: / is not searchable by other users; chmod o+x / so the server can run" >&2
+  chmod o+x /
+fi
+
 data="$dir/data"
 case "$cmd" in
   start)

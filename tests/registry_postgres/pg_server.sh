@@ -13,7 +13,7 @@
 #   pg_server.sh fixture-stop STATE     destroy the server STATE names
 #
 # The URL is postgresql:///postgres?host=DIR. pg_ctl -w waits until the server accepts
-# connections, so nothing here sleeps. PostgreSQL refuses to run as root: as root, initdb and
+# connections, so nothing here waits on a timer. PostgreSQL refuses to run as root: as root, initdb and
 # pg_ctl run as the user `nobody`, and DIR (created by the caller with mktemp -d, not under a
 # directory `nobody` cannot enter) is handed to it. PG_BINDIR overrides where initdb and pg_ctl
 # are found (default: pg_config --bindir, else /usr/lib/postgresql/15/bin). The server runs with

@@ -2,7 +2,7 @@
 // Serving pushed by PostgreSQL: two replicas (each its own store, registry, registry-bound
 // Deployment and RegistryFollower) on one database. A rollback or promotion on replica A is served
 // by replica B without B calling refresh(); with the server stopped B keeps serving and reports
-// staleness, and after a restart it catches up. Synchronised on the follower's attempts, no sleeps.
+// staleness, and after a restart it catches up. Synchronised on the follower's attempts, never on timed waits.
 #include <switchyard/serving/registry_follower.hpp>
 
 #include <gtest/gtest.h>

@@ -374,7 +374,8 @@ SWITCHYARD_INLINE RolloutAction CanaryController::evaluate() {
     }
     if (!record_ || is_final(record_->status)) return RolloutAction::kNone;
     const TimePoint now = clock_->now();
-    CanaryWindow w = options_.metrics->roll_window();
+    CanaryWindow w =
+        options_.window_source ? options_.window_source() : options_.metrics->roll_window();
     if (lease_ && lease_->expires_at - now < options_.lease_ttl / 2) persist();  // renew
     if (record_->status == RolloutStatus::kPaused) return RolloutAction::kPaused;
     const auto& steps = plan_->steps;
@@ -388,6 +389,7 @@ SWITCHYARD_INLINE RolloutAction CanaryController::evaluate() {
       if (action == RolloutAction::kPaused) persist();
     } else {
       RolloutAnalysisEvent ev = analyse(w);
+      if (!w.sources.empty()) ev.summary += " [" + w.sources + "]";
       const CanaryStep& step = steps[static_cast<std::size_t>(record_->step)];
       bool changed = false;
       if (ev.verdict == AnalysisVerdict::kFail) {

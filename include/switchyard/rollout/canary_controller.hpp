@@ -256,6 +256,10 @@ class CanaryController {
     std::function<void(const std::map<std::string, double>& weights)> before_publish{};
     /// Whether a rollback publishes before or after its first durable write (see RollbackOrder).
     RollbackOrder rollback_order = RollbackOrder::kPublishFirst;
+    /// Where each evaluate() gets its window instead of metrics->roll_window(), e.g. a fleet's
+    /// merged figures (ClusterCanaryMetrics::next_window()); the window's `sources`, when set, is
+    /// added to the evaluation's summary. What it throws propagates out of evaluate().
+    std::function<CanaryWindow()> window_source{};
   };
 
   /// Throws InvalidArgument naming a missing required option.

@@ -632,6 +632,94 @@ SWITCHYARD_INLINE CanaryWindow CanaryMetrics::build(bool roll) const {
   return w;
 }
 
+// ---- merging figures (a fleet's replicas) ----------------------------------------------------
+
+SWITCHYARD_INLINE void merge_figures(CanaryVersionFigures& into, const CanaryVersionFigures& other,
+                                     std::size_t sample_cap, std::uint64_t seed) {
+  namespace dc = detail::canary;
+  // Each sample stands for its side's answered requests: the weights of the subsample.
+  const std::uint64_t weight_into = std::max<std::uint64_t>(into.latency.count(),
+                                                            into.latency_sample_ns.size());
+  const std::uint64_t weight_other = std::max<std::uint64_t>(other.latency.count(),
+                                                             other.latency_sample_ns.size());
+  into.requests += other.requests;
+  into.errors += other.errors;
+  into.fallbacks += other.fallbacks;
+  into.labelled += other.labelled;
+  into.correct += other.correct;
+  into.latency.merge(other.latency);
+  for (const MetricMoments& m : other.metrics) {
+    auto it = std::find_if(into.metrics.begin(), into.metrics.end(),
+                           [&](const MetricMoments& x) { return x.name == m.name; });
+    if (it == into.metrics.end()) {
+      into.metrics.push_back(m);
+      continue;
+    }
+    it->count += m.count;
+    it->sum += m.sum;
+    it->sum_squares += m.sum_squares;
+  }
+  std::vector<double>& mine = into.latency_sample_ns;
+  const std::vector<double>& theirs = other.latency_sample_ns;
+  if (mine.size() + theirs.size() <= sample_cap) {
+    mine.insert(mine.end(), theirs.begin(), theirs.end());
+    return;
+  }
+  std::uint64_t rng = seed ^ 0x636c7573746572ull;  // "cluster"
+  const std::uint64_t draws = sample_cap;
+  std::uint64_t from_mine =
+      dc::hypergeometric(rng, weight_into + weight_other, weight_into, draws);
+  // A side cannot give more values than it holds; the other side makes up the difference.
+  from_mine = std::min<std::uint64_t>(from_mine, mine.size());
+  std::uint64_t from_theirs = std::min<std::uint64_t>(draws - from_mine, theirs.size());
+  from_mine = std::min<std::uint64_t>(draws - from_theirs, mine.size());
+  // Partial Fisher-Yates on each side: a uniform choice of the values kept.
+  std::vector<double> picked;
+  picked.reserve(static_cast<std::size_t>(from_mine + from_theirs));
+  for (std::uint64_t i = 0; i < from_mine; ++i) {
+    const std::uint64_t j = i + dc::below(rng, mine.size() - i);
+    std::swap(mine[i], mine[j]);
+    picked.push_back(mine[i]);
+  }
+  std::vector<double> rest(theirs);
+  for (std::uint64_t i = 0; i < from_theirs; ++i) {
+    const std::uint64_t j = i + dc::below(rng, rest.size() - i);
+    std::swap(rest[i], rest[j]);
+    picked.push_back(rest[i]);
+  }
+  mine = std::move(picked);
+}
+
+SWITCHYARD_INLINE void merge_window(CanaryWindow& into, const CanaryWindow& other,
+                                    std::size_t sample_cap, std::uint64_t seed) {
+  auto merge_list = [&](std::vector<CanaryVersionFigures>& to,
+                        const std::vector<CanaryVersionFigures>& from) {
+    for (const CanaryVersionFigures& f : from) {
+      auto it = std::find_if(to.begin(), to.end(), [&](const CanaryVersionFigures& x) {
+        return x.version == f.version;
+      });
+      if (it == to.end()) {
+        to.push_back(f);
+      } else {
+        merge_figures(*it, f, sample_cap, seed + static_cast<std::uint64_t>(f.version));
+      }
+    }
+  };
+  const bool into_empty = into.window.empty() && into.cumulative.empty();
+  merge_list(into.window, other.window);
+  merge_list(into.cumulative, other.cumulative);
+  if (into_empty) {
+    into.start = other.start;
+    into.end = other.end;
+  } else {
+    into.start = std::min(into.start, other.start);
+    into.end = std::max(into.end, other.end);
+  }
+  into.ignored_requests += other.ignored_requests;
+  into.labels_unmatched += other.labels_unmatched;
+  into.labels_duplicate += other.labels_duplicate;
+}
+
 SWITCHYARD_INLINE CanaryWindow CanaryMetrics::snapshot() const {
   return build(false);
 }

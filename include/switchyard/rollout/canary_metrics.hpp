@@ -93,6 +93,10 @@ struct CanaryWindow {
   std::uint64_t ignored_requests = 0;
   std::uint64_t labels_unmatched = 0;  ///< record_label ids not (or no longer) pending; cumulative
   std::uint64_t labels_duplicate = 0;  ///< record_label for an id already labelled; cumulative
+  /// Where merged figures came from (ClusterCanaryMetrics: the replicas merged, and those
+  /// missing); empty for one CanaryMetrics' own window. A judge adds it to its evaluation's
+  /// summary so that a verdict says whose data it saw.
+  std::string sources{};
 
   /// Window figures of `version`, or null when it is not watched.
   const CanaryVersionFigures* find(std::int64_t version) const noexcept {
@@ -109,6 +113,24 @@ struct CanaryWindow {
     return nullptr;
   }
 };
+
+/// Adds `other` to `into`: counts, labels and host-metric moments add (metrics matched by name,
+/// new names appended), the latency histograms merge bucket-wise, so every quantile equals the
+/// one of a histogram fed both sides' values. The latency samples are concatenated and, beyond
+/// `sample_cap` values, subsampled: each side keeps a hypergeometric share of the cap in
+/// proportion to the answered requests it stands for (latency.count()), chosen with a generator
+/// seeded by `seed`, so a merge is deterministic and a uniform sample of uniform samples stays
+/// uniform. `into.version` is kept. Thread-safety: a function on values.
+SWITCHYARD_API void merge_figures(CanaryVersionFigures& into, const CanaryVersionFigures& other,
+                                  std::size_t sample_cap = 2000, std::uint64_t seed = 0);
+
+/// Adds `other` to `into`, version by version (merge_figures; a version only `other` has is
+/// appended), for both the window and the cumulative figures; start becomes the earlier, end
+/// the later, and the request and label counters add. `into.index` and `into.sources` are kept.
+/// What a fleet's leader judges: the merge of every replica's window (ClusterCanaryMetrics).
+/// Thread-safety: a function on values.
+SWITCHYARD_API void merge_window(CanaryWindow& into, const CanaryWindow& other,
+                                 std::size_t sample_cap = 2000, std::uint64_t seed = 0);
 
 /// Requests a host (or the RolloutSimulator) recorded in bulk: `requests` routed to a version of
 /// which `errors` failed; `latency` holds the answered ones' latencies; `latency_sample` is a

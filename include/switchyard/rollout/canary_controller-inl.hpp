@@ -14,14 +14,11 @@
 #include <switchyard/registry/rollout_lease.hpp>
 #include <switchyard/registry/serialization.hpp>
 #include <switchyard/rollout/canary_controller.hpp>
+#include <switchyard/rollout/detail/rollout_routing.hpp>
 
 namespace switchyard {
 
 namespace detail::canary_controller {
-
-inline constexpr const char* kStableArm = "stable";
-inline constexpr const char* kCanaryArm = "canary";
-inline constexpr const char* kPreviousArm = "previous";
 
 /// Builds one JSON object member by member. Not thread-safe: one per event, on the thread that
 /// builds it.
@@ -1348,6 +1345,23 @@ SWITCHYARD_INLINE void CanaryController::rollback(std::string_view actor,
   emit(out);
 }
 
+SWITCHYARD_INLINE std::optional<RolloutLease> CanaryController::renew_lease() {
+  detail::MutexLock lk(mu_);
+  if (!lease_) return std::nullopt;
+  try {
+    auto tx = options_.registry->store().begin();
+    RolloutLease renewed = renew_rollout_lease(*tx, *lease_, clock_->now(), options_.lease_ttl);
+    tx->commit();
+    lease_ = renewed;
+  } catch (const LeaseHeld&) {
+    record_.reset();
+    plan_.reset();
+    lease_.reset();
+    throw;
+  }
+  return lease_;
+}
+
 SWITCHYARD_INLINE void CanaryController::release() {
   detail::MutexLock lk(mu_);
   if (lease_) release_rollout_lease(options_.registry->store(), *lease_);
@@ -1358,75 +1372,33 @@ SWITCHYARD_INLINE void CanaryController::release() {
 
 // ---- traffic ---------------------------------------------------------------------------------
 
-namespace detail::canary_controller {
-// A new percent-weighted policy that keeps how `current` routes (mode, hash, seed).
-inline RoutingPolicy percent_policy_like(const RoutingPolicy& current) {
-  RoutingPolicy p;
-  p.mode = current.mode;
-  p.hash = current.hash;
-  p.seed = current.seed;
-  p.weight_style = WeightStyle::kPercent;
-  return p;
-}
-}  // namespace detail::canary_controller
-
 SWITCHYARD_INLINE void CanaryController::publish_weights(double candidate_percent) {
   namespace cc = detail::canary_controller;
-  TrafficRouter& router = options_.deployment->router();
-  const RoutingPolicy current = router.policy();
-  bool same_arms = current.variants.size() == 2 && current.weight_style == WeightStyle::kPercent &&
-                   current.fallback_variant == cc::kStableArm;
-  for (const auto& v : current.variants) {
-    same_arms = same_arms && ((v.name == cc::kStableArm && v.version == record_->stable_version) ||
-                              (v.name == cc::kCanaryArm && v.version == record_->candidate_version));
-  }
   if (options_.before_publish) {
     options_.before_publish({{cc::kStableArm, 100.0 - candidate_percent},
                              {cc::kCanaryArm, candidate_percent}});
   }
-  if (same_arms) {
-    // Only the weights change: one publish, nothing to load.
-    router.set_weights({{cc::kStableArm, 100.0 - candidate_percent},
-                        {cc::kCanaryArm, candidate_percent}});
-  } else {
-    RoutingPolicy p = cc::percent_policy_like(current);
-    p.variants = {{cc::kStableArm, record_->stable_version, 100.0 - candidate_percent},
-                  {cc::kCanaryArm, record_->candidate_version, candidate_percent}};
-    // A candidate that throws is answered by stable (seed 004).
-    p.fallback_variant = cc::kStableArm;
-    p.fallback_on_error = true;
-    router.set_policy(std::move(p));
-  }
+  detail::rollout_routing::publish_split(options_.deployment->router(), record_->stable_version,
+                                         record_->candidate_version, candidate_percent);
   record_->weights = {{cc::kStableArm, 100.0 - candidate_percent},
                       {cc::kCanaryArm, candidate_percent}};
 }
 
 SWITCHYARD_INLINE void CanaryController::publish_promoted() {
   namespace cc = detail::canary_controller;
-  TrafficRouter& router = options_.deployment->router();
-  const RoutingPolicy current = router.policy();
-  RoutingPolicy p = cc::percent_policy_like(current);
-  // The promoted version serves everything; the previous one stays loaded as the fallback, so
-  // switching back is one publish.
-  p.variants = {{cc::kStableArm, record_->candidate_version, 100.0},
-                {cc::kPreviousArm, record_->stable_version, 0.0}};
-  p.fallback_variant = cc::kPreviousArm;
-  p.fallback_on_error = true;
   if (options_.before_publish) {
     options_.before_publish({{cc::kStableArm, 100.0}, {cc::kPreviousArm, 0.0}});
   }
-  router.set_policy(std::move(p));
+  detail::rollout_routing::publish_promoted(options_.deployment->router(),
+                                            record_->candidate_version, record_->stable_version);
 }
 
 SWITCHYARD_INLINE void CanaryController::publish_released() {
-  namespace cc = detail::canary_controller;
-  TrafficRouter& router = options_.deployment->router();
-  const RoutingPolicy current = router.policy();
-  RoutingPolicy p = cc::percent_policy_like(current);
-  // The previous version leaves the table; the router unloads it once its last request is done.
-  p.variants = {{cc::kStableArm, record_->candidate_version, 100.0}};
-  if (options_.before_publish) options_.before_publish({{cc::kStableArm, 100.0}});
-  router.set_policy(std::move(p));
+  if (options_.before_publish) {
+    options_.before_publish({{detail::canary_controller::kStableArm, 100.0}});
+  }
+  detail::rollout_routing::publish_released(options_.deployment->router(),
+                                            record_->candidate_version);
 }
 
 SWITCHYARD_INLINE void CanaryController::republish() {

@@ -318,6 +318,13 @@ class CanaryController {
   SWITCHYARD_API void rollback(std::string_view actor, std::string_view reason);
   /// Gives up the lease (another controller may take over at once). The rollout stays stored.
   SWITCHYARD_API void release();
+  /// The heartbeat: extends this controller's lease to now + lease_ttl without writing the
+  /// rollout's record (its revision stays), so a leader that has nothing to decide keeps its
+  /// rollout while a standby (RolloutStandby) waits for the lease to expire. Returns the renewed
+  /// lease, or nullopt when this controller holds none. Throws LeaseHeld when another controller
+  /// took the rollout over (this one then forgets it, as on any write), StorageError when the
+  /// store fails (the lease stays as it was).
+  SWITCHYARD_API std::optional<RolloutLease> renew_lease();
 
   // ---- state -----------------------------------------------------------------------------------
 

@@ -71,6 +71,71 @@ TEST(FeatureBinnerTest, every_compiled_form_picks_the_profiles_slot) {
   }
 }
 
+// count() on whole rows, vector path (AVX2 where the CPU has it) and scalar path alike, must land
+// every value where FeatureProfile::slot_of() says: equally spaced features in consecutive
+// columns (loaded four at once), the same interleaved with a categorical one (gathered), float
+// rows, and values on, just below and just above every edge, outside the edges, NaN and infinities.
+TEST(FeatureBinnerTest, whole_rows_count_into_the_profiles_slots_on_every_path) {
+  std::mt19937_64 rng(12);
+  std::normal_distribution<double> z;
+  std::vector<double> normal(3000), codes(3000);
+  for (std::size_t i = 0; i < normal.size(); ++i) {
+    normal[i] = z(rng);
+    codes[i] = static_cast<double>(rng() % 4);
+  }
+  auto numeric = [&](int f) {
+    std::vector<double> scaled(normal);
+    for (double& x : scaled) x = x * (1.0 + f) + f;  // each feature its own edges
+    return profile_feature({.name = "x" + std::to_string(f)}, scaled);
+  };
+  ReferenceProfile consecutive, interleaved;
+  for (int f = 0; f < 9; ++f) consecutive.features.push_back(numeric(f));
+  for (int f = 0; f < 9; ++f) {
+    interleaved.features.push_back(numeric(f));
+    if (f % 4 == 1) {
+      interleaved.features.push_back(
+          profile_feature({.name = "c" + std::to_string(f), .kind = FeatureKind::kCategorical}, codes));
+    }
+  }
+  for (const ReferenceProfile* p : {&consecutive, &interleaved}) {
+    // Candidate values per feature: every edge, its neighbours, far outside, missing, random.
+    std::vector<std::vector<double>> values(p->features.size());
+    for (std::size_t f = 0; f < p->features.size(); ++f) {
+      const FeatureProfile& fp = p->features[f];
+      auto& v = values[f];
+      for (double e : fp.edges) {
+        v.insert(v.end(), {e, std::nextafter(e, -kInf), std::nextafter(e, kInf)});
+      }
+      v.insert(v.end(), fp.values.begin(), fp.values.end());
+      v.insert(v.end(), {kNaN, kInf, -kInf, 1e300, -1e300, 0.0, 7.5});
+      for (int i = 0; i < 300; ++i) v.push_back(z(rng) * 3.0 + static_cast<double>(f));
+    }
+    for (bool vectorize : {true, false}) {
+      const detail::drift::FeatureBinner binner(*p, vectorize);
+      std::vector<std::uint64_t> counted(binner.counters()), counted_float(binner.counters()),
+          expected(binner.counters()), expected_float(binner.counters());
+      std::vector<double> row(p->features.size());
+      std::vector<float> row_float(p->features.size());
+      for (int r = 0; r < 2000; ++r) {
+        for (std::size_t f = 0; f < row.size(); ++f) {
+          const auto& v = values[f];
+          row[f] = v[(static_cast<std::size_t>(r) * (f + 1) + f) % v.size()];
+          row_float[f] = static_cast<float>(row[f]);
+          const FeatureProfile& fp = p->features[f];
+          auto slot = [&](double x) { return std::isfinite(x) ? fp.slot_of(x) : fp.slots(); };
+          ++expected[binner.offset(f) + slot(row[f])];
+          ++expected_float[binner.offset(f) + slot(static_cast<double>(row_float[f]))];
+        }
+        binner.count(row.data(), counted.data());
+        binner.count(row_float.data(), counted_float.data());
+      }
+      EXPECT_EQ(counted, expected) << p->features.size() << " features, vectorize " << vectorize;
+      EXPECT_EQ(counted_float, expected_float)
+          << p->features.size() << " features (float), vectorize " << vectorize;
+    }
+  }
+}
+
 // ---- windows --------------------------------------------------------------------------------
 
 TEST(DriftMonitorTest, tumbling_windows_roll_over_on_the_manual_clock) {

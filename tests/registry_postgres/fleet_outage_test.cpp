@@ -172,7 +172,7 @@ void write(ModelRegistry& registry, WriterLog& log, const std::atomic<Phase>& ph
     }
     std::lock_guard lock(log.mu);
     log.acknowledged[op] = version;
-    if (now == Phase::kDown) ++log.acknowledged_while_down;  // before the shutdown took hold
+    if (now == Phase::kDown) ++log.acknowledged_while_down;  // before the shutdown took effect
     if (after) {
       ++log.acknowledged_after;
       if (promoted && log.promoted_after == 0) {
@@ -351,12 +351,12 @@ TEST(FleetOutageTest,
 
   std::cout << "[ outage   ] " << kReplicas << " replicas, " << served
             << " predictions served, 0 failed expected, " << served_while_down
-            << " served while the server was down ("
+            << " served while the server was stopping or stopped ("
             << ms_since(down_at, restarted_at) << " ms outage)" << std::endl;
   std::cout << "[ outage   ] writer: " << log.acknowledged.size() << " registrations acknowledged, "
             << log.threw.size() << " calls threw (" << threw_present
             << " of them committed all the same), " << log.acknowledged_while_down
-            << " acknowledged while down" << std::endl;
+            << " acknowledged after the stop was issued" << std::endl;
   std::cout << "[ outage   ] restart to the first promotion acknowledged: "
             << ms_since(restarted_at, promoted_at)
             << " ms; restart to every replica serving it: " << ms_since(restarted_at, caught_up_at)

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -61,6 +63,9 @@ struct Config {
   std::chrono::milliseconds pause_step{1000};   ///< each pause step of the plan
   /// A leader is killed once it has written this many records of its own (a step, a decision).
   int writes_before_kill = 1;
+  /// Then up to this much longer (uniformly at random), so kills land anywhere between two
+  /// heartbeats. 0: at once.
+  std::chrono::milliseconds kill_jitter{0};
   std::chrono::milliseconds takeover_timeout{10'000};
   std::chrono::milliseconds finish_timeout{120'000};
 };
@@ -126,7 +131,7 @@ inline CanaryPlan plan(const Config& c, std::int64_t candidate) {
   p.candidate_version = candidate;
   const int pairs = std::max(4, 2 * c.kills + 3);
   for (int i = 1; i <= pairs; ++i) {
-    p.steps.push_back(CanaryStep::set_weight(std::min(95.0, 5.0 * i)));
+    p.steps.push_back(CanaryStep::set_weight(std::round(90.0 * i / pairs)));
     p.steps.push_back(CanaryStep::pause(std::chrono::duration_cast<Duration>(c.pause_step)));
   }
   p.interval = std::chrono::milliseconds(50);
@@ -275,6 +280,7 @@ inline Result run(Config c) {
     expect(Kind::kReady, std::chrono::seconds(30), "ready");
     expect(Kind::kLeading, std::chrono::seconds(30), "the first leader");
     auto reader = open_store(c.conninfo);
+    std::mt19937_64 rng(std::random_device{}());
     // Waits on the store's notifications until the record's revision passes `revision`.
     auto progress_after = [&](std::int64_t revision) {
       const auto until = std::chrono::steady_clock::now() + c.finish_timeout;
@@ -294,6 +300,16 @@ inline Result run(Config c) {
       for (int w = 0; w < c.writes_before_kill; ++w) {
         before = progress_after(revision);
         revision = before->revision;
+      }
+      if (c.kill_jitter.count() > 0) {
+        // Waits on the store's notifications (heartbeats) until a random moment has passed.
+        std::uniform_int_distribution<std::int64_t> pick(0, c.kill_jitter.count());
+        const auto at = std::chrono::steady_clock::now() + std::chrono::milliseconds(pick(rng));
+        while (std::chrono::steady_clock::now() < at) {
+          (void)reader->wait_for_change(std::chrono::duration_cast<std::chrono::milliseconds>(
+              at - std::chrono::steady_clock::now()));
+        }
+        before = reader->load_rollout(kModel);
       }
       if (is_final(before->status)) throw std::runtime_error("the plan ended too early");
       result.step_at_kill.push_back(before->step);

@@ -254,6 +254,38 @@ inline void proportions(const std::vector<double>& counts, double total, std::ve
   for (std::size_t i = 0; i < counts.size(); ++i) p[i] = counts[i] * inv;
 }
 
+/// PSI straight from the kept counts, equal bit for bit to population_stability_index() on
+/// proportions() of them: the smallest non-zero proportion is the smallest non-zero count times
+/// the reciprocal (multiplying by a positive number keeps the order), and counts are valid by
+/// construction, so one pass replaces building, checking and scanning two proportion vectors (a
+/// fifth of evaluating a feature). Both totals must be positive.
+inline DriftStatistic binned_psi(const Binned& b) {
+  const double inv_ref = 1.0 / b.ref_n, inv_cur = 1.0 / b.cur_n;
+  double min_ref = stats::detail::kInf, min_cur = stats::detail::kInf;
+  for (std::size_t i = 0; i < b.ref.size(); ++i) {
+    if (b.ref[i] != 0.0 && b.ref[i] < min_ref) min_ref = b.ref[i];
+    if (b.cur[i] != 0.0 && b.cur[i] < min_cur) min_cur = b.cur[i];
+  }
+  auto fill = [](double smallest) {
+    return smallest <= stats::kEvidentlyEmptyBinProportion ? smallest / 1e6
+                                                           : stats::kEvidentlyEmptyBinProportion;
+  };
+  const double ref_fill = fill(min_ref * inv_ref), cur_fill = fill(min_cur * inv_cur);
+  double psi = 0.0;
+  for (std::size_t i = 0; i < b.ref.size(); ++i) {
+    const double a = b.ref[i] == 0.0 ? ref_fill : b.ref[i] * inv_ref;
+    const double c = b.cur[i] == 0.0 ? cur_fill : b.cur[i] * inv_cur;
+    psi += (a - c) * std::log(a / c);
+  }
+  DriftStatistic d;
+  d.test = DriftTest::kPsi;
+  d.status = stats::StatStatus::kOk;
+  d.value = psi;
+  d.statistic = psi;
+  d.procedure = DriftProcedure::kBinned;
+  return d;
+}
+
 /// The CDFs of reference and window at each slot boundary of a numeric feature, with the slot
 /// masses placed as documented (outer slots at the edge, uniform within a bin; value layout:
 /// at each value, values never seen at the largest one).
@@ -502,6 +534,7 @@ class FeatureEvaluation {
                                              : "window has no finite value",
                           DriftProcedure::kBinned);
     }
+    if (t == DriftTest::kPsi) return binned_psi(binned_);
     std::vector<double>& p = scratch().p;
     std::vector<double>& q = scratch().q;
     proportions(binned_.ref, binned_.ref_n, p);

@@ -79,11 +79,17 @@ struct Result {
   std::vector<std::string> decisions, expected;
   std::vector<std::int64_t> resumed_at_step;  ///< the step each takeover resumed at
   std::vector<std::int64_t> step_at_kill;     ///< the stored step when each leader was killed
+  std::int64_t final_revision = 0;            ///< the final record's revision (generation)
+  /// The generation each live replica serves once the plan ended (all equal final_revision when
+  /// every replica converged to the leader's final table).
+  std::vector<std::int64_t> final_applied;
 };
 
 // ---- messages from the replicas: fixed-size writes to one pipe (atomic below PIPE_BUF) ---------
 
-enum class Kind : std::int32_t { kReady, kLeading, kTookOver, kFailed };
+/// kApplied carries the routing generation (record revision) a replica's follower serves in
+/// `step`.
+enum class Kind : std::int32_t { kReady, kLeading, kTookOver, kFailed, kApplied };
 struct Message {
   std::int32_t replica = 0;
   Kind kind = Kind::kReady;
@@ -200,9 +206,14 @@ inline std::int64_t prepare(const std::string& conninfo, const std::string& arti
       send(report, {id, Kind::kLeading, monotonic_ns(), 0});
     }
     std::uint64_t seen = 0;
+    std::int64_t applied = -1;
     for (;;) {  // until the parent kills this process
       standby.wait_until([&](const RolloutStandbyStatus& st) { return st.takeovers > seen; },
-                         std::chrono::milliseconds(1000));
+                         std::chrono::milliseconds(20));
+      if (const std::int64_t now_applied = follower.applied_revision(); now_applied != applied) {
+        applied = now_applied;
+        send(report, {id, Kind::kApplied, monotonic_ns(), applied});
+      }
       const RolloutStandbyStatus st = standby.status();
       if (st.takeovers > seen) {
         seen = st.takeovers;
@@ -259,6 +270,7 @@ inline Result run(Config c) {
     ::close(fds[1]);
   };
   Result result;
+  std::map<int, std::int64_t> applied;  // replica id -> the generation it last reported
   try {
     auto expect = [&](Kind kind, std::chrono::milliseconds timeout, const char* what) {
       const auto until = std::chrono::steady_clock::now() + timeout;
@@ -271,6 +283,7 @@ inline Result run(Config c) {
         if (m->kind == Kind::kFailed) {
           throw std::runtime_error("replica " + std::to_string(m->replica) + " failed");
         }
+        if (m->kind == Kind::kApplied) applied[m->replica] = m->step;
         if (m->kind == kind) return *m;
       }
     };
@@ -326,6 +339,17 @@ inline Result run(Config c) {
     }
     std::optional<RolloutRecord> last = reader->load_rollout(kModel);
     while (!is_final(last->status)) last = progress_after(last->revision);
+    // Every live replica serves the final generation (each reports its follower's).
+    result.final_revision = last->revision;
+    auto all_final = [&] {
+      for (const auto& [id, pid] : alive) {
+        auto it = applied.find(id);
+        if (it == applied.end() || it->second != last->revision) return false;
+      }
+      return true;
+    };
+    while (!all_final()) expect(Kind::kApplied, c.takeover_timeout, "every replica's generation");
+    for (const auto& [id, pid] : alive) result.final_applied.push_back(applied[id]);
     result.final_status = last->status;
     result.plan_steps = static_cast<std::int64_t>(plan(c, candidate).steps.size());
     for (const auto& d : last->decisions) {

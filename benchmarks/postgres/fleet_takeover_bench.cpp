@@ -108,7 +108,14 @@ int main() {
                 std::string(to_string(r.final_status)).c_str(),
                 static_cast<long long>(r.plan_steps), story_ok ? "match" : "DO NOT match",
                 r.decisions.size(), steps_ok ? "at the persisted step every time" : "ELSEWHERE");
-    if (!story_ok || !steps_ok || r.final_status != RolloutStatus::kPromoted) rc = 1;
+    bool converged = true;
+    for (std::int64_t g : r.final_applied) converged = converged && g == r.final_revision;
+    std::printf("final routing generation %lld served by %zu of %zu replicas\n",
+                static_cast<long long>(r.final_revision),
+                static_cast<std::size_t>(std::count(r.final_applied.begin(),
+                                                    r.final_applied.end(), r.final_revision)),
+                r.final_applied.size());
+    if (!story_ok || !steps_ok || !converged || r.final_status != RolloutStatus::kPromoted) rc = 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fleet_takeover_bench: %s\n", e.what());
     rc = 2;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/postgres_registry_store.hpp>
@@ -133,6 +134,8 @@ TEST(RolloutTakeoverTest, sigkilled_leaders_are_replaced_within_the_bound_with_n
   }
   EXPECT_EQ(r.final_status, RolloutStatus::kPromoted);
   EXPECT_EQ(r.decisions, r.expected);
+  // Every replica (the replacements included) serves the final generation.
+  EXPECT_EQ(r.final_applied, std::vector<std::int64_t>(3, r.final_revision));
 }
 
 }  // namespace rollout_takeover_test

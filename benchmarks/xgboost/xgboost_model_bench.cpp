@@ -3,11 +3,15 @@
 // the same model file (the 20-tree fraud classifier of scripts/make_xgboost_models.py), the same
 // rows and one XGBoost thread, batch 1 and 64. And serving: Deployment::predict of one row on the
 // 100-tree classifier from one and from two request threads, with each request's median and p99
-// latency. Compare in one run (ratios, medians):
+// latency. And the shadow's cost to a real primary (issue "ShadowPredictor"): the 100-tree model's
+// p99 with a shadow taking 1 ms per call behind a full queue, and its throughput with every
+// request mirrored to a trivial shadow, each against no shadow. Compare in one run (ratios,
+// medians):
 //   xgboost_model_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <xgboost/c_api.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -21,6 +25,7 @@
 #include <switchyard/models/xgboost_model.hpp>
 #include <switchyard/monitoring/latency_histogram.hpp>
 #include <switchyard/serving/deployment.hpp>
+#include <switchyard/shadow/shadow_predictor.hpp>
 #include <thread>
 #include <vector>
 
@@ -152,6 +157,102 @@ void BM_Xgboost_DeploymentPredict100Trees(benchmark::State& state) {
   state.counters["requests_per_s"] = static_cast<double>(all.count()) / seconds;
 }
 
+/// A shadow candidate that answers at once, or after `busy` (a slow model; it sleeps, so it takes
+/// no CPU from the primary).
+class TrivialShadow final : public switchyard::Model {
+ public:
+  explicit TrivialShadow(std::chrono::microseconds busy = {}) : busy_(busy) {}
+  const switchyard::Signature& signature() const noexcept override { return sig_; }
+  std::string_view format() const noexcept override { return "bench.trivial"; }
+  switchyard::Prediction predict(const switchyard::ModelInput&) const override {
+    if (busy_.count() > 0) std::this_thread::sleep_for(busy_);  // a slow model, not a sync
+    switchyard::Prediction p;
+    p.labels = {1};
+    p.confidence = {0.9};
+    return p;
+  }
+
+ private:
+  std::chrono::microseconds busy_;
+  switchyard::Signature sig_;
+};
+
+/// The 100-tree model served by a Deployment, optionally observed by a ShadowPredictor (one
+/// worker) mirroring every request to a TrivialShadow(`shadow_busy`) through a queue of
+/// `capacity` requests.
+struct ShadowedXgboost {
+  switchyard::StaticModelSource source;
+  std::unique_ptr<switchyard::Deployment> deployment;
+  std::shared_ptr<switchyard::ShadowPredictor> shadow;
+  ShadowedXgboost(bool with_shadow, std::chrono::microseconds shadow_busy, std::size_t capacity) {
+    source.add("payments-fraud", 1,
+               switchyard::XgboostModel::from_bytes(model_bytes(SWITCHYARD_XGBOOST_MODEL_100),
+                                                    switchyard::kXgboostUbjsonFormat));
+    deployment = std::make_unique<switchyard::Deployment>(
+        switchyard::Deployment::Options{.model = "payments-fraud", .source = &source});
+    switchyard::RoutingPolicy policy;
+    policy.variants = {{"stable", 1, 1}};
+    deployment->router().set_policy(policy);
+    if (!with_shadow) return;
+    switchyard::ShadowPredictor::Options o;
+    o.queue_capacity = capacity;
+    shadow = std::make_shared<switchyard::ShadowPredictor>(o);
+    shadow->add_shadow({.model = "payments-fraud", .version = 2},
+                       std::make_shared<TrivialShadow>(shadow_busy));
+    shadow->start();
+    deployment->add_observer(shadow);
+  }
+  ~ShadowedXgboost() {
+    if (shadow) shadow->stop();
+  }
+  switchyard::PredictResponse predict(const float* row) {
+    auto r = deployment->predict(
+        {.key = "user", .input = switchyard::TensorView(row, {1, kFeatures})});
+    if (!r.ok()) throw std::runtime_error("a request failed");
+    return std::move(r).value();
+  }
+};
+
+// The primary's p50 and p99 over 20,000 requests of the 100-tree model, with a shadow taking 1 ms
+// per call behind a full queue of 64 (arg 1) and with no shadow (arg 0). Target: p99 within 1.1x.
+void BM_Xgboost_ShadowPrimaryP99(benchmark::State& state) {
+  ShadowedXgboost s(state.range(0) != 0, std::chrono::microseconds(1000), 64);
+  const std::vector<float> x = rows(256);
+  std::vector<std::int64_t> ns;
+  ns.reserve(20000);
+  for (auto _ : state) {
+    ns.clear();
+    for (int i = 0; i < 20000; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto r = s.predict(x.data() + static_cast<std::size_t>(i % 256) * kFeatures);
+      benchmark::DoNotOptimize(r);
+      ns.push_back((std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  std::sort(ns.begin(), ns.end());
+  state.counters["p50_ns"] = static_cast<double>(ns[ns.size() / 2]);
+  state.counters["p99_ns"] = static_cast<double>(ns[ns.size() * 99 / 100]);
+}
+
+// One primary thread's throughput on the 100-tree model with every request mirrored to a trivial
+// shadow on one worker (arg 1) and with no shadow (arg 0); items_per_second is the figure. Target:
+// at most 10 % fewer requests per second with the shadow.
+void BM_Xgboost_ShadowPrimaryThroughput(benchmark::State& state) {
+  ShadowedXgboost s(state.range(0) != 0, {}, 4096);
+  const std::vector<float> x = rows(256);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto r = s.predict(x.data() + (i++ % 256) * kFeatures);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (s.shadow) {
+    const auto v = s.shadow->report().versions.at(0);
+    state.counters["mirrored_fraction"] = static_cast<double>(v.mirrored) /
+                                          static_cast<double>(std::max<std::uint64_t>(v.sampled, 1));
+  }
+}
+
 BENCHMARK(BM_Xgboost_DirectCApi)->Arg(1)->Arg(64);
 BENCHMARK(BM_Xgboost_DirectCApiReusedProxy)->Arg(1)->Arg(64);
 BENCHMARK(BM_Xgboost_Adapter)->Arg(1)->Arg(64);
@@ -160,6 +261,8 @@ BENCHMARK(BM_Xgboost_DeploymentPredict100Trees)
     ->Arg(2)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Xgboost_ShadowPrimaryP99)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Xgboost_ShadowPrimaryThroughput)->Arg(0)->Arg(1);
 
 }  // namespace
 

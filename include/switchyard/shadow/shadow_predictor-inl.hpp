@@ -12,6 +12,7 @@
 #include <string>
 
 #include <switchyard/core/error.hpp>
+#include <switchyard/detail/cpu_relax.hpp>
 #include <switchyard/stats/paired_tests.hpp>
 
 namespace switchyard {
@@ -622,12 +623,18 @@ SWITCHYARD_INLINE void ShadowPredictor::worker_loop(std::size_t consumer) {
     if (run_some(consumer)) {
       // Traffic is flowing: look again for a short while before sleeping, so a steady stream
       // never makes a request thread wake this one (a system call on the request path).
+      // It polls the head slot alone with a pause between looks, never yield(): a yield is a
+      // system call per look, and polling the tail's counter pulled that line away from the
+      // producers on every request (both measured: 8.0 -> 11.5 us per request of a 100-tree
+      // primary at 100 % mirroring).
       const auto until = Steady::now() + std::chrono::microseconds(50);
       bool more = false;
       while (!more && !quit_.load(std::memory_order_relaxed)) {
-        for (int i = 0; i < 64 && !more; ++i) more = core_->queue.size_approx() != 0;
+        for (int i = 0; i < 256 && !more; ++i) {
+          more = core_->queue.head_ready();
+          if (!more) detail::cpu_relax();
+        }
         if (!more && Steady::now() >= until) break;
-        if (!more) std::this_thread::yield();
       }
       if (more) continue;
     }

@@ -89,6 +89,13 @@ class JobRing {
     slots_[position & mask_].sequence.store(position + mask_ + 1, std::memory_order_release);
   }
 
+  /// Whether the slot at the head is published (a try_take() would find it), reading only that
+  /// slot's sequence: a consumer that polls this instead of size_approx() leaves the tail's line
+  /// to the producers. Thread-safe.
+  bool head_ready() const noexcept {
+    const std::size_t pos = head_.load(std::memory_order_relaxed);
+    return slots_[pos & mask_].sequence.load(std::memory_order_acquire) == pos + 1;
+  }
   /// Positions claimed by producers so far. Thread-safe.
   std::size_t tail_position() const noexcept { return tail_.load(std::memory_order_seq_cst); }
   /// Positions claimed by consumers so far. Thread-safe.

@@ -322,7 +322,8 @@ TEST(RolloutStateSqlite, a_version_3_store_gains_rollouts_leases_and_signers_kee
     testing::downgrade_schema(raw, 3);
   }
   f.reopen();
-  EXPECT_EQ(RawDb(f.db_path()).text("PRAGMA user_version"), "4");
+  EXPECT_EQ(RawDb(f.db_path()).text("PRAGMA user_version"),
+            std::to_string(kSqliteSchemaVersion));
   EXPECT_EQ(RawDb(f.db_path()).text("SELECT count(*) FROM rollouts"), "0");
   EXPECT_EQ(RawDb(f.db_path()).text("SELECT actor FROM audit_evidence"), "")
       << "evidence written before version 4 was signed by nobody";

@@ -146,7 +146,7 @@ TEST_F(SqliteRegistryStoreTest, creates_a_wal_store_marked_with_its_application_
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("PRAGMA application_id"), std::to_string(kSqliteApplicationId));
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(kSqliteSchemaVersion));
-  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "8");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "9");
 }
 
 TEST_F(SqliteRegistryStoreTest, reopen_after_write_sees_every_field) {

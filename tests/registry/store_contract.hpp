@@ -438,7 +438,98 @@ TYPED_TEST_P(RegistryStoreContractTest, concurrent_writers_never_share_a_version
   EXPECT_EQ(by_writer[1], kPerWriter);
 }
 
+WindowFigures make_figures(const std::string& rollout, std::int64_t window,
+                           const std::string& replica) {
+  // Binary, with a NUL inside: the store keeps the bytes as they are.
+  std::string bytes("fig\0", 4);
+  bytes += rollout + "/" + std::to_string(window) + "/" + replica + "\xff";
+  return {rollout, window, replica, from_unix_nanos(1'700'000'000'000'000'000 + window), bytes};
+}
+
+TYPED_TEST_P(RegistryStoreContractTest, window_figures_are_kept_per_rollout_window_and_replica) {
+  auto a = this->stores_.open();
+  auto b = this->stores_.open();
+  EXPECT_TRUE(a->load_window_figures("fraud", 0, 100).empty());
+  {
+    auto tx = a->begin();
+    tx->put_window_figures(make_figures("fraud", 2, "replica-b"));
+    tx->put_window_figures(make_figures("fraud", 1, "replica-b"));
+    tx->put_window_figures(make_figures("fraud", 1, "replica-a"));
+    tx->put_window_figures(make_figures("other", 1, "replica-a"));
+    EXPECT_TRUE(b->load_window_figures("fraud", 0, 100).empty()) << "not committed yet";
+    tx->commit();
+  }
+  for (auto* store : {a.get(), b.get()}) {
+    const auto rows = store->load_window_figures("fraud", 0, 100);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0], make_figures("fraud", 1, "replica-a")) << "ordered by window, replica";
+    EXPECT_EQ(rows[1], make_figures("fraud", 1, "replica-b"));
+    EXPECT_EQ(rows[2], make_figures("fraud", 2, "replica-b"));
+    EXPECT_EQ(store->load_window_figures("fraud", 2, 2),
+              (std::vector<WindowFigures>{make_figures("fraud", 2, "replica-b")}));
+    EXPECT_TRUE(store->load_window_figures("fraud", 3, 9).empty());
+    EXPECT_EQ(store->load_window_figures("other", 0, 9).size(), 1u);
+  }
+  // A replica writing its window again replaces its row.
+  WindowFigures again = make_figures("fraud", 1, "replica-a");
+  again.figures = "rewritten";
+  {
+    auto tx = b->begin();
+    tx->put_window_figures(again);
+    tx->commit();
+  }
+  EXPECT_EQ(a->load_window_figures("fraud", 1, 1)[0], again);
+  // Figures are not registry changes: no audit row, no version.
+  EXPECT_TRUE(a->audit({}).empty());
+  EXPECT_EQ(a->changes_since(0).second, 0);
+}
+
+TYPED_TEST_P(RegistryStoreContractTest, window_figures_are_pruned_by_window_and_checked) {
+  auto store = this->stores_.open();
+  {
+    auto tx = store->begin();
+    for (std::int64_t w = 0; w < 6; ++w) {
+      tx->put_window_figures(make_figures("fraud", w, "a"));
+      tx->put_window_figures(make_figures("fraud", w, "b"));
+    }
+    tx->put_window_figures(make_figures("other", 0, "a"));
+    tx->commit();
+  }
+  {
+    auto tx = store->begin();
+    EXPECT_EQ(tx->prune_window_figures("fraud", 4), 8u) << "windows 0 to 3, two replicas each";
+    tx->put_window_figures(make_figures("fraud", 1, "late"));
+    EXPECT_EQ(tx->prune_window_figures("fraud", 4), 1u) << "sees its own write";
+    // Destroyed without commit: nothing is deleted.
+  }
+  EXPECT_EQ(store->load_window_figures("fraud", 0, 9).size(), 12u);
+  {
+    auto tx = store->begin();
+    EXPECT_EQ(tx->prune_window_figures("fraud", 4), 8u);
+    tx->commit();
+  }
+  const auto rows = store->load_window_figures("fraud", 0, 9);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows.front().window, 4);
+  EXPECT_EQ(store->load_window_figures("other", 0, 9).size(), 1u) << "another rollout's stay";
+
+  auto tx = store->begin();
+  EXPECT_THROW(tx->put_window_figures(make_figures("", 1, "a")), InvalidArgument);
+  EXPECT_THROW(tx->put_window_figures(make_figures("fraud", 1, "")), InvalidArgument);
+  EXPECT_THROW(tx->put_window_figures(make_figures("fraud", -1, "a")), InvalidArgument);
+  EXPECT_THROW(tx->put_window_figures(make_figures("fraud", 1, std::string("a\0b", 3))),
+               InvalidArgument);
+  WindowFigures huge = make_figures("fraud", 1, "a");
+  huge.figures.assign(kMaxWindowFiguresBytes + 1, 'x');
+  EXPECT_THROW(tx->put_window_figures(huge), InvalidArgument);
+  tx->put_window_figures(make_figures("fraud", 7, "a"));  // still usable after the refusals
+  tx->commit();
+  EXPECT_EQ(store->load_window_figures("fraud", 7, 7).size(), 1u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(RegistryStoreContractTest,
+                            window_figures_are_kept_per_rollout_window_and_replica,
+                            window_figures_are_pruned_by_window_and_checked,
                             empty_store_loads_empty,
                             committed_writes_are_visible_everywhere_in_order,
                             uncommitted_transaction_changes_nothing,

@@ -107,12 +107,13 @@ TEST(PostgresRegistryStoreTest, unreachable_server_throws_storage_error_naming_i
 TEST(PostgresRegistryStoreTest, newer_schema_and_foreign_tables_are_refused) {
   pg_test::TempDatabase db;
   open_store(db.conninfo());  // creates the schema
-  pg_test::exec_sql(db.conninfo(), "UPDATE switchyard_schema SET version = 5");
+  const std::string newer = std::to_string(kPostgresSchemaVersion + 1);
+  pg_test::exec_sql(db.conninfo(), "UPDATE switchyard_schema SET version = " + newer);
   try {
     open_store(db.conninfo());
     FAIL() << "opened a newer schema";
   } catch (const SchemaTooNew& e) {
-    EXPECT_TRUE(contains(e.what(), "schema version 5")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "schema version " + newer)) << e.what();
   }
 
   pg_test::TempDatabase foreign;
@@ -128,7 +129,8 @@ TEST(PostgresRegistryStoreTest, an_older_schema_is_migrated_on_open) {
   open_store(db.conninfo());
   // What a version-1 store holds: the tables of migration 1 only.
   pg_test::exec_sql(db.conninfo(),
-                    "DROP TABLE rollouts, rollout_leases, audit_evidence, artifacts; "
+                    "DROP TABLE rollout_window_figures, rollouts, rollout_leases, audit_evidence, "
+                    "artifacts; "
                     "UPDATE switchyard_schema SET version = 1");
   auto store = open_store(db.conninfo());
   {

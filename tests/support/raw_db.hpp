@@ -43,9 +43,14 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-/// Turns a current store back into what schema version `version` (1, 2 or 3) looked like: drops
+/// Turns a current store back into what schema version `version` (1 to 4) looked like: drops
 /// the tables and columns later versions added, then sets user_version.
 inline void downgrade_schema(RawDb& raw, int version) {
+  raw.exec("DROP TABLE rollout_window_figures");
+  if (version >= 4) {
+    raw.exec("PRAGMA user_version = " + std::to_string(version));
+    return;
+  }
   raw.exec("DROP TABLE rollouts");
   raw.exec("DROP TABLE rollout_leases");
   raw.exec("ALTER TABLE audit_evidence DROP COLUMN actor");

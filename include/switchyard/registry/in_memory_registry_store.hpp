@@ -154,6 +154,20 @@ class InMemoryRegistryStore final : public RegistryStore {
     return it->second;
   }
 
+  std::vector<WindowFigures> load_window_figures(std::string_view rollout,
+                                                 std::int64_t first_window,
+                                                 std::int64_t last_window) override {
+    detail::MutexLock lk(shared_->mu);
+    std::vector<WindowFigures> out;
+    for (auto it = shared_->figures.lower_bound(FiguresKey{std::string(rollout), first_window, ""});
+         it != shared_->figures.end() && std::get<0>(it->first) == rollout &&
+         std::get<1>(it->first) <= last_window;
+         ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
   std::string describe() const override { return "memory:" + shared_->options.name; }
 
  private:
@@ -164,6 +178,9 @@ class InMemoryRegistryStore final : public RegistryStore {
     std::map<std::string, std::int64_t, std::less<>> aliases;
     std::int64_t max_version = 0;
   };
+
+  // (rollout, window, replica): ordered as load_window_figures() returns them.
+  using FiguresKey = std::tuple<std::string, std::int64_t, std::string>;
 
   struct Shared {
     explicit Shared(Options o) : options(std::move(o)) {}
@@ -179,6 +196,7 @@ class InMemoryRegistryStore final : public RegistryStore {
     std::map<std::string, std::string, std::less<>> artifacts SWITCHYARD_GUARDED_BY(mu);
     std::map<std::string, RolloutRecord, std::less<>> rollouts SWITCHYARD_GUARDED_BY(mu);
     std::map<std::string, RolloutLease, std::less<>> leases SWITCHYARD_GUARDED_BY(mu);
+    std::map<FiguresKey, WindowFigures> figures SWITCHYARD_GUARDED_BY(mu);
     std::uint64_t commits SWITCHYARD_GUARDED_BY(mu) = 0;
   };
 
@@ -386,10 +404,47 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
     leases_[std::string(deployment)] = std::nullopt;
   }
 
+  void put_window_figures(const WindowFigures& f) override {
+    check_active();
+    detail::check_window_figures(connection_.describe(), f);
+    figure_ops_.push_back({f, 0});
+  }
+
+  std::size_t prune_window_figures(std::string_view rollout, std::int64_t before_window) override {
+    check_active();
+    // Counted on the rows as this transaction sees them: the committed ones, then its own ops.
+    std::set<FiguresKey> rows;
+    {
+      detail::MutexLock lk(shared_->mu);
+      for (const auto& [k, f] : shared_->figures) {
+        if (std::get<0>(k) == rollout) rows.insert(k);
+      }
+    }
+    for (const auto& op : figure_ops_) apply_figure_op(rows, op, rollout);
+    std::size_t n = 0;
+    for (const auto& k : rows) n += std::get<1>(k) < before_window;
+    WindowFigures marker;
+    marker.rollout = std::string(rollout);
+    figure_ops_.push_back({std::move(marker), before_window});
+    return n;
+  }
+
   void commit() override {
     check_active();
     {
       detail::MutexLock lk(shared_->mu);
+      for (auto& op : figure_ops_) {
+        if (op.prune_before == 0 && !op.row.replica.empty()) {
+          FiguresKey k{op.row.rollout, op.row.window, op.row.replica};
+          shared_->figures[k] = std::move(op.row);
+          continue;
+        }
+        for (auto it = shared_->figures.begin(); it != shared_->figures.end();) {
+          const bool drop = std::get<0>(it->first) == op.row.rollout &&
+                            std::get<1>(it->first) < op.prune_before;
+          it = drop ? shared_->figures.erase(it) : std::next(it);
+        }
+      }
       for (auto& [key, r] : rollouts_) shared_->rollouts[key] = std::move(r);
       for (auto& [key, l] : leases_) {
         if (l) {
@@ -460,6 +515,23 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
     (void)detail::version_metadata_to_json(v);
   }
 
+  // A buffered put (`row`, prune_before 0) or prune (`row.rollout` only, replica empty).
+  struct FigureOp {
+    WindowFigures row;
+    std::int64_t prune_before = 0;
+  };
+  static void apply_figure_op(std::set<FiguresKey>& rows, const FigureOp& op,
+                              std::string_view rollout) {
+    if (op.row.rollout != rollout) return;
+    if (!op.row.replica.empty()) {
+      rows.insert(FiguresKey{op.row.rollout, op.row.window, op.row.replica});
+      return;
+    }
+    for (auto it = rows.begin(); it != rows.end();) {
+      it = std::get<1>(*it) < op.prune_before ? rows.erase(it) : std::next(it);
+    }
+  }
+
   void release() noexcept {
     if (holds_writer_) shared_->writer.release();
     holds_writer_ = false;
@@ -477,6 +549,7 @@ class InMemoryRegistryStore::Transaction final : public RegistryTransaction {
   std::map<std::string, RolloutRecord, std::less<>> rollouts_;
   std::map<std::string, std::optional<RolloutLease>, std::less<>> leases_;
   std::optional<std::int64_t> base_sequence_;
+  std::vector<FigureOp> figure_ops_;
 };
 
 inline std::unique_ptr<RegistryTransaction> InMemoryRegistryStore::begin() {

@@ -374,6 +374,29 @@ class PostgresRegistryStore::Transaction final : public RegistryTransaction {
     });
   }
 
+  // Figures are not registry changes: they do not set wrote_, so no replica is notified.
+  void put_window_figures(const WindowFigures& f) override {
+    detail::check_window_figures(c_.where(), f);
+    namespace pg = detail::postgres;
+    pg::Params p;
+    p.text(f.rollout, "window figures rollout").integer(f.window);
+    p.text(f.replica, "window figures replica").integer(to_unix_nanos(f.written_at));
+    p.bytes(f.figures);
+    guarded([&] {
+      c_.run(pg::kUpsertWindowFigures, p, "writing window figures of '" + f.rollout + "'");
+    });
+  }
+
+  std::size_t prune_window_figures(std::string_view rollout, std::int64_t before_window) override {
+    namespace pg = detail::postgres;
+    pg::Params p;
+    p.text(rollout, "a rollout").integer(before_window);
+    return guarded([&] {
+      pg::ResultPtr r = c_.run(pg::kPruneWindowFigures, p, "pruning window figures");
+      return static_cast<std::size_t>(std::strtoull(PQcmdTuples(r.get()), nullptr, 10));
+    });
+  }
+
   void commit() override {
     guarded([&] {
       namespace pg = detail::postgres;
@@ -700,6 +723,21 @@ SWITCHYARD_INLINE std::optional<RolloutRecord> PostgresRegistryStore::load_rollo
   pg::ResultPtr r = pg::run_read(*reader_, pg::kFindRollout, p, "reading a rollout");
   if (PQntuples(r.get()) == 0) return std::nullopt;
   return pg::read_rollout(r.get(), 0, where_);
+}
+
+SWITCHYARD_INLINE std::vector<WindowFigures> PostgresRegistryStore::load_window_figures(
+    std::string_view rollout, std::int64_t first_window, std::int64_t last_window) {
+  namespace pg = detail::postgres;
+  pg::Params p;
+  p.text(rollout, "a rollout").integer(first_window).integer(last_window);
+  detail::MutexLock lk(reader_mu_);
+  pg::ResultPtr r = pg::run_read(*reader_, pg::kLoadWindowFigures, p, "reading window figures",
+                                 /*binary=*/true);
+  std::vector<WindowFigures> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    out.push_back(pg::read_window_figures(r.get(), i, where_));
+  }
+  return out;
 }
 
 SWITCHYARD_INLINE std::string PostgresRegistryStore::describe() const { return where_; }

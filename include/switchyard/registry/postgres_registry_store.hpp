@@ -27,7 +27,7 @@ class Connection;
 /// migrations mirror SqliteRegistryStore's one for one (kSqliteSchemaVersion), so both stores
 /// hold the same tables and columns. Older databases are migrated on open; newer ones are refused
 /// with SchemaTooNew.
-inline constexpr std::int32_t kPostgresSchemaVersion = 4;
+inline constexpr std::int32_t kPostgresSchemaVersion = 5;
 /// The LISTEN/NOTIFY channel every commit notifies, with the last audit sequence as payload.
 inline constexpr const char* kPostgresNotifyChannel = "switchyard_registry";
 /// The advisory lock key (`pg_advisory_xact_lock`) that makes writers exclusive across every
@@ -119,6 +119,9 @@ class SWITCHYARD_API PostgresRegistryStore final : public RegistryStore {
   std::vector<AuditRecord> audit(const AuditQuery& query) override;
   std::optional<std::string> read_artifact(std::string_view sha256) override;
   std::optional<RolloutRecord> load_rollout(std::string_view deployment) override;
+  std::vector<WindowFigures> load_window_figures(std::string_view rollout,
+                                                 std::int64_t first_window,
+                                                 std::int64_t last_window) override;
   /// `postgresql://host:port/dbname` (a Unix socket directory as host is percent-encoded), with
   /// neither user nor password.
   std::string describe() const override;

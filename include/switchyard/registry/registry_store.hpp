@@ -34,6 +34,47 @@ inline void check_store_artifact(const std::string& where, std::string_view sha2
 }
 }  // namespace detail
 
+/// Largest figures blob a RegistryStore keeps per (rollout, window, replica): put_window_figures()
+/// refuses more with InvalidArgument, and a larger stored value reads as CorruptStore.
+inline constexpr std::size_t kMaxWindowFiguresBytes = std::size_t{8} << 20;
+
+/// One replica's figures for one evaluation window of one rollout: what each replica of a fleet
+/// writes and the leader merges (ClusterCanaryMetrics). The store keeps `figures` as opaque
+/// bytes; the rollout layer encodes and checks them (encode_canary_window()).
+/// Thread-safety: a value type.
+struct WindowFigures {
+  std::string rollout;      ///< the rollout's key (the deployment's, as RolloutRecord::deployment)
+  std::int64_t window = 0;  ///< the window's index, >= 0 (windows aligned on a shared origin)
+  std::string replica;      ///< the replica that wrote them, non-empty
+  TimePoint written_at{};
+  std::string figures;  ///< opaque bytes, at most kMaxWindowFiguresBytes
+  friend bool operator==(const WindowFigures&, const WindowFigures&) = default;
+};
+
+namespace detail {
+/// What every RegistryTransaction::put_window_figures() refuses, with `where` in the message.
+inline void check_window_figures(const std::string& where, const WindowFigures& f) {
+  const std::string row = where + ": window figures (rollout '" + f.rollout + "', window " +
+                          std::to_string(f.window) + ", replica '" + f.replica + "')";
+  if (f.rollout.empty()) throw InvalidArgument(row + ": the rollout is empty");
+  if (f.replica.empty()) throw InvalidArgument(row + ": the replica is empty");
+  if (f.window < 0) throw InvalidArgument(row + ": the window index is negative");
+  for (const std::string* text : {&f.rollout, &f.replica}) {
+    if (text->find('\0') != std::string::npos) {
+      throw InvalidArgument(row + ": the rollout or replica holds a NUL byte");
+    }
+    if (text->size() > 4096) {
+      throw InvalidArgument(row + ": the rollout or replica is over 4096 bytes");
+    }
+  }
+  if (f.figures.size() > kMaxWindowFiguresBytes) {
+    throw InvalidArgument(row + ": the figures have " + std::to_string(f.figures.size()) +
+                          " bytes, over the store's limit of " +
+                          std::to_string(kMaxWindowFiguresBytes));
+  }
+}
+}  // namespace detail
+
 /// An alias row: `model@alias` names `version`.
 struct AliasRecord {
   std::string model;
@@ -109,6 +150,15 @@ class RegistryTransaction {
   virtual void put_lease(const RolloutLease& l) = 0;
   /// Deletes the lease row of `deployment`; does nothing when there is none.
   virtual void remove_lease(std::string_view deployment) = 0;
+  /// Creates or replaces the figures row of (f.rollout, f.window, f.replica). Throws
+  /// InvalidArgument for an empty rollout or replica, a negative window, a NUL byte, or figures
+  /// over kMaxWindowFiguresBytes. Not a registry change: other replicas are not notified
+  /// (PostgreSQL) and nothing is audited.
+  virtual void put_window_figures(const WindowFigures& f) = 0;
+  /// Deletes the figures rows of `rollout` whose window is below `before_window`; returns how
+  /// many it deleted.
+  virtual std::size_t prune_window_figures(std::string_view rollout,
+                                           std::int64_t before_window) = 0;
   /// Makes every write durable and visible to other connections, or throws and changes nothing.
   virtual void commit() = 0;
 };
@@ -144,6 +194,12 @@ class RegistryStore {
   virtual std::optional<std::string> read_artifact(std::string_view sha256) = 0;
   /// The committed rollout of `deployment`, if any (a read: it waits for no writer).
   virtual std::optional<RolloutRecord> load_rollout(std::string_view deployment) = 0;
+  /// The committed figures rows of `rollout` with first_window <= window <= last_window, ordered
+  /// by (window, replica) (bytewise). A row the store could not have written throws CorruptStore
+  /// naming it. A read: it waits for no writer.
+  virtual std::vector<WindowFigures> load_window_figures(std::string_view rollout,
+                                                         std::int64_t first_window,
+                                                         std::int64_t last_window) = 0;
   /// Human-readable location, e.g. "sqlite:/var/lib/svc/registry.db", used in error messages.
   virtual std::string describe() const = 0;
 };

@@ -298,6 +298,27 @@ class SqliteRegistryStore::Transaction final : public RegistryTransaction {
     });
   }
 
+  void put_window_figures(const WindowFigures& f) override {
+    detail::check_window_figures(c_.where(), f);
+    guarded([&] {
+      detail::sqlite::Query q(c_, detail::sqlite::kUpsertWindowFigures);
+      q.bind(f.rollout).bind(f.window).bind(f.replica).bind(to_unix_nanos(f.written_at));
+      q.bind_blob(f.figures);
+      const int rc = q.execute();
+      if (rc != SQLITE_OK) c_.raise(rc, "writing window figures of '" + f.rollout + "'");
+    });
+  }
+
+  std::size_t prune_window_figures(std::string_view rollout, std::int64_t before_window) override {
+    return guarded([&] {
+      detail::sqlite::Query q(c_, detail::sqlite::kPruneWindowFigures);
+      q.bind(rollout).bind(before_window);
+      const int rc = q.execute();
+      if (rc != SQLITE_OK) c_.raise(rc, "pruning window figures");
+      return static_cast<std::size_t>(sqlite3_changes(c_.db()));
+    });
+  }
+
   void commit() override {
     guarded([&] {
       const int rc = sqlite3_exec(c_.db(), "COMMIT", nullptr, nullptr, nullptr);
@@ -546,6 +567,17 @@ SWITCHYARD_INLINE std::optional<RolloutRecord> SqliteRegistryStore::load_rollout
   q.bind(deployment);
   if (!q.step()) return std::nullopt;
   return s::read_rollout(q.get(), where_);
+}
+
+SWITCHYARD_INLINE std::vector<WindowFigures> SqliteRegistryStore::load_window_figures(
+    std::string_view rollout, std::int64_t first_window, std::int64_t last_window) {
+  namespace s = detail::sqlite;
+  detail::MutexLock lk(reader_mu_);
+  s::Query q(*reader_, s::kLoadWindowFigures);
+  q.bind(rollout).bind(first_window).bind(last_window);
+  std::vector<WindowFigures> out;
+  while (q.step()) out.push_back(s::read_window_figures(q.get(), where_));
+  return out;
 }
 
 SWITCHYARD_INLINE std::string SqliteRegistryStore::describe() const { return where_; }

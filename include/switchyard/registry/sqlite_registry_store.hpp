@@ -32,10 +32,11 @@ inline constexpr std::int32_t kSqliteApplicationId = 0x53575944;
 /// Version 2 added the `artifacts` table (artifacts kept in the store); version 3 the
 /// `audit_evidence` table (the evidence transitions carry); version 4 the `rollouts` and
 /// `rollout_leases` tables (rollout state and the controller's lease) and the `actor` column of
-/// `audit_evidence`. An older store gains the missing tables, empty, when a writer opens it: one
+/// `audit_evidence`; version 5 the `rollout_window_figures` table (each replica's canary figures
+/// per window, merged by the rollout's leader). An older store gains the missing tables, empty, when a writer opens it: one
 /// transaction, so a crash leaves the old version or the new one, and an open that finds the
 /// store already migrated does nothing.
-inline constexpr std::int32_t kSqliteSchemaVersion = 4;
+inline constexpr std::int32_t kSqliteSchemaVersion = 5;
 /// Largest `metadata` JSON of one version the store writes or reads; beyond it a write throws
 /// InvalidArgument and a stored row is reported as CorruptStore.
 inline constexpr std::size_t kSqliteMaxMetadataBytes = std::size_t{4} << 20;
@@ -138,6 +139,9 @@ class SWITCHYARD_API SqliteRegistryStore final : public RegistryStore {
   std::vector<AuditRecord> audit(const AuditQuery& query) override;
   std::optional<std::string> read_artifact(std::string_view sha256) override;
   std::optional<RolloutRecord> load_rollout(std::string_view deployment) override;
+  std::vector<WindowFigures> load_window_figures(std::string_view rollout,
+                                                 std::int64_t first_window,
+                                                 std::int64_t last_window) override;
   /// "sqlite:" followed by the path.
   std::string describe() const override;
 

@@ -142,6 +142,27 @@ inline RolloutLease read_lease(const PGresult* r, int i, const std::string& wher
   return l;
 }
 
+inline std::string window_figures_label(const PGresult* r, int row) {
+  return "rollout_window_figures row (rollout " + describe_cell(r, row, 0) + ", window " +
+         describe_cell(r, row, 1) + ", replica " + describe_cell(r, row, 2) + ")";
+}
+
+/// A rollout_window_figures row of kLoadWindowFigures (a binary-form result), refusing what
+/// put_window_figures() never writes.
+inline WindowFigures read_window_figures(const PGresult* r, int i, const std::string& where) {
+  RowReader row(r, i, where, &window_figures_label);
+  WindowFigures f;
+  f.rollout = row.text(0, "rollout");
+  if (f.rollout.empty()) row.corrupt("rollout", "is empty");
+  f.window = row.integer(1, "window_index");
+  if (f.window < 0) row.corrupt("window_index", "holds " + std::to_string(f.window) + ", < 0");
+  f.replica = row.text(2, "replica");
+  if (f.replica.empty()) row.corrupt("replica", "is empty");
+  f.written_at = from_unix_nanos(row.integer(3, "written_at_ns"));
+  f.figures = row.blob(4, "figures", kMaxWindowFiguresBytes);
+  return f;
+}
+
 /// The highest audit sequence; one without a successor is damage (see the SQLite store).
 inline std::int64_t max_sequence(Connection& c) {
   ResultPtr r = c.run(kMaxSequence, "reading the last audit sequence");

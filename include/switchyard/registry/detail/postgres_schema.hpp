@@ -105,6 +105,16 @@ CREATE TABLE rollout_leases (
 );
 ALTER TABLE audit_evidence ADD COLUMN actor TEXT NOT NULL DEFAULT '';
 )sql"},
+    {5, R"sql(
+CREATE TABLE rollout_window_figures (
+  rollout TEXT NOT NULL,
+  window_index BIGINT NOT NULL,
+  replica TEXT NOT NULL,
+  written_at_ns BIGINT NOT NULL,
+  figures BYTEA NOT NULL,
+  PRIMARY KEY (rollout, window_index, replica)
+);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion, "one migration per schema version");
@@ -142,6 +152,8 @@ inline constexpr const char* kCheckSchema[] = {
     "SELECT sha256, bytes FROM artifacts LIMIT 0",
     "SELECT deployment, model, status, step, revision, updated_at_ns, record FROM rollouts LIMIT 0",
     "SELECT deployment, owner, expires_at_ns, token FROM rollout_leases LIMIT 0",
+    "SELECT rollout, window_index, replica, written_at_ns, figures FROM rollout_window_figures "
+    "LIMIT 0",
 };
 
 inline constexpr const char* kSelectMaxVersion =
@@ -220,6 +232,17 @@ inline constexpr const char* kUpsertLease =
 inline constexpr const char* kDeleteLease = "DELETE FROM rollout_leases WHERE deployment = $1";
 inline constexpr const char* kChangedModels =
     "SELECT DISTINCT model COLLATE \"C\" FROM audit WHERE sequence > $1 ORDER BY 1";
+inline constexpr const char* kUpsertWindowFigures =
+    "INSERT INTO rollout_window_figures (rollout, window_index, replica, written_at_ns, figures) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rollout, window_index, replica) DO UPDATE SET "
+    "written_at_ns = excluded.written_at_ns, figures = excluded.figures";
+inline constexpr const char* kPruneWindowFigures =
+    "DELETE FROM rollout_window_figures WHERE rollout = $1 AND window_index < $2";
+/// Read in binary form (the figures are bytes), so the integers are cast to text.
+inline constexpr const char* kLoadWindowFigures =
+    "SELECT rollout, window_index::text, replica, written_at_ns::text, figures "
+    "FROM rollout_window_figures WHERE rollout = $1 AND window_index >= $2 AND "
+    "window_index <= $3 ORDER BY window_index, replica COLLATE \"C\"";
 
 #undef SWITCHYARD_VERSION_COLUMNS
 #undef SWITCHYARD_AUDIT_COLUMNS

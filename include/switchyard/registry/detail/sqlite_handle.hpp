@@ -160,6 +160,10 @@ inline std::string rollout_label(sqlite3_stmt* s) {
 inline std::string lease_label(sqlite3_stmt* s) {
   return "rollout_leases row (deployment " + describe_cell(s, 0) + ")";
 }
+inline std::string window_figures_label(sqlite3_stmt* s) {
+  return "rollout_window_figures row (rollout " + describe_cell(s, 0) + ", window " +
+         describe_cell(s, 1) + ", replica " + describe_cell(s, 2) + ")";
+}
 inline std::string audit_model_label(sqlite3_stmt* s) {
   return "audit rows of model " + describe_cell(s, 0);
 }

@@ -57,7 +57,8 @@ SWITCHYARD_INLINE void Connection::open(const Options& options, Role role) {
   // refused file is left as it was; a new or migrated one is checked once its schema is in place.
   auto check_schema = [&] {
     for (const char* sql : {kLoadVersions, kLoadAliases, kMaxSequence, kHistory,
-                            kHistoryEvidence, kReadArtifact, kFindRollout, kFindLease}) {
+                            kHistoryEvidence, kReadArtifact, kFindRollout, kFindLease,
+                            kLoadWindowFigures}) {
       statement(sql);
     }
   };

@@ -109,6 +109,18 @@ CREATE TABLE rollout_leases (
 );
 ALTER TABLE audit_evidence ADD COLUMN actor TEXT NOT NULL DEFAULT '';
 )sql"},
+    // v5: each replica's canary figures per evaluation window, merged by the rollout's leader
+    // (ClusterCanaryMetrics). A version 4 store gains the table, empty.
+    {5, R"sql(
+CREATE TABLE rollout_window_figures (
+  rollout TEXT NOT NULL,
+  window_index INTEGER NOT NULL,
+  replica TEXT NOT NULL,
+  written_at_ns INTEGER NOT NULL,
+  figures BLOB NOT NULL,
+  PRIMARY KEY (rollout, window_index, replica)
+);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
@@ -191,6 +203,18 @@ inline constexpr const char* kUpsertLease =
 inline constexpr const char* kDeleteLease = "DELETE FROM rollout_leases WHERE deployment = ?";
 inline constexpr const char* kChangedModels =
     "SELECT DISTINCT model FROM audit WHERE sequence > ? ORDER BY model";
+#define SWITCHYARD_FIGURES_COLUMNS "rollout, window_index, replica, written_at_ns, figures"
+inline constexpr const char* kUpsertWindowFigures =
+    "INSERT INTO rollout_window_figures (" SWITCHYARD_FIGURES_COLUMNS ") VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (rollout, window_index, replica) DO UPDATE SET "
+    "written_at_ns = excluded.written_at_ns, figures = excluded.figures";
+inline constexpr const char* kPruneWindowFigures =
+    "DELETE FROM rollout_window_figures WHERE rollout = ? AND window_index < ?";
+/// BINARY collation: replicas ordered bytewise, as PostgreSQL's COLLATE "C".
+inline constexpr const char* kLoadWindowFigures =
+    "SELECT " SWITCHYARD_FIGURES_COLUMNS " FROM rollout_window_figures WHERE rollout = ? AND "
+    "window_index >= ? AND window_index <= ? ORDER BY window_index, replica";
+#undef SWITCHYARD_FIGURES_COLUMNS
 
 #undef SWITCHYARD_VERSION_COLUMNS
 #undef SWITCHYARD_AUDIT_COLUMNS

@@ -315,6 +315,44 @@ TEST(RolloutFleetTest, a_standby_resumes_a_dead_leaders_rollout_at_its_step_with
   expect_same_table(*successor->deployment, *leader.deployment);
 }
 
+TEST(RolloutFleetTest, background_threads_follow_each_generation_and_take_over_unasked) {
+  Fleet fleet(1);
+  Replica& leader = *fleet.replicas[0];
+  // A replica whose follower and standby run their own threads (time still on the ManualClock).
+  Replica& replica = fleet.add_replica("replica-threads");
+  replica.standby.reset();
+  replica.follower = std::make_unique<RolloutFollower>(
+      RolloutFollower::Options{.registry = fleet.f.registry.get(),
+                               .deployment = replica.deployment.get(),
+                               .controller = replica.controller.get(),
+                               .binding = replica.binding.get(),
+                               .poll_interval = 5ms});
+  replica.standby = std::make_unique<RolloutStandby>(
+      RolloutStandby::Options{.controller = replica.controller.get(),
+                              .registry = fleet.f.registry.get(),
+                              .follower = replica.follower.get(),
+                              .background = true,
+                              .tick_interval = 5ms});
+  leader.standby->start(fleet.plan());
+  for (int i = 0; i < 12; ++i) {
+    fleet.f.clock.advance(250ms);
+    leader.standby->tick();
+    const std::int64_t generation = leader.controller->record()->revision;
+    ASSERT_TRUE(replica.follower->wait_until(
+        [&](const RolloutFollowerStatus& s) { return s.applied_revision == generation; }, 60s));
+    expect_same_table(*leader.deployment, *replica.deployment);
+  }
+  // The leader stops; once its lease has expired the replica's own thread takes over.
+  const std::int64_t step = fleet.f.store->load_rollout(kModel)->step;
+  fleet.f.clock.advance(1s);
+  ASSERT_TRUE(replica.standby->wait_until(
+      [](const RolloutStandbyStatus& s) { return s.takeovers == 1 && s.leading; }, 60s));
+  EXPECT_EQ(replica.controller->record()->step, step);
+  ASSERT_TRUE(replica.follower->wait_until(
+      [](const RolloutFollowerStatus& s) { return s.driven_here; }, 60s));
+  replica.standby.reset();  // its thread stops before the controller it drives goes
+}
+
 }  // namespace rollout_fleet_test
 }  // namespace
 }  // namespace switchyard

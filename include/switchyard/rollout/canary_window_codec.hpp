@@ -18,9 +18,11 @@ inline constexpr std::uint8_t kCanaryWindowFormatVersion = 1;
 /// The bytes of `w` (its index, times, counters, and each version's window and cumulative
 /// figures with their latency samples and host metrics; not `sources`): a 4-byte magic "SYCW",
 /// the format version, a cereal portable-binary (little-endian) body in which a latency
-/// histogram keeps only its non-zero buckets (a few hundred bytes rather than 18 KB), and the
-/// SHA-256 of everything before it. A window of two versions with full 2,000-value samples is
-/// about 33 KB; without samples, under 2 KB. Thread-safety: a function on values.
+/// histogram keeps only its non-zero buckets (12 bytes each, against 18 KB for all of them), and
+/// the SHA-256 of everything before it. Measured: two versions whose latencies span 0.1 to 20 ms
+/// (about 450 non-zero buckets per histogram, window and cumulative) take 24 KB, 56 KB with
+/// 2,000-value samples; encoding takes about 125 us, decoding 80 to 130 us.
+/// Thread-safety: a function on values.
 SWITCHYARD_API std::string encode_canary_window(const CanaryWindow& w);
 
 /// Reads what encode_canary_window() wrote, exactly (decode(encode(w)) == w, field by field).

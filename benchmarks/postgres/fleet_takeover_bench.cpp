@@ -6,9 +6,11 @@
 // with one advance per step (nothing replayed, nothing skipped). Issue 24's target: <= 2 s.
 //
 // Needs SWITCHYARD_PG_URL (a database where it may create and drop databases).
-// Each kill lands at a random moment up to 600 ms after a step the leader wrote (so anywhere
-// between two heartbeats). SWITCHYARD_TAKEOVER_KILLS overrides the number of kills (default 8); SWITCHYARD_TAKEOVER_TTL_MS
-// and SWITCHYARD_TAKEOVER_HEARTBEAT_MS the lease (default 1000) and heartbeat (default 250).
+// Each kill lands at a random moment up to 600 ms after a step the leader wrote, so anywhere
+// between two heartbeats (SWITCHYARD_TAKEOVER_JITTER_MS=0: right after the step, when the lease
+// was just renewed, the worst case). SWITCHYARD_TAKEOVER_KILLS sets the number of kills (default
+// 8); SWITCHYARD_TAKEOVER_TTL_MS and SWITCHYARD_TAKEOVER_HEARTBEAT_MS the lease (default 1000)
+// and heartbeat (default 250).
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -85,7 +87,7 @@ int main() {
     c.lease_ttl = std::chrono::milliseconds(env_int("SWITCHYARD_TAKEOVER_TTL_MS", 1000));
     c.heartbeat = std::chrono::milliseconds(env_int("SWITCHYARD_TAKEOVER_HEARTBEAT_MS", 250));
     // Each kill lands at a random moment up to 600 ms after the leader's last step.
-    c.kill_jitter = std::chrono::milliseconds(600);
+    c.kill_jitter = std::chrono::milliseconds(env_int("SWITCHYARD_TAKEOVER_JITTER_MS", 600));
     const fleet_takeover::Result r = fleet_takeover::run(c);
     std::printf("replicas %d, lease %lld ms, heartbeat %lld ms, standby tick %lld ms\n",
                 c.replicas, static_cast<long long>(c.lease_ttl.count()),

@@ -87,8 +87,9 @@ TEST(RolloutTakeoverTest, a_standby_takes_over_on_postgresql_at_the_persisted_st
   }
   b.follower->sync();
   EXPECT_EQ(b.follower->applied_revision(), a.controller->record()->revision);
-  EXPECT_EQ(b.deployment->router().policy().variants[1].weight,
-            a.deployment->router().policy().variants[1].weight);
+  ASSERT_EQ(b.deployment->router().policy().variants.size(), 2u);
+  EXPECT_EQ(b.deployment->router().policy().variants.at(1).weight,
+            a.deployment->router().policy().variants.at(1).weight);
   const RolloutRecord at_death = *b.store->load_rollout(kModel);
   // `a` dies: it is never ticked again.
   Duration waited{};

@@ -110,9 +110,11 @@ class JobRing {
   T& slot_at(std::size_t i) noexcept { return slots_[i].value; }
 
  private:
+  // The sequence on a line of its own: a consumer polling head_ready() reads that line only, so
+  // it never pulls the job's lines away from a producer filling them.
   struct Slot {
-    std::atomic<std::size_t> sequence{0};
-    T value{};
+    alignas(64) std::atomic<std::size_t> sequence{0};
+    alignas(64) T value{};
   };
 
   const std::size_t mask_;

@@ -409,6 +409,28 @@ TYPED_TEST(ClusterCanaryMetricsTest, old_windows_are_pruned_and_damaged_rows_are
   }
 }
 
+TEST(ClusterCanaryMetricsFailureTest, a_failed_write_keeps_the_figures_for_the_next_flush) {
+  ManualClock clock;
+  InMemoryRegistryStore store;
+  auto other = store.connect();
+  CanaryMetrics metrics(metric_options(&clock));
+  ClusterCanaryMetrics cluster({.store = &store, .metrics = &metrics, .rollout = "r",
+                                .replica = "a", .clock = &clock, .origin = clock.now()});
+  ASSERT_TRUE(metrics.record_batch(2, {.requests = 40, .errors = 4}));
+  clock.advance(1min);
+  {
+    // The store refuses this thread's write while it holds another transaction.
+    auto held = other->begin();
+    EXPECT_THROW(cluster.flush(), StorageError);
+  }
+  EXPECT_TRUE(store.load_window_figures("r", 0, 9).empty());
+  EXPECT_EQ(cluster.flush(), std::nullopt) << "no new boundary";
+  const auto rows = store.load_window_figures("r", 0, 9);
+  ASSERT_EQ(rows.size(), 1u) << "the kept window was written";
+  const CanaryWindow w = decode_canary_window(rows[0].figures);
+  EXPECT_EQ(w.find(2)->errors, 4u);
+}
+
 TEST(ClusterCanaryMetricsOptionsTest, refuses_impossible_options) {
   InMemoryRegistryStore store;
   CanaryMetrics metrics(metric_options(nullptr));

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -53,7 +56,10 @@ class ServerTest : public ::testing::Test {
           RestApi::Options{.data_dir = dir_,
                            .token = token,
                            .clock = clock_option_,
-                           .prediction_log = prediction_log_});
+                           .prediction_log = prediction_log_,
+                           .follow_store = follow_store_,
+                           .registry_status = registry_status_,
+                           .max_staleness = max_staleness_});
     }
     return *api_;
   }
@@ -109,6 +115,10 @@ class ServerTest : public ::testing::Test {
   fs::path dir_;
   switchyard::ManualClock clock_;
   const switchyard::Clock* clock_option_ = nullptr;  // tests of time set it to &clock_
+  // GET /health's registry freshness: a follower on the store, or a fake status source.
+  std::function<bool(std::chrono::milliseconds)> follow_store_;
+  std::function<switchyard::FollowerStatus()> registry_status_;
+  std::chrono::milliseconds max_staleness_{30'000};
   bool prediction_log_ = false;
   std::unique_ptr<RestApi> api_;
 };
@@ -425,6 +435,84 @@ TEST_F(ServerTest, health_ready_and_prometheus_metrics) {
   EXPECT_TRUE(m.raw.content_type.starts_with("text/plain; version=0.0.4"));
   EXPECT_NE(m.raw.body.find("switchyard_requests_total{model=\"sentiment\",version=\"1\""),
             std::string::npos)
+      << m.raw.body;
+}
+
+TEST_F(ServerTest, health_without_a_follower_names_the_store_and_stays_healthy) {
+  const Answer h = call("GET", "/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "healthy");
+  ASSERT_TRUE(h.body["registry"].is_object()) << h.raw.body;
+  EXPECT_NE(h.body["registry"]["store"].get<std::string>().find("registry.db"), std::string::npos)
+      << h.raw.body;
+  EXPECT_FALSE(h.body["registry"].contains("reachable")) << "no follower, no freshness to report";
+}
+
+TEST_F(ServerTest, health_reports_the_registry_followers_status_and_degrades_but_stays_200) {
+  std::mutex mu;
+  switchyard::FollowerStatus fake;  // what the follower would say, under mu
+  auto set = [&](bool reachable, double staleness, std::uint64_t failures, std::string error) {
+    std::lock_guard lock(mu);
+    fake.reachable = reachable;
+    fake.staleness_seconds = staleness;
+    fake.consecutive_failures = failures;
+    fake.error = std::move(error);
+  };
+  registry_status_ = [&] {
+    std::lock_guard lock(mu);
+    return fake;
+  };
+  max_staleness_ = std::chrono::milliseconds(5'000);
+
+  set(true, 0.25, 0, "");
+  Answer h = call("GET", "/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "healthy") << h.raw.body;
+  const json& r = h.body["registry"];
+  EXPECT_TRUE(r["store"].is_string());
+  EXPECT_EQ(r["reachable"], true);
+  EXPECT_DOUBLE_EQ(r["staleness_seconds"].get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(r["max_staleness_seconds"].get<double>(), 5.0);
+  EXPECT_EQ(r["consecutive_failures"], 0);
+  EXPECT_TRUE(r["last_error"].is_null()) << h.raw.body;
+
+  // Reachable but further behind than allowed: degraded, still serving.
+  set(true, 5.5, 0, "");
+  h = call("GET", "/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "degraded") << h.raw.body;
+
+  // The database is down: degraded at once, whatever the staleness, with the follower's error.
+  const std::string error = "postgresql://db.internal:5432/registry: connection refused";
+  set(false, 0.5, 3, error);
+  h = call("GET", "/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "degraded");
+  EXPECT_EQ(h.body["registry"]["reachable"], false);
+  EXPECT_EQ(h.body["registry"]["consecutive_failures"], 3);
+  EXPECT_EQ(h.body["registry"]["last_error"], error);
+  ASSERT_TRUE(api().registry_status().has_value());
+  EXPECT_EQ(api().registry_status()->consecutive_failures, 3u);
+
+  // Back: healthy again.
+  set(true, 0.0, 0, "");
+  h = call("GET", "/health");
+  EXPECT_EQ(h.body["status"], "healthy");
+  EXPECT_TRUE(h.body["registry"]["last_error"].is_null());
+}
+
+TEST_F(ServerTest, health_reports_a_follower_running_on_the_servers_own_store) {
+  follow_store_ = [](std::chrono::milliseconds) { return false; };  // poll the SQLite store
+  clock_option_ = &clock_;
+  const Answer h = call("GET", "/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "healthy") << h.raw.body;
+  EXPECT_EQ(h.body["registry"]["reachable"], true) << h.raw.body;
+  EXPECT_DOUBLE_EQ(h.body["registry"]["staleness_seconds"].get<double>(), 0.0)
+      << "the manual clock has not moved";
+  EXPECT_TRUE(api().registry_status().has_value());
+  const Answer m = call("GET", "/metrics");
+  EXPECT_NE(m.raw.body.find("switchyard_registry_reachable{store=\""), std::string::npos)
       << m.raw.body;
 }
 

@@ -25,6 +25,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(SWITCHYARD_SERVER_WITH_POSTGRES)
+#include <switchyard/registry/postgres_registry_store.hpp>
+#endif
+
 #include "rest_api.hpp"
 
 namespace {
@@ -42,6 +46,7 @@ constexpr const char* kUsage =
     "                         [--max-body BYTES] [--read-timeout SECONDS]\n"
     "                         [--max-connections N] [--training FILE] [--drift-window S]\n"
     "                         [--prediction-log] [--log-connections]\n"
+    "                         [--store postgresql[://...]] [--max-staleness S]\n"
     "  --data DIR          registry directory (registry.db, artifacts/, traffic.json, audit.log);\n"
     "                      created when missing, a fresh one starts empty\n"
     "  --port N            TCP port (default 8000; 0 picks a free one); the bound port is printed\n"
@@ -55,6 +60,12 @@ constexpr const char* kUsage =
     "  --training FILE     labelled sentences to train on (default: the set built in)\n"
     "  --drift-window S    seconds per window of GET /models/{name}/drift (default 60)\n"
     "  --prediction-log    log every prediction to DIR/predictions.db (SQLite, in batches)\n"
+    "  --store STORE       the registry's store: sqlite (default: DIR/registry.db), or a shared\n"
+    "                      PostgreSQL database, postgresql://user@host/db, or just postgresql\n"
+    "                      to read the URL from SWITCHYARD_PG_URL (builds with\n"
+    "                      SWITCHYARD_WITH_POSTGRES); a follower then tracks the other\n"
+    "                      replicas and GET /health reports its staleness\n"
+    "  --max-staleness S   GET /health says \"degraded\" beyond S seconds behind (default 30)\n"
     "  --log-connections   print \"connections N\" to stdout whenever a connection opens or ends\n"
     "                      (N: those open then), for tests and debugging\n";
 
@@ -71,7 +82,14 @@ struct Config {
   std::chrono::seconds drift_window{60};
   bool prediction_log = false;
   bool log_connections = false;
+  std::string store = "sqlite";  // or a postgresql:// URL, or "postgresql" (SWITCHYARD_PG_URL)
+  std::chrono::seconds max_staleness{30};
 };
+
+bool is_postgresql(const std::string& store) {
+  return store == "postgresql" || store.starts_with("postgresql://") ||
+         store.starts_with("postgres://");
+}
 
 // --log-connections: one line per change of the open connection count, whole lines from any
 // I/O thread.
@@ -134,11 +152,24 @@ Config parse_args(int argc, char** argv) {
       c.max_connections = parse_number<std::size_t>(value, "--max-connections", 1, 1'000'000);
     else if (arg == "--training")
       c.training_file = value;
+    else if (arg == "--store")
+      c.store = value;
+    else if (arg == "--max-staleness")
+      c.max_staleness = std::chrono::seconds(parse_number<int>(value, "--max-staleness", 1, 86400));
     else if (arg == "--drift-window")
       c.drift_window = std::chrono::seconds(parse_number<int>(value, "--drift-window", 1, 86400));
     else
       usage_error("unknown option " + arg);
   }
+  if (c.store != "sqlite" && !is_postgresql(c.store)) {
+    usage_error("--store '" + c.store + "': expected sqlite, postgresql or a postgresql:// URL");
+  }
+#if !defined(SWITCHYARD_SERVER_WITH_POSTGRES)
+  if (is_postgresql(c.store)) {
+    usage_error("--store postgresql: this switchyard-server was built without "
+                "SWITCHYARD_WITH_POSTGRES");
+  }
+#endif
   if (c.data.empty()) usage_error("--data DIR is required");
   return c;
 }
@@ -370,6 +401,20 @@ int main(int argc, char** argv) {
     options.prediction_log = config.prediction_log;
     if (!config.training_file.empty())
       options.training_set = read_training_file(config.training_file);
+    options.max_staleness = config.max_staleness;
+#if defined(SWITCHYARD_SERVER_WITH_POSTGRES)
+    std::unique_ptr<switchyard::PostgresRegistryStore> shared_store;
+    if (is_postgresql(config.store)) {
+      // Empty conninfo: SWITCHYARD_PG_URL (the password stays off the command line).
+      shared_store = std::make_unique<switchyard::PostgresRegistryStore>(
+          switchyard::PostgresRegistryStore::Options{
+              .conninfo = config.store == "postgresql" ? std::string() : config.store});
+      options.store = shared_store.get();
+      options.follow_store = [s = shared_store.get()](std::chrono::milliseconds t) {
+        return s->wait_for_change(t);
+      };
+    }
+#endif
     RestApi api(std::move(options));
 
     net::io_context ioc(static_cast<int>(config.threads));

@@ -59,6 +59,10 @@ void RestApi::tick() noexcept {
   }
 }
 
+std::optional<FollowerStatus> RestApi::registry_status() const {
+  return state_->registry_status();
+}
+
 std::pair<double, double> RestApi::training_accuracy() const noexcept {
   return {state_->models.small_training_accuracy, state_->models.full_training_accuracy};
 }
@@ -667,7 +671,29 @@ HttpResponse RestApi::State::feedback_route(const HttpRequest& r) {
 // ---- operations
 // ----------------------------------------------------------------------------------
 
-HttpResponse RestApi::State::health() { return json_response(200, {{"status", "healthy"}}); }
+std::optional<FollowerStatus> RestApi::State::registry_status() const {
+  if (options.registry_status) return options.registry_status();
+  if (follower) return follower->status();
+  return std::nullopt;
+}
+
+// Availability first: 200 whenever the process answers, "degraded" when the registry it serves
+// from may be behind the shared store (unreachable, or stale beyond Options::max_staleness).
+HttpResponse RestApi::State::health() {
+  json registry_json = {{"store", store_name}};
+  bool healthy = true;
+  if (const auto s = registry_status()) {
+    const double max_staleness = std::chrono::duration<double>(options.max_staleness).count();
+    healthy = s->reachable && s->staleness_seconds <= max_staleness;
+    registry_json["reachable"] = s->reachable;
+    registry_json["staleness_seconds"] = s->staleness_seconds;
+    registry_json["max_staleness_seconds"] = max_staleness;
+    registry_json["consecutive_failures"] = s->consecutive_failures;
+    registry_json["last_error"] = s->error.empty() ? json(nullptr) : json(s->error);
+  }
+  return json_response(200, {{"status", healthy ? "healthy" : "degraded"},
+                             {"registry", std::move(registry_json)}});
+}
 
 HttpResponse RestApi::State::ready() {
   const auto ref = view.read();
@@ -687,6 +713,7 @@ HttpResponse RestApi::State::metrics() {
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = prometheus_text(rows);
+  if (follower) r.body += follower->to_prometheus();  // staleness of the shared registry
   if (prediction_log) {
     const auto s = prediction_log->stats();
     r.body +=

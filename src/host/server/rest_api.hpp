@@ -6,13 +6,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <switchyard/core/clock.hpp>
+#include <switchyard/serving/registry_follower.hpp>
+
+namespace switchyard {
+class RegistryStore;
+}  // namespace switchyard
 
 namespace switchyard::server {
 
@@ -74,6 +81,19 @@ class RestApi {
     /// Log every prediction to SQLite (`predictions.db` in data_dir) in batches written by a
     /// background thread; POST /feedback fills in its label. Default off.
     bool prediction_log = false;
+    /// The registry's store. Null: SQLite in data_dir (registry.db). Otherwise the caller's
+    /// (a PostgresRegistryStore shared by a fleet), which must outlive the RestApi.
+    RegistryStore* store = nullptr;
+    /// When set, a RegistryFollower keeps the registry in step with other writers of `store`,
+    /// waking on this (PostgresRegistryStore::wait_for_change) and otherwise checking every
+    /// 100 ms; GET /health reports its status. Empty: no follower.
+    std::function<bool(std::chrono::milliseconds)> follow_store{};
+    /// Where GET /health reads the registry's freshness instead of the follower's status()
+    /// (a host running its own follower, or a test's fake). Empty: the follower's, if any.
+    std::function<FollowerStatus()> registry_status{};
+    /// GET /health says "degraded" (still 200: the process serves from its last snapshot) while
+    /// the last attempt did not reach the store or the staleness exceeds this. Default 30 s.
+    std::chrono::milliseconds max_staleness{30'000};
   };
 
   /// Opens (or creates) the registry in options.data_dir, trains the models, and restores the
@@ -92,6 +112,10 @@ class RestApi {
   /// does, on a timer. Cheap when nothing is due. Never throws (a failed evaluation is retried on
   /// the next call). Thread-safe.
   void tick() noexcept;
+
+  /// The registry's freshness as GET /health reports it: Options::registry_status, else the
+  /// follower's status; nullopt without either. Thread-safe.
+  std::optional<FollowerStatus> registry_status() const;
 
   /// Training accuracy of the two sentiment models (small, full), for the startup log.
   std::pair<double, double> training_accuracy() const noexcept;

@@ -23,6 +23,7 @@
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/sqlite_registry_store.hpp>
 #include <switchyard/serving/deployment.hpp>
+#include <switchyard/serving/registry_follower.hpp>
 #include <span>
 #include <system_error>
 #include <unordered_map>
@@ -118,6 +119,9 @@ struct RestApi::State {
         clock(options.clock ? options.clock : &system_clock()),
         feedback(options.feedback_capacity) {
     if (options.data_dir.empty()) throw InvalidArgument("RestApi: data_dir is required");
+    if (options.max_staleness.count() <= 0) {
+      throw InvalidArgument("RestApi: max_staleness must be positive");
+    }
     const auto examples =
         parse_training_set(options.training_set.empty() ? embedded_training_set()
                                                         : std::string_view(options.training_set));
@@ -128,10 +132,16 @@ struct RestApi::State {
     if (ec) {
       throw StorageError("data directory '" + options.data_dir.string() + "': " + ec.message());
     }
-    store = std::make_unique<SqliteRegistryStore>(options.data_dir / "registry.db");
+    if (options.store) {
+      store = options.store;
+    } else {
+      own_store = std::make_unique<SqliteRegistryStore>(options.data_dir / "registry.db");
+      store = own_store.get();
+    }
+    store_name = store->describe();
     artifacts = std::make_unique<ArtifactStore>(options.data_dir / "artifacts");
     registry = std::make_unique<ModelRegistry>(
-        ModelRegistry::Options{.store = store.get(),
+        ModelRegistry::Options{.store = store,
                                .artifacts = artifacts.get(),
                                .clock = clock,
                                .names = NameRules{.require_domain_task = false}});
@@ -144,6 +154,10 @@ struct RestApi::State {
     resume_canaries_locked();  // rollouts live in the store drive their models' traffic again
     for (const auto& name : registry->models()) apply_traffic_locked(name);
     publish_view_locked();
+    if (options.follow_store) {
+      follower = std::make_unique<RegistryFollower>(RegistryFollower::Options{
+          .registry = registry.get(), .wait_for_change = options.follow_store, .clock = clock});
+    }
   }
 
   // ---- persistence of the traffic split ----
@@ -325,6 +339,7 @@ struct RestApi::State {
   HttpResponse predict(const HttpRequest& r);
   HttpResponse feedback_route(const HttpRequest& r);
   HttpResponse health();
+  std::optional<FollowerStatus> registry_status() const;
   HttpResponse ready();
   HttpResponse metrics();
   json version_json(const ModelVersion& v);
@@ -378,9 +393,11 @@ struct RestApi::State {
   const Clock* clock;
   TextFeaturizer featurizer;
   SentimentModels models;
-  std::unique_ptr<SqliteRegistryStore> store;
+  std::unique_ptr<SqliteRegistryStore> own_store;  // without Options::store
+  RegistryStore* store = nullptr;                  // own_store or Options::store
   std::unique_ptr<ArtifactStore> artifacts;
   std::unique_ptr<ModelRegistry> registry;
+  std::string store_name;  // store->describe(), for GET /health
   std::mutex control_mu;                                           // serialises control-plane calls
   // Prediction events of every deployment; emitted only while an experiment listens.
   EventHub events;
@@ -397,6 +414,8 @@ struct RestApi::State {
   std::unique_ptr<PredictionLog> prediction_log;                     // Options::prediction_log
   // GET /dashboard: built once (the page and the hashes of its Content-Security-Policy).
   const HttpResponse dashboard_page = render_dashboard(embedded_chartjs());
+  // Options::follow_store. Last: its thread refreshes the registry, so it stops first.
+  std::unique_ptr<RegistryFollower> follower;
 };
 
 }  // namespace switchyard::server

@@ -95,11 +95,15 @@
 #include <switchyard/rollout/canary_judge.hpp>
 #include <switchyard/rollout/canary_metrics.hpp>
 #include <switchyard/rollout/canary_plan.hpp>
+#include <switchyard/rollout/canary_window_codec.hpp>
+#include <switchyard/rollout/cluster_canary_metrics.hpp>
 #include <switchyard/rollout/comparison.hpp>
 #include <switchyard/rollout/experiment.hpp>
 #include <switchyard/rollout/experiment_report.hpp>
 #include <switchyard/rollout/metric_spec.hpp>
 #include <switchyard/rollout/pending_join_table.hpp>
 #include <switchyard/rollout/performance_report.hpp>
+#include <switchyard/rollout/rollout_follower.hpp>
 #include <switchyard/rollout/rollout_simulator.hpp>
+#include <switchyard/rollout/rollout_standby.hpp>
 #include <switchyard/version.hpp>

@@ -359,10 +359,19 @@ inline DriftStatistic binned_wasserstein(const FeatureProfile& f, const FeatureW
                                      : "window has no finite value",
                         DriftProcedure::kBinned);
   }
-  const double norm = std::max(f.std_dev, stats::kEvidentlyWassersteinMinNorm);
+  auto normed = [&f](double dist) {
+    DriftStatistic d;
+    d.test = DriftTest::kWassersteinNormed;
+    d.status = stats::StatStatus::kOk;
+    d.value = dist / std::max(f.std_dev, stats::kEvidentlyWassersteinMinNorm);
+    d.statistic = d.value;
+    d.procedure = DriftProcedure::kBinned;
+    return d;
+  };
   if (f.histogram()) {
-    // binned_cdf()'s CDFs formed as the walk reaches them (same operations in the same order, so
-    // the same bits), without writing and reading back three vectors.
+    // binned_cdf()'s CDFs (linear within a bin) formed as the walk reaches them, with the same
+    // operations in the same order, so the same bits, without writing and reading back three
+    // vectors.
     const double inv_ref = 1.0 / b.ref_n, inv_cur = 1.0 / b.cur_n;
     const std::size_t last = f.edges.size() - 1;
     double fr = 0.0, fc = 0.0;
@@ -380,6 +389,7 @@ inline DriftStatistic binned_wasserstein(const FeatureProfile& f, const FeatureW
       }
       const double d1 = r1 - c1;
       const double width = f.edges[k + 1] - f.edges[k];
+      // |d| integrated over a segment where d moves linearly from d0 to d1.
       if ((d0 >= 0) == (d1 >= 0)) {
         dist += width * (std::fabs(d0) + std::fabs(d1)) / 2.0;
       } else {
@@ -387,39 +397,16 @@ inline DriftStatistic binned_wasserstein(const FeatureProfile& f, const FeatureW
       }
       d0 = d1;
     }
-    DriftStatistic d;
-    d.test = DriftTest::kWassersteinNormed;
-    d.status = stats::StatStatus::kOk;
-    d.value = dist / norm;
-    d.statistic = d.value;
-    d.procedure = DriftProcedure::kBinned;
-    return d;
+    return normed(dist);
   }
+  // A value layout: the CDFs are steps between the values.
   BinnedCdf& c = scratch().cdf;
   binned_cdf(f, w, b.ref_n, b.cur_n, c);
   double dist = 0.0;
   for (std::size_t k = 0; k + 1 < c.x.size(); ++k) {
-    const double width = c.x[k + 1] - c.x[k];
-    const double d0 = c.ref[k] - c.cur[k];
-    if (!c.linear) {
-      dist += std::fabs(d0) * width;
-      continue;
-    }
-    const double d1 = c.ref[k + 1] - c.cur[k + 1];
-    // |d| integrated over a segment where d moves linearly from d0 to d1.
-    if ((d0 >= 0) == (d1 >= 0)) {
-      dist += width * (std::fabs(d0) + std::fabs(d1)) / 2.0;
-    } else {
-      dist += width * (d0 * d0 + d1 * d1) / (2.0 * (std::fabs(d0) + std::fabs(d1)));
-    }
+    dist += std::fabs(c.ref[k] - c.cur[k]) * (c.x[k + 1] - c.x[k]);
   }
-  DriftStatistic d;
-  d.test = DriftTest::kWassersteinNormed;
-  d.status = stats::StatStatus::kOk;
-  d.value = dist / norm;
-  d.statistic = d.value;
-  d.procedure = DriftProcedure::kBinned;
-  return d;
+  return normed(dist);
 }
 
 inline DriftStatistic binned_ks(const FeatureProfile& f, const FeatureWindow& w, const Binned& b) {

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include <switchyard/detail/sha256.hpp>
+#include <switchyard/detail/view_streambuf.hpp>
 #include <switchyard/registry/model_registry.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/stats/drift_binning.hpp>
@@ -371,15 +372,7 @@ inline void save_feature(cereal::PortableBinaryOutputArchive& ar, const FeatureP
   save_vector(ar, f.sample);
 }
 
-// A read-only stream buffer over bytes the caller keeps alive. Not thread-safe: one reader.
-class ViewStreamBuf final : public std::streambuf {
- public:
-  explicit ViewStreamBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // the get area is only ever read
-    setg(p, p, p + bytes.size());
-  }
-  std::size_t remaining() const noexcept { return static_cast<std::size_t>(egptr() - gptr()); }
-};
+using switchyard::detail::ViewStreamBuf;
 
 inline LoadError corrupt(const std::string& what) {
   return LoadError("reference profile is corrupted: " + what);

@@ -14,6 +14,7 @@
 #include <streambuf>
 #include <switchyard/core/error.hpp>
 #include <switchyard/detail/sha256.hpp>
+#include <switchyard/detail/view_streambuf.hpp>
 #include <switchyard/models/linear_model.hpp>
 #include <utility>
 
@@ -265,15 +266,7 @@ inline std::string write_artifact(std::uint8_t kind, const AffineLayer& layer) {
   return bytes;
 }
 
-// A read-only streambuf over caller memory, so parsing never copies the artifact.
-class ViewStreamBuf final : public std::streambuf {
- public:
-  explicit ViewStreamBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // the get area is only ever read
-    setg(p, p, p + bytes.size());
-  }
-  std::size_t remaining() const noexcept { return static_cast<std::size_t>(egptr() - gptr()); }
-};
+using switchyard::detail::ViewStreamBuf;
 
 // Bounded reads from a cereal portable binary archive; every shortfall is a LoadError.
 class ArtifactReader {

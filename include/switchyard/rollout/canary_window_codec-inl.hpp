@@ -16,6 +16,7 @@
 
 #include <switchyard/core/error.hpp>
 #include <switchyard/detail/sha256.hpp>
+#include <switchyard/detail/view_streambuf.hpp>
 #include <switchyard/rollout/canary_window_codec.hpp>
 
 namespace switchyard {
@@ -65,15 +66,7 @@ inline void save_figures(Out& ar, const CanaryVersionFigures& f) {
   }
 }
 
-// A read-only stream buffer over bytes the caller keeps alive. Not thread-safe: one reader.
-class ViewStreamBuf final : public std::streambuf {
- public:
-  explicit ViewStreamBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // the get area is only ever read
-    setg(p, p, p + bytes.size());
-  }
-  std::size_t remaining() const noexcept { return static_cast<std::size_t>(egptr() - gptr()); }
-};
+using switchyard::detail::ViewStreamBuf;
 
 // Bounded reads: every length is checked against its cap and the bytes left before allocating.
 // Not thread-safe: one per decode, on its thread.

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <switchyard/registry/in_memory_registry_store.hpp>
+
 #include "dashboard.hpp"
 #include "rest_api.hpp"
 #include "text_classifier.hpp"
@@ -57,6 +59,7 @@ class ServerTest : public ::testing::Test {
                            .token = token,
                            .clock = clock_option_,
                            .prediction_log = prediction_log_,
+                           .store = store_option_,
                            .follow_store = follow_store_,
                            .registry_status = registry_status_,
                            .max_staleness = max_staleness_});
@@ -116,6 +119,7 @@ class ServerTest : public ::testing::Test {
   switchyard::ManualClock clock_;
   const switchyard::Clock* clock_option_ = nullptr;  // tests of time set it to &clock_
   // GET /health's registry freshness: a follower on the store, or a fake status source.
+  switchyard::RegistryStore* store_option_ = nullptr;
   std::function<bool(std::chrono::milliseconds)> follow_store_;
   std::function<switchyard::FollowerStatus()> registry_status_;
   std::chrono::milliseconds max_staleness_{30'000};
@@ -446,6 +450,76 @@ TEST_F(ServerTest, health_without_a_follower_names_the_store_and_stays_healthy) 
   EXPECT_NE(h.body["registry"]["store"].get<std::string>().find("registry.db"), std::string::npos)
       << h.raw.body;
   EXPECT_FALSE(h.body["registry"].contains("reachable")) << "no follower, no freshness to report";
+}
+
+// A registry store whose writes fail while `down` (a shared database that went away): every
+// read and write is passed to an in-memory store otherwise. Thread-safety: `down` is atomic;
+// the rest is the in-memory store's.
+class UnreachableStore final : public switchyard::RegistryStore {
+ public:
+  std::atomic<bool> down{false};
+  std::unique_ptr<switchyard::RegistryTransaction> begin() override {
+    if (down.load()) {
+      throw switchyard::StorageError(describe() + ": connection refused (is the server running?)");
+    }
+    return inner_.begin();
+  }
+  switchyard::StoreState load() override { return inner_.load(); }
+  switchyard::StoreState load_models(const std::vector<std::string>& models) override {
+    return inner_.load_models(models);
+  }
+  std::pair<std::vector<std::string>, std::int64_t> changes_since(std::int64_t s) override {
+    return inner_.changes_since(s);
+  }
+  std::pair<std::vector<std::string>, switchyard::StoreState> load_changes_since(
+      std::int64_t s) override {
+    return inner_.load_changes_since(s);
+  }
+  bool may_have_changed() override { return inner_.may_have_changed(); }
+  std::vector<switchyard::AuditRecord> audit(const switchyard::AuditQuery& q) override {
+    return inner_.audit(q);
+  }
+  std::optional<std::string> read_artifact(std::string_view sha256) override {
+    return inner_.read_artifact(sha256);
+  }
+  std::optional<switchyard::RolloutRecord> load_rollout(std::string_view d) override {
+    return inner_.load_rollout(d);
+  }
+  std::vector<switchyard::WindowFigures> load_window_figures(std::string_view rollout,
+                                                             std::int64_t first,
+                                                             std::int64_t last) override {
+    return inner_.load_window_figures(rollout, first, last);
+  }
+  std::string describe() const override { return "postgresql://db.internal:5432/registry"; }
+
+ private:
+  switchyard::InMemoryRegistryStore inner_;
+};
+
+TEST_F(ServerTest, a_registry_store_that_cannot_be_reached_answers_503_and_keeps_serving) {
+  UnreachableStore store;
+  store_option_ = &store;
+  const auto [v1, v2] = stable_and_candidate();
+  const Answer before = post("/predict", {{"text", "a wonderful film"}});
+  ASSERT_EQ(before.status, 200) << before.raw.body;
+
+  store.down = true;
+  const json v3 = {{"name", "sentiment"}, {"version", "3.0.0"}, {"accuracy", 0.9}};
+  const Answer refused = post("/models", v3);
+  expect_error(refused, 503, nullptr);
+  const std::string message = refused.body["error"].get<std::string>();
+  EXPECT_NE(message.find("postgresql://db.internal:5432/registry"), std::string::npos) << message;
+  // Reads and predictions are served from the snapshot meanwhile.
+  EXPECT_EQ(call("GET", "/models").status, 200);
+  const Answer during = post("/predict", {{"text", "a wonderful film"}});
+  EXPECT_EQ(during.status, 200) << during.raw.body;
+  EXPECT_EQ(during.body["model_id"], before.body["model_id"]);
+
+  // Back: the same call succeeds, and nothing of the refused one was kept.
+  store.down = false;
+  const Answer models = call("GET", "/models");
+  EXPECT_EQ(models.raw.body.find("3.0.0"), std::string::npos) << models.raw.body;
+  EXPECT_EQ(post("/models", v3).status, 201);
 }
 
 TEST_F(ServerTest, health_reports_the_registry_followers_status_and_degrades_but_stays_200) {

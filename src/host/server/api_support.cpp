@@ -79,6 +79,9 @@ int status_for(ErrorCode code) noexcept {
     case ErrorCode::kLeaseHeld:
       return 409;
     case ErrorCode::kNoActiveModel:
+    // The store could not be reached or written (a shared database down): the server still
+    // serves from its snapshot, and the same call may succeed once the store is back.
+    case ErrorCode::kStorage:
       return 503;
     default:
       return 500;

@@ -33,7 +33,8 @@ struct ApiError {
 HttpResponse json_response(int status, const nlohmann::json& body);
 /// {"error", "field"} with `status` (401 adds WWW-Authenticate: Bearer).
 HttpResponse error_response(int status, const std::string& message, const std::string& field);
-/// The HTTP status of a library error: 400, 404, 409, 503, else 500.
+/// The HTTP status of a library error: 400, 404, 409, 503 (no active model, or the store could
+/// not be reached or written), else 500.
 int status_for(ErrorCode code) noexcept;
 
 /// A request target split into percent-decoded path segments and query parameters.

@@ -54,7 +54,8 @@ struct HttpResponse {
 /// It owns no socket: handle() maps a request to a response, so a host mounts it in its own
 /// HTTP server and tests call it directly. Errors are JSON bodies {"error": message, "field":
 /// name or null}: 400 bad input, 401 missing or wrong token, 404 unknown model or version, 405,
-/// 409 illegal transition or duplicate, 413 oversized body, 503 no active model.
+/// 409 illegal transition or duplicate, 413 oversized body, 503 no active model or the registry
+/// store unreachable (reads and predictions keep being served from the snapshot).
 ///
 /// Thread-safe: handle() may be called from any number of threads at once. Predictions take no
 /// lock; control-plane calls (register, activate, transition, rollback) are serialised.

@@ -42,6 +42,8 @@
 #include <switchyard/serving/registry_binding.hpp>
 #include <switchyard/serving/registry_follower.hpp>
 
+#include "pg_bench_support.hpp"
+
 namespace {
 
 using namespace switchyard;
@@ -83,33 +85,8 @@ std::string suffix() {
   return std::to_string(rd()) + std::to_string(rd());
 }
 
-void exec(const std::string& conninfo, const std::string& sql) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
-  std::string error;
-  if (PQstatus(c) != CONNECTION_OK) {
-    error = PQerrorMessage(c);
-  } else {
-    PGresult* r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) error = PQresultErrorMessage(r);
-    PQclear(r);
-  }
-  PQfinish(c);
-  if (!error.empty()) throw std::runtime_error(sql + ": " + error);
-}
-
-// The same server as `url`, database `dbname`: later keywords override the URL's.
-std::string conninfo_for(const std::string& url, const std::string& dbname) {
-  PGconn* c = PQconnectdb(url.c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    const std::string error = PQerrorMessage(c);
-    PQfinish(c);
-    throw std::runtime_error("cannot connect to SWITCHYARD_PG_URL: " + error);
-  }
-  const std::string out = std::string("host=") + PQhost(c) + " port=" + PQport(c) +
-                          " user=" + PQuser(c) + " dbname=" + dbname;
-  PQfinish(c);
-  return out;
-}
+using switchyard::bench_pg::conninfo_for;
+using switchyard::bench_pg::exec;
 
 Artifact model_artifact(double seed) {
   Eigen::MatrixXd w(3, 1);

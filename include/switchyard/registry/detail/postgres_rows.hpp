@@ -17,6 +17,7 @@
 #include <switchyard/core/error.hpp>
 #include <switchyard/registry/detail/postgres_connection.hpp>
 #include <switchyard/registry/detail/postgres_schema.hpp>
+#include <switchyard/registry/detail/row_decoders.hpp>
 #include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
@@ -151,16 +152,7 @@ inline std::string window_figures_label(const PGresult* r, int row) {
 /// put_window_figures() never writes.
 inline WindowFigures read_window_figures(const PGresult* r, int i, const std::string& where) {
   RowReader row(r, i, where, &window_figures_label);
-  WindowFigures f;
-  f.rollout = row.text(0, "rollout");
-  if (f.rollout.empty()) row.corrupt("rollout", "is empty");
-  f.window = row.integer(1, "window_index");
-  if (f.window < 0) row.corrupt("window_index", "holds " + std::to_string(f.window) + ", < 0");
-  f.replica = row.text(2, "replica");
-  if (f.replica.empty()) row.corrupt("replica", "is empty");
-  f.written_at = from_unix_nanos(row.integer(3, "written_at_ns"));
-  f.figures = row.blob(4, "figures", kMaxWindowFiguresBytes);
-  return f;
+  return registry_rows::decode_window_figures(row);
 }
 
 /// The highest audit sequence; one without a successor is damage (see the SQLite store).

@@ -18,6 +18,7 @@
 #include <switchyard/core/error.hpp>
 #include <switchyard/registry/detail/sqlite_handle.hpp>
 #include <switchyard/registry/detail/sqlite_schema.hpp>
+#include <switchyard/registry/detail/row_decoders.hpp>
 #include <switchyard/registry/promotion_policy.hpp>
 #include <switchyard/registry/registry_store.hpp>
 #include <switchyard/registry/serialization.hpp>
@@ -158,16 +159,7 @@ inline RolloutLease read_lease(sqlite3_stmt* s, const std::string& where) {
 /// A rollout_window_figures row, refusing what put_window_figures() never writes.
 inline WindowFigures read_window_figures(sqlite3_stmt* s, const std::string& where) {
   RowReader row(s, where, &window_figures_label);
-  WindowFigures f;
-  f.rollout = row.text(0, "rollout");
-  if (f.rollout.empty()) row.corrupt("rollout", "is empty");
-  f.window = row.integer(1, "window_index");
-  if (f.window < 0) row.corrupt("window_index", "holds " + std::to_string(f.window) + ", < 0");
-  f.replica = row.text(2, "replica");
-  if (f.replica.empty()) row.corrupt("replica", "is empty");
-  f.written_at = from_unix_nanos(row.integer(3, "written_at_ns"));
-  f.figures = row.blob(4, "figures", kMaxWindowFiguresBytes);
-  return f;
+  return registry_rows::decode_window_figures(row);
 }
 
 /// Refuses values the store could not read back (so a write never creates a "corrupt" row).
